@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Parsed command line, shared by the verbs (systemd's arg_ habit, in one struct). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CNF_DEFAULT_BPFFS "/sys/fs/bpf/cnf"
+#define CNF_DEFAULT_PATH "/etc/cnf.d"
+
+struct cli {
+	const char *verb;
+	char **paths;             /* manifest files/dirs; default /etc/cnf.d */
+	size_t paths_count;
+	const char *bpffs;        /* state root */
+	bool json;
+	bool detailed_exitcode;   /* apply: exit 2 when something changed */
+	bool all;                 /* destroy --all */
+	bool no_iter;             /* read links with GET_NEXT_ID only */
+	int verbose;
+};
+
+/* Exit codes (SPEC): set in one place. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_CHANGES = 2,
+};
+
+int cmd_plan(const struct cli *cli);      /* plan and apply */
+int cmd_apply(const struct cli *cli);
+int cmd_status(const struct cli *cli);
+int cmd_destroy(const struct cli *cli);
+int cmd_validate(const struct cli *cli);
+int cmd_probe(const struct cli *cli);

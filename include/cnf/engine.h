@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The reconcile engine's model: desired instances (manifest entries
+ * expanded over their targets), observed instances (what the state root
+ * and the kernel say), and the actions that turn one into the other. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <linux/bpf.h>
+
+#include "cnf/manifest.h"
+
+#define CNF_KEY_MAX 256       /* one bpffs path component */
+#define CNF_HASH_LEN 32       /* sha256 */
+#define CNF_DESC_MAX 256
+
+enum hook_kind {
+	HOOK_XDP,
+	HOOK_TCX,
+	HOOK_TC,
+	HOOK_NETKIT,
+	HOOK_CGROUP,
+	HOOK_TRACEPOINT,
+	HOOK_RAW_TRACEPOINT,
+	HOOK_KPROBE,
+	HOOK_KRETPROBE,
+	HOOK_KPROBE_MULTI,
+	HOOK_FENTRY,
+	HOOK_FEXIT,
+	HOOK_UPROBE,
+	HOOK_URETPROBE,
+	HOOK_LSM,
+	HOOK_NETFILTER,
+	HOOK_SK_LOOKUP,
+	HOOK_FLOW_DISSECTOR,
+	HOOK_STRUCT_OPS,
+	HOOK__COUNT,
+	HOOK_INVALID = -1,
+};
+
+enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFFLOAD };
+enum tc_dir { TC_DIR_INGRESS, TC_DIR_EGRESS };
+enum order_kind { ORDER_NONE, ORDER_FIRST, ORDER_LAST, ORDER_BEFORE, ORDER_AFTER };
+
+/* A resolved hook target. Everything that identifies the hook goes into
+ * `desc`, a canonical text whose hash is the hook identity. */
+struct cnf_target {
+	enum hook_kind kind;
+	/* network */
+	char ifname[IF_NAMESIZE];
+	int ifindex;                  /* 0: interface absent now */
+	const char *netns;            /* path from the manifest, NULL = the tool's own */
+	uint64_t netns_ino;
+	enum xdp_mode xdp_mode;
+	enum tc_dir dir;
+	uint32_t tc_priority;
+	uint32_t tc_handle;
+	bool tc_fallback;             /* tcx requested, legacy tc used */
+	enum order_kind order;
+	const char *anchor;           /* attachment name for before/after */
+	/* cgroup */
+	char *cgroup_path;            /* absolute */
+	uint64_t cgroup_id;           /* 0: cgroup absent now */
+	enum bpf_attach_type attach_type;
+};
+
+/* One desired attachment instance: an attachment applied to one target. */
+struct cnf_instance {
+	const struct cnf_manifest *manifest;
+	const struct cnf_attachment *att;
+	size_t att_idx;
+	char key[CNF_KEY_MAX];        /* unique in the manifest; the pin's name */
+	char target_text[CNF_DESC_MAX]; /* for people: "eth0", "eth0@blue", "/sys/fs/cgroup/x" */
+	char hook_desc[CNF_DESC_MAX]; /* canonical hook parameters */
+	uint8_t prog_hash[CNF_HASH_LEN]; /* object content + program + config */
+	uint8_t hook_hash[CNF_HASH_LEN]; /* sha256 of hook_desc (full, untruncated) */
+	struct cnf_target t;
+	bool target_missing;          /* named target does not exist now */
+};
+
+/* What the state root holds for one instance: written after a successful
+ * attach, read back on the next run. Stored as the value of the manifest's
+ * pinned state map, keyed by the instance key. Fixed layout, versioned. */
+#define CNF_RECORD_VERSION 1
+struct cnf_record {
+	uint32_t version;
+	uint32_t hook;                /* enum hook_kind */
+	uint32_t link_id;             /* 0 for legacy tc (program pinned instead) */
+	uint32_t prog_id;
+	uint8_t prog_hash[CNF_HASH_LEN];
+	uint8_t hook_hash[CNF_HASH_LEN];
+	/* object file identity, to skip rehashing an unchanged file */
+	uint64_t obj_dev, obj_ino, obj_size, obj_mtime_ns;
+	uint8_t obj_hash[CNF_HASH_LEN];
+	uint64_t netns_ino;
+	uint64_t cgroup_id;
+	int32_t ifindex;
+	uint32_t xdp_flags;           /* mode actually obtained */
+	uint32_t tc_priority, tc_handle, tc_parent;
+	uint64_t created_sec;
+	char attachment[64];
+	char program[128];            /* object/program */
+	char target[CNF_DESC_MAX];
+	char hook_desc[CNF_DESC_MAX];
+	char netns[CNF_DESC_MAX];     /* netns path of network hooks, "" for the tool's own */
+	uint32_t prog_type;
+	uint32_t attach_type;
+};
+
+/* One instance as observed. */
+struct cnf_observed {
+	char manifest[CNF_NAME_MAX + 1];
+	char key[CNF_KEY_MAX];
+	bool has_record;
+	struct cnf_record rec;
+	bool has_pin;                 /* pinned link (or prog, for legacy tc) present */
+	bool alive;                   /* link/filter is attached to its target */
+	bool defunct;                 /* link exists but its target is gone */
+	bool prog_replaced;           /* the link runs another program than recorded */
+	uint32_t link_id;
+	uint32_t prog_id;
+	const char *drift;            /* why it is not in sync, NULL if it is */
+};
+
+enum action_kind { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE };
+
+enum strategy {
+	STRAT_NONE,
+	STRAT_IN_PLACE,               /* BPF_LINK_UPDATE / tc replace: no gap */
+	STRAT_MAKE_BEFORE_BREAK,      /* new attached, then old detached */
+	STRAT_BREAK_BEFORE_MAKE,      /* the hook holds one program: a short gap */
+};
+
+struct cnf_action {
+	enum action_kind kind;
+	enum strategy strategy;
+	const struct cnf_instance *want;  /* NULL for delete */
+	const struct cnf_observed *have;  /* NULL for create */
+	char reason[CNF_DESC_MAX];
+	/* results, filled by apply */
+	bool done;
+	uint32_t link_id, prog_id;
+	const char *result_note;      /* e.g. "xdp mode: generic" */
+};
+
+struct cnf_plan {
+	struct cnf_action *actions;
+	size_t count;
+	size_t changes;               /* actions that are not noop */
+};
+
+/* Static properties of a hook family the planner needs. */
+struct hook_caps {
+	bool link_update;             /* BPF_LINK_UPDATE works on its links */
+	bool multi_prog;              /* several programs may share the hook */
+};
+
+const char *action_kind_name(enum action_kind k);
+const char *strategy_name(enum strategy s);
+const char *hook_kind_name(enum hook_kind k);
+enum hook_kind hook_kind_from_name(const char *name);
+
+/* The planner: a pure function. Desired instances are in manifest order;
+ * observed ones in any order. `scope` lists the manifest names whose
+ * observed instances may be deleted (the manifests being applied; with
+ * `prune_all` any observed manifest not desired is deleted too).
+ * Actions come out in execution order: deletes of pruned instances last,
+ * creates ordered so tcx anchors exist before what refers to them. */
+struct plan_input {
+	const struct cnf_instance *want;
+	size_t want_count;
+	const struct cnf_observed *have;
+	size_t have_count;
+	const char *const *scope;
+	size_t scope_count;
+	bool prune_all;
+	const char *delete_reason;    /* overrides the reason of deletes (destroy) */
+	const struct hook_caps *(*caps)(enum hook_kind kind);
+};
+int plan_build(const struct plan_input *in, struct cnf_plan *ret);
+void plan_free(struct cnf_plan *p);

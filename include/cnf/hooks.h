@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Hook families behind one table (like libbpf's SEC_DEF rows): adding a
+ * hook is one file and one row in hooks.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/libbpf.h>
+
+#include "cnf/engine.h"
+
+struct attach_args {
+	uint32_t anchor_link_id;       /* tcx before/after */
+	uint64_t expected_revision;    /* tcx: detect concurrent changes (0: any) */
+};
+
+struct attach_result {
+	uint32_t xdp_flags;            /* XDP mode obtained */
+	uint32_t tc_priority, tc_handle, tc_parent;
+	uint32_t prog_id, link_id;
+	const char *note;              /* e.g. "native", "generic" */
+};
+
+/* A program on a managed hook that the tool did not attach. */
+struct foreign_prog {
+	uint32_t prog_id;
+	uint32_t link_id;              /* 0: attached without a link */
+	char prog_name[16];
+};
+
+struct hook_ops {
+	enum hook_kind kind;
+	struct hook_caps caps;
+	bool network;                  /* targets interfaces (netns applies) */
+	/* Checks that `prog` fits the hook and completes the target fields that
+	 * depend on the attachment and program (attach type, mode, ...). On a
+	 * problem writes a reason into `why` and returns -EINVAL. */
+	int (*prepare)(const struct cnf_attachment *a, struct bpf_program *prog,
+		       struct cnf_target *t, char *why, size_t whylen);
+	/* Appends the canonical hook parameters (the hook identity). */
+	void (*describe)(const struct cnf_target *t, char *buf, size_t len);
+	/* Refuses to attach over a program the tool does not own: `own_prog_id`
+	 * is the program of the instance being replaced (0 if none). */
+	int (*preflight)(const struct cnf_instance *w, uint32_t own_prog_id,
+			 char *why, size_t whylen);
+	/* Attaches; returns a link fd to pin (or, without links, the program
+	 * fd duplicated for pinning), negative errno on failure. */
+	int (*attach)(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
+		      struct attach_result *res);
+	/* Swaps the program in place. `pin_fd` is the pinned link (or program). */
+	int (*update)(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
+		      int prog_fd, uint32_t old_prog_id, struct attach_result *res);
+	/* Detaches what `rec` describes; `pin_fd` may be -1 when the pin is gone. */
+	int (*detach)(const struct cnf_record *rec, int pin_fd);
+	/* For hooks without links: is the recorded program attached? Sets
+	 * *ret_prog_id to the program found at the recorded place (0 none). */
+	int (*observe)(const struct cnf_record *rec, uint32_t *ret_prog_id);
+	/* Programs on the target's hook that are not in `own` (sorted ids). */
+	int (*foreign)(const struct cnf_instance *w, const uint32_t *own_prog_ids, size_t n_own,
+		       struct foreign_prog **ret, size_t *ret_count);
+};
+
+const struct hook_ops *hook_ops_get(enum hook_kind kind);
+const struct hook_caps *hook_caps_get(enum hook_kind kind);
+
+extern const struct hook_ops hook_xdp_ops;
+extern const struct hook_ops hook_tcx_ops;
+extern const struct hook_ops hook_tc_ops;
+extern const struct hook_ops hook_cgroup_ops;
+
+/* Shared by link-based hooks. */
+int link_update_common(int link_fd, int prog_fd, uint32_t old_prog_id);
+int link_detach_common(int link_fd);
+bool own_has(const uint32_t *own, size_t n, uint32_t id);
+int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t link_id);
+
+/* cgroup attach types by the names the manifest uses. */
+int cgroup_attach_type_by_name(const char *name, enum bpf_attach_type *ret);
+const char *cgroup_attach_type_name(enum bpf_attach_type t);

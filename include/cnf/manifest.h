@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The manifest model: what a YAML manifest declares, as loaded and checked. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CNF_API_VERSION "cnf-apply/v1"
+#define CNF_NAME_MAX 63
+
+/* One `config:` entry of an object. Scalars keep their YAML text; a
+ * sequence keeps its items' texts. The value is typed against the
+ * object's BTF when the object is opened, not here. */
+struct cnf_config_var {
+	char *name;
+	char *value;       /* scalar text, NULL for a sequence */
+	bool quoted;       /* scalar was quoted in YAML (a string, never a number) */
+	char **items;      /* sequence items' texts */
+	size_t items_count;
+	int line;
+};
+
+struct cnf_map_opt {
+	char *name;
+	char *pin;         /* path under the bpffs root, NULL if not pinned */
+	int line;
+};
+
+struct cnf_prog_opt {
+	char *name;
+	char *type;        /* libbpf section-style type, e.g. "xdp", "tc" */
+	int line;
+};
+
+struct cnf_object {
+	char *name;
+	char *file;        /* as written in the manifest */
+	char *path;        /* resolved against the manifest's directory */
+	struct cnf_config_var *config;
+	size_t config_count;
+	struct cnf_map_opt *maps;
+	size_t maps_count;
+	struct cnf_prog_opt *programs;
+	size_t programs_count;
+	int line;          /* line of the sequence entry */
+};
+
+/* Every key any hook family accepts. Pointers are NULL when absent. */
+struct cnf_attachment {
+	char *name;
+	char *program;     /* "<object>/<program>" */
+	char *hook;
+	/* network hooks */
+	char *interface;   /* name or glob */
+	char **interfaces;
+	size_t interfaces_count;
+	char *netns;       /* /run/netns/NAME or any nsfs path */
+	char *mode;        /* xdp */
+	char *direction;   /* tcx, tc */
+	char *order;       /* tcx, netkit: first | last */
+	char *before;      /* tcx, netkit: attachment name */
+	char *after;
+	int64_t *priority; /* tc, netfilter */
+	int64_t *handle;   /* tc */
+	char *side;        /* netkit */
+	/* cgroup */
+	char *cgroup;
+	char *attach_type;
+	/* tracing */
+	char *tracepoint;
+	char *function;
+	char **functions;
+	size_t functions_count;
+	char *binary;
+	char *symbol;
+	int64_t *offset;
+	int64_t *pid;
+	/* netfilter */
+	char *family;
+	char *netfilter_hook;
+	/* struct_ops */
+	char *map;
+
+	/* Filled by the loader. */
+	int line;                     /* line of the sequence entry */
+	struct cnf_object *object;    /* the object `program` names */
+	const char *prog_name;        /* the part after '/', inside `program` */
+};
+
+struct cnf_manifest {
+	char *path;        /* file as given/found */
+	char *dir;         /* its directory, for relative object paths */
+	char *api_version;
+	char *name;
+	struct cnf_object *objects;
+	size_t objects_count;
+	struct cnf_attachment *attachments;
+	size_t attachments_count;
+	void *pos;         /* private: key positions for diagnostics */
+};
+
+struct cnf_manifest_set {
+	struct cnf_manifest **manifests;
+	size_t count;
+	bool from_dirs;    /* every PATH was a directory: the set is complete */
+};
+
+/* Load and check manifests from files or directories (`*.yaml`, `*.yml`,
+ * sorted by name). Every problem is logged as
+ * "FILE:LINE: <entry kind> '<name>': message" through log_error(); on any
+ * problem nothing is returned and the result is -EINVAL (or -ENOMEM).
+ * Checks done here are those that need neither objects nor the kernel:
+ * schema, names, references between entries, hook keys, anchors. */
+int manifest_set_load(char *const *paths, size_t paths_count,
+		      struct cnf_manifest_set **ret);
+void manifest_set_free(struct cnf_manifest_set *set);
+
+/* Line of `key` inside attachment/object `idx` of `m`, or the entry's line
+ * when the key is absent; 0 when unknown. */
+int manifest_attachment_line(const struct cnf_manifest *m, size_t idx, const char *key);
+int manifest_object_line(const struct cnf_manifest *m, size_t idx, const char *key);
+
+/* Loads a single buffer (used by unit tests and the fuzzer); `path` is only
+ * used in messages and to resolve relative object paths. */
+int manifest_load_buffer(const char *path, const char *buf, size_t len,
+			 struct cnf_manifest **ret);
+void manifest_free(struct cnf_manifest *m);
+
+bool cnf_name_valid(const char *name);          /* manifest names */
+bool cnf_entry_name_valid(const char *name);    /* object/attachment names */

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* One data model, two renderers: text for people, JSON for machines. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "cnf/cli.h"
+#include "cnf/reconcile.h"
+
+/* Logs an error and returns EXIT_FAIL after printing {"error": ...} in
+ * JSON mode. */
+int output_fail(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After errors were logged: the JSON error document (JSON mode), EXIT_FAIL. */
+int output_errors(const struct cli *cli);
+/* Prints one JSON document on stdout (adds "warnings" when there are any). */
+void output_json(json_object *doc);
+
+/* plan/apply: the actions, with results after apply. */
+void output_plan(const struct run *r, bool applied);
+json_object *output_action_json(const struct cnf_action *a, bool applied);

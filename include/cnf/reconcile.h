@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The reconcile run shared by the verbs: load manifests, read state,
+ * resolve targets, plan, and (apply, destroy) execute. */
+#pragma once
+
+#include "cnf/cli.h"
+#include "cnf/engine.h"
+#include "cnf/live.h"
+#include "cnf/manifest.h"
+#include "cnf/objects.h"
+#include "cnf/state.h"
+
+enum run_mode {
+	RUN_VALIDATE,      /* manifests + objects, no kernel state */
+	RUN_PLAN,          /* read-only */
+	RUN_STATUS,        /* read-only, plus foreign programs */
+	RUN_APPLY,
+	RUN_DESTROY,
+};
+
+struct run {
+	const struct cli *cli;
+	enum run_mode mode;
+	struct cnf_manifest_set *set;
+	struct obj_cache objs;
+	struct state st;
+	struct live_links live;
+	bool have_live;
+	struct cnf_instance *want;
+	size_t want_count;
+	const char **scope;
+	size_t scope_count;
+	struct cnf_plan plan;
+	int lock_fd;
+	size_t applied;            /* actions carried out */
+};
+
+int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode);
+int run_execute(struct run *r);
+void run_free(struct run *r);
+
+/* Enter a network namespace by path (NULL: stay). Returns the fd of the
+ * namespace to go back to (or -1) in *ret_orig. */
+int netns_enter(const char *path, int *ret_orig);
+void netns_leave(int orig);
+
+/* Builds r->plan from r->want and r->st. */
+int run_plan(struct run *r);

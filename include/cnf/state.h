@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The state root (a bpffs directory, default /sys/fs/bpf/cnf):
+ *
+ *   <root>/<manifest>/links/<attachment>/<target>  pinned bpf_link (legacy tc: the program)
+ *   <root>/<manifest>/state                        pinned hash map: key "<attachment>/<target>"
+ *                                                  -> struct cnf_record
+ *   <root>/.maps/<pin>                             maps pinned with `pin:` (shared)
+ *   <root>/.cnf/                                   the tool's own pins (link iterator) and lock
+ *
+ * Manifest names cannot begin with '.', so the tool's own entries never
+ * clash with a manifest's directory. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cnf/engine.h"
+
+struct state {
+	const char *root;
+	struct cnf_observed *obs;
+	size_t count;
+	char **manifests;             /* manifest directories under the root */
+	size_t manifests_count;
+	bool root_exists;
+};
+
+/* Reads pins and records (no kernel queries besides opening the state
+ * maps). `only`: manifest names to read, NULL for all. */
+int state_read(const char *root, char *const *only, size_t only_count, struct state *ret);
+void state_free(struct state *s);
+
+int state_pin_path(char *buf, size_t len, const char *root, const char *manifest, const char *key);
+/* Writes or deletes one record; creates the manifest's state map on demand. */
+int state_record_put(const char *root, const char *manifest, const char *key,
+		     const struct cnf_record *rec);
+int state_record_del(const char *root, const char *manifest, const char *key);
+/* Pins `fd` at the instance's path (creating directories). */
+int state_pin(const char *root, const char *manifest, const char *key, int fd);
+int state_unpin(const char *root, const char *manifest, const char *key);
+/* Removes empty directories and an empty state map of a manifest. */
+void state_tidy(const char *root, const char *manifest);
+/* Checks that root is on a bpffs mount (or can be: a directory inside one). */
+int state_root_check(const char *root, bool create);
+void state_close_maps(void);

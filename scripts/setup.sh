@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install everything cnf-apply needs to build and test on Debian 12 (bookworm).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: must run as root (it installs Debian packages)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+bpo=/etc/apt/sources.list.d/bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	cat >"$bpo" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+# Packages from bookworm itself.
+base_pkgs=(
+	build-essential pkg-config make gcc clang llvm
+	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev
+	jq strace util-linux kmod
+	libclang-rt-14-dev libssl-dev
+)
+# Packages that must come from bookworm-backports (tcx/netkit APIs).
+bpo_pkgs=(libbpf-dev bpftool iproute2 linux-libc-dev)
+
+need_update=0
+missing=()
+for p in "${base_pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# libbpf must be >= 1.4 and bpftool must exist.
+libbpf_ver=$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || true)
+if [ -z "$libbpf_ver" ] || dpkg --compare-versions "$libbpf_ver" lt 1:1.4; then
+	need_bpo=1
+else
+	need_bpo=0
+	command -v bpftool >/dev/null || need_bpo=1
+	iproute_ver=$(dpkg-query -W -f='${Version}' iproute2 2>/dev/null || true)
+	dpkg --compare-versions "${iproute_ver:-0}" lt 6.5 && need_bpo=1
+fi
+
+if [ ${#missing[@]} -gt 0 ] || [ "$need_bpo" = 1 ]; then
+	need_update=1
+fi
+
+if [ "$need_update" = 1 ]; then
+	apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ "$need_bpo" = 1 ]; then
+	apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
+fi
+
+# bpffs for the host (the tool's default state root lives there).
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf || true
+fi
+# tracefs (used by tracepoint hooks and by libbpf).
+if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+fi

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* destroy: remove everything the named manifests own (--all: everything
+ * under the state root). */
+#include <limits.h>
+
+#include "cnf/cli.h"
+#include "cnf/live.h"
+#include "cnf/log.h"
+#include "cnf/output.h"
+#include "cnf/reconcile.h"
+#include "cnf/util.h"
+
+static void remove_tree(const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR)
+			remove_tree(sub);
+		else
+			unlink(sub);
+	}
+	rmdir(path);
+}
+
+int cmd_destroy(const struct cli *cli)
+{
+	struct run r;
+	int err, ret;
+
+	err = run_prepare(&r, cli, RUN_DESTROY);
+	if (err >= 0)
+		err = run_plan(&r);
+	if (err >= 0)
+		err = run_execute(&r);
+	if (err < 0) {
+		run_free(&r);
+		return output_errors(cli);
+	}
+	if (cli->all) {
+		char path[PATH_MAX];
+
+		/* Shared maps and the tool's own pins go with --all. */
+		snprintf(path, sizeof(path), "%s/.maps", cli->bpffs);
+		remove_tree(path);
+		live_iter_unpin(cli->bpffs);
+		snprintf(path, sizeof(path), "%s/.cnf", cli->bpffs);
+		rmdir(path);
+		for (size_t i = 0; i < r.st.manifests_count; i++)
+			state_tidy(cli->bpffs, r.st.manifests[i]);
+	}
+	output_plan(&r, true);
+	ret = cli->detailed_exitcode && r.applied ? EXIT_CHANGES : EXIT_OK;
+	run_free(&r);
+	return ret;
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* plan and apply. */
+#include "cnf/cli.h"
+#include "cnf/hooks.h"
+#include "cnf/log.h"
+#include "cnf/output.h"
+#include "cnf/reconcile.h"
+
+int run_plan(struct run *r)
+{
+	struct plan_input in = {
+		.want = r->want,
+		.want_count = r->want_count,
+		.have = r->st.obs,
+		.have_count = r->st.count,
+		.scope = r->scope,
+		.scope_count = r->scope_count,
+		.prune_all = r->mode == RUN_DESTROY ? r->cli->all : r->set->from_dirs,
+		.caps = hook_caps_get,
+		.delete_reason = r->mode == RUN_DESTROY ? "destroy" : NULL,
+	};
+	int err = plan_build(&in, &r->plan);
+
+	if (err < 0)
+		log_error("planning failed: %s", strerror(-err));
+	return err;
+}
+
+static int plan_or_apply(const struct cli *cli, bool apply)
+{
+	struct run r;
+	int err, ret;
+
+	err = run_prepare(&r, cli, apply ? RUN_APPLY : RUN_PLAN);
+	if (err >= 0)
+		err = run_plan(&r);
+	if (err < 0) {
+		run_free(&r);
+		return output_errors(cli);
+	}
+	if (!apply) {
+		output_plan(&r, false);
+		ret = r.plan.changes ? EXIT_CHANGES : EXIT_OK;
+		run_free(&r);
+		return ret;
+	}
+	err = run_execute(&r);
+	if (err < 0) {
+		run_free(&r);
+		return output_errors(cli);
+	}
+	output_plan(&r, true);
+	ret = cli->detailed_exitcode && r.applied ? EXIT_CHANGES : EXIT_OK;
+	run_free(&r);
+	return ret;
+}
+
+int cmd_plan(const struct cli *cli)
+{
+	return plan_or_apply(cli, false);
+}
+
+int cmd_apply(const struct cli *cli)
+{
+	return plan_or_apply(cli, true);
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* status: desired vs live for every attachment instance, with drift and
+ * the programs on managed hooks that the tool does not own. */
+#include <stdlib.h>
+
+#include "cnf/cli.h"
+#include "cnf/hooks.h"
+#include "cnf/log.h"
+#include "cnf/output.h"
+#include "cnf/reconcile.h"
+#include "cnf/util.h"
+
+static const char *state_of(const struct cnf_action *a)
+{
+	switch (a->kind) {
+	case ACT_NOOP:
+		return a->want && a->want->target_missing ? "defunct" : "in-sync";
+	case ACT_CREATE:
+		return a->have && a->have->defunct ? "defunct" : "missing";
+	case ACT_UPDATE:
+	case ACT_REPLACE:
+		return "drifted";
+	case ACT_DELETE:
+		return a->have->defunct ? "defunct" : "orphaned";
+	}
+	return "?";
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int cmd_status(const struct cli *cli)
+{
+	struct run r;
+	_cleanup_free_ uint32_t *own = NULL;
+	size_t n_own = 0;
+	bool differ = false;
+	json_object *doc = NULL, *arr = NULL;
+	int err;
+
+	err = run_prepare(&r, cli, RUN_STATUS);
+	if (err >= 0)
+		err = run_plan(&r);
+	if (err < 0) {
+		run_free(&r);
+		return output_errors(cli);
+	}
+	/* Every program the tool attached, under any manifest. */
+	own = xcalloc(2 * r.st.count, sizeof(*own));
+	for (size_t i = 0; i < r.st.count; i++) {
+		if (r.st.obs[i].prog_id)
+			own[n_own++] = r.st.obs[i].prog_id;
+		if (r.st.obs[i].has_record && r.st.obs[i].rec.prog_id)
+			own[n_own++] = r.st.obs[i].rec.prog_id;
+	}
+	qsort(own, n_own, sizeof(*own), u32_cmp);
+
+	if (cli->json) {
+		doc = json_object_new_object();
+		arr = json_object_new_array();
+	}
+	for (size_t i = 0; i < r.plan.count; i++) {
+		const struct cnf_action *a = &r.plan.actions[i];
+		const struct cnf_instance *w = a->want;
+		const char *st = state_of(a);
+		_cleanup_free_ struct foreign_prog *fp = NULL;
+		size_t nfp = 0;
+		uint32_t link = a->have ? a->have->link_id : 0, prog = a->have ? a->have->prog_id : 0;
+
+		if (!streq(st, "in-sync"))
+			differ = true;
+		if (w && w->t.ifindex >= 0) {
+			const struct hook_ops *ops = w->t.tc_fallback ? &hook_tc_ops : hook_ops_get(w->t.kind);
+			int orig;
+
+			if (ops && ops->foreign && netns_enter(w->t.netns, &orig) == 0) {
+				ops->foreign(w, own, n_own, &fp, &nfp);
+				netns_leave(orig);
+			}
+		}
+		if (cli->json) {
+			json_object *o = output_action_json(a, false);
+			json_object *f = json_object_new_array();
+
+			json_object_object_del(o, "action");
+			json_object_object_add(o, "state", json_object_new_string(st));
+			json_object_object_add(o, "link_id", link ? json_object_new_int64(link) : NULL);
+			json_object_object_add(o, "prog_id", prog ? json_object_new_int64(prog) : NULL);
+			for (size_t k = 0; k < nfp; k++) {
+				json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "prog_id", json_object_new_int64(fp[k].prog_id));
+				json_object_object_add(e, "link_id", fp[k].link_id ?
+						       json_object_new_int64(fp[k].link_id) : NULL);
+				json_object_object_add(e, "prog_name", json_object_new_string(fp[k].prog_name));
+				json_object_array_add(f, e);
+			}
+			json_object_object_add(o, "foreign", f);
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-9s %s/%s  %s %s", st,
+			       w ? w->manifest->name : a->have->manifest,
+			       w ? w->att->name : a->have->rec.attachment,
+			       w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
+			       w ? w->target_text : a->have->rec.target);
+			if (link)
+				printf("  link %u", link);
+			if (prog)
+				printf("  prog %u", prog);
+			if (!streq(st, "in-sync"))
+				printf("\n          %s", a->reason);
+			for (size_t k = 0; k < nfp; k++)
+				printf("\n          foreign program on this hook: prog %u '%s'%s", fp[k].prog_id,
+				       fp[k].prog_name, fp[k].link_id ? " (link)" : "");
+			printf("\n");
+		}
+	}
+	if (cli->json) {
+		json_object_object_add(doc, "in_sync", json_object_new_boolean(!differ));
+		json_object_object_add(doc, "attachments", arr);
+		output_json(doc);
+		json_object_put(doc);
+	} else if (r.plan.count == 0) {
+		printf("Nothing declared and nothing under %s.\n", cli->bpffs);
+	}
+	run_free(&r);
+	return differ ? EXIT_CHANGES : EXIT_OK;
+}

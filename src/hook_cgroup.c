@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* cgroup: cgroup v2 directories, every attach type, through bpf_links
+ * (which attach with BPF_F_ALLOW_MULTI semantics). */
+#include <fcntl.h>
+#include <bpf/bpf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/util.h"
+
+static const struct {
+	const char *name;
+	enum bpf_attach_type type;
+	enum bpf_prog_type prog_type;
+} cgroup_types[] = {
+	{ "ingress",          BPF_CGROUP_INET_INGRESS,      BPF_PROG_TYPE_CGROUP_SKB },
+	{ "egress",           BPF_CGROUP_INET_EGRESS,       BPF_PROG_TYPE_CGROUP_SKB },
+	{ "sock_create",      BPF_CGROUP_INET_SOCK_CREATE,  BPF_PROG_TYPE_CGROUP_SOCK },
+	{ "sock_release",     BPF_CGROUP_INET_SOCK_RELEASE, BPF_PROG_TYPE_CGROUP_SOCK },
+	{ "post_bind4",       BPF_CGROUP_INET4_POST_BIND,   BPF_PROG_TYPE_CGROUP_SOCK },
+	{ "post_bind6",       BPF_CGROUP_INET6_POST_BIND,   BPF_PROG_TYPE_CGROUP_SOCK },
+	{ "sock_ops",         BPF_CGROUP_SOCK_OPS,          BPF_PROG_TYPE_SOCK_OPS },
+	{ "device",           BPF_CGROUP_DEVICE,            BPF_PROG_TYPE_CGROUP_DEVICE },
+	{ "bind4",            BPF_CGROUP_INET4_BIND,        BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "bind6",            BPF_CGROUP_INET6_BIND,        BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "connect4",         BPF_CGROUP_INET4_CONNECT,     BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "connect6",         BPF_CGROUP_INET6_CONNECT,     BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "connect_unix",     BPF_CGROUP_UNIX_CONNECT,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "sendmsg4",         BPF_CGROUP_UDP4_SENDMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "sendmsg6",         BPF_CGROUP_UDP6_SENDMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "sendmsg_unix",     BPF_CGROUP_UNIX_SENDMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "recvmsg4",         BPF_CGROUP_UDP4_RECVMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "recvmsg6",         BPF_CGROUP_UDP6_RECVMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "recvmsg_unix",     BPF_CGROUP_UNIX_RECVMSG,      BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getpeername4",     BPF_CGROUP_INET4_GETPEERNAME, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getpeername6",     BPF_CGROUP_INET6_GETPEERNAME, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getpeername_unix", BPF_CGROUP_UNIX_GETPEERNAME,  BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getsockname4",     BPF_CGROUP_INET4_GETSOCKNAME, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getsockname6",     BPF_CGROUP_INET6_GETSOCKNAME, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "getsockname_unix", BPF_CGROUP_UNIX_GETSOCKNAME,  BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "sysctl",           BPF_CGROUP_SYSCTL,            BPF_PROG_TYPE_CGROUP_SYSCTL },
+	{ "getsockopt",       BPF_CGROUP_GETSOCKOPT,        BPF_PROG_TYPE_CGROUP_SOCKOPT },
+	{ "setsockopt",       BPF_CGROUP_SETSOCKOPT,        BPF_PROG_TYPE_CGROUP_SOCKOPT },
+};
+
+int cgroup_attach_type_by_name(const char *name, enum bpf_attach_type *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cgroup_types); i++) {
+		const char *long_name = libbpf_bpf_attach_type_str(cgroup_types[i].type);
+
+		/* The short names, or libbpf's full ones ("cgroup_inet4_connect"). */
+		if (streq(name, cgroup_types[i].name) || (long_name && streq(name, long_name))) {
+			*ret = cgroup_types[i].type;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+const char *cgroup_attach_type_name(enum bpf_attach_type t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cgroup_types); i++)
+		if (cgroup_types[i].type == t)
+			return cgroup_types[i].name;
+	return NULL;
+}
+
+static int find_type(enum bpf_attach_type t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cgroup_types); i++)
+		if (cgroup_types[i].type == t)
+			return (int)i;
+	return -1;
+}
+
+static int cgroup_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
+			  struct cnf_target *t, char *why, size_t whylen)
+{
+	enum bpf_prog_type pt = bpf_program__type(prog);
+	const char *sec = bpf_program__section_name(prog);
+	enum bpf_attach_type at;
+	int idx;
+
+	if (a->attach_type) {
+		if (cgroup_attach_type_by_name(a->attach_type, &at) < 0) {
+			snprintf(why, whylen, "unknown cgroup attach_type '%s'", a->attach_type);
+			return -EINVAL;
+		}
+	} else {
+		/* Only a section that names the attach point says it
+		 * ("cgroup/connect4", "cgroup_skb/egress"); "sockops" and
+		 * "cgroup/dev" have one attach point anyway. */
+		at = bpf_program__expected_attach_type(prog);
+		if (pt == BPF_PROG_TYPE_SOCK_OPS)
+			at = BPF_CGROUP_SOCK_OPS;
+		else if (pt == BPF_PROG_TYPE_CGROUP_DEVICE)
+			at = BPF_CGROUP_DEVICE;
+		else if (pt == BPF_PROG_TYPE_CGROUP_SYSCTL)
+			at = BPF_CGROUP_SYSCTL;
+		else if (!sec || !strchr(sec, '/') || find_type(at) < 0) {
+			snprintf(why, whylen,
+				 "program '%s' (section '%s') does not say its cgroup attach point; "
+				 "set attach_type", bpf_program__name(prog), sec ? sec : "?");
+			return -EINVAL;
+		}
+	}
+	idx = find_type(at);
+	if (idx < 0 || cgroup_types[idx].prog_type != pt) {
+		snprintf(why, whylen, "program '%s' is of type %s, cgroup attach_type '%s' needs %s",
+			 bpf_program__name(prog), libbpf_bpf_prog_type_str(pt),
+			 idx < 0 ? "?" : cgroup_types[idx].name,
+			 idx < 0 ? "?" : libbpf_bpf_prog_type_str(cgroup_types[idx].prog_type));
+		return -EINVAL;
+	}
+	t->attach_type = at;
+	return 0;
+}
+
+static void cgroup_describe(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "attach_type=%s", cgroup_attach_type_name(t->attach_type));
+}
+
+static int cgroup_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
+			 struct attach_result *res)
+{
+	_cleanup_close_ int cg = open(w->t.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	if (cg < 0)
+		return -errno;
+	fd = bpf_link_create(prog_fd, cg, w->t.attach_type, NULL);
+	return fd < 0 ? -errno : fd;
+}
+
+static int cgroup_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
+			 int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+{
+	return link_update_common(pin_fd, prog_fd, old_prog_id);
+}
+
+static int cgroup_detach(const struct cnf_record *rec, int pin_fd)
+{
+	return pin_fd >= 0 ? link_detach_common(pin_fd) : 0;
+}
+
+static int cgroup_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+			  struct foreign_prog **ret, size_t *ret_count)
+{
+	LIBBPF_OPTS(bpf_prog_query_opts, q);
+	_cleanup_close_ int cg = open(w->t.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint32_t prog_ids[256], link_ids[256];
+
+	if (cg < 0)
+		return -errno;
+	q.prog_ids = prog_ids;
+	q.link_ids = link_ids;
+	q.count = ARRAY_SIZE(prog_ids);
+	memset(link_ids, 0, sizeof(link_ids));
+	if (bpf_prog_query_opts(cg, w->t.attach_type, &q) < 0)
+		return -errno;
+	for (__u32 i = 0; i < q.count && i < ARRAY_SIZE(prog_ids); i++)
+		if (!own_has(own, n_own, prog_ids[i]))
+			foreign_add(ret, ret_count, prog_ids[i], link_ids[i]);
+	return 0;
+}
+
+const struct hook_ops hook_cgroup_ops = {
+	.kind = HOOK_CGROUP,
+	.caps = { .link_update = true, .multi_prog = true },
+	.prepare = cgroup_prepare,
+	.describe = cgroup_describe,
+	.attach = cgroup_attach,
+	.update = cgroup_update,
+	.detach = cgroup_detach,
+	.foreign = cgroup_foreign,
+};

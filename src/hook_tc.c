@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* tc: legacy clsact qdisc + cls_bpf filter (direct action). There is no
+ * link: the program is pinned instead, and the filter is found again by
+ * interface, parent, handle and priority. Also the stand-in for tcx on
+ * kernels without it. */
+#include <net/if.h>
+#include <bpf/bpf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/util.h"
+
+#define TC_DEFAULT_HANDLE 1
+
+static int tc_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
+		      struct cnf_target *t, char *why, size_t whylen)
+{
+	if (bpf_program__type(prog) != BPF_PROG_TYPE_SCHED_CLS) {
+		snprintf(why, whylen, "program '%s' is of type %s, hook tc needs sched_cls (SEC(\"tc\"))",
+			 bpf_program__name(prog), libbpf_bpf_prog_type_str(bpf_program__type(prog)));
+		return -EINVAL;
+	}
+	t->dir = a->direction && streq(a->direction, "egress") ? TC_DIR_EGRESS : TC_DIR_INGRESS;
+	t->tc_priority = a->priority ? (uint32_t)*a->priority : 0;
+	t->tc_handle = a->handle ? (uint32_t)*a->handle : TC_DEFAULT_HANDLE;
+	return 0;
+}
+
+static void tc_describe(const struct cnf_target *t, char *buf, size_t len)
+{
+	char prio[16] = "auto";
+
+	if (t->tc_priority)
+		snprintf(prio, sizeof(prio), "%u", t->tc_priority);
+	snprintf(buf, len, "dir=%s prio=%s handle=0x%x", t->dir == TC_DIR_EGRESS ? "egress" : "ingress",
+		 prio, t->tc_handle);
+}
+
+static void hook_init(struct bpf_tc_hook *h, int ifindex, uint32_t parent)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = parent == BPF_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+static int tc_query(int ifindex, uint32_t parent, uint32_t handle, uint32_t prio,
+		    uint32_t *ret_prog_id)
+{
+	struct bpf_tc_hook h;
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = prio);
+
+	hook_init(&h, ifindex, parent);
+	*ret_prog_id = 0;
+	if (bpf_tc_query(&h, &o) < 0) {
+		int err = errno;
+
+		/* No clsact qdisc or no such filter: nothing attached there. */
+		if (err == ENOENT || err == EINVAL)
+			return 0;
+		return -err;
+	}
+	*ret_prog_id = o.prog_id;
+	return 0;
+}
+
+static int tc_preflight(const struct cnf_instance *w, uint32_t own_prog_id, char *why,
+			size_t whylen)
+{
+	uint32_t id;
+	int r;
+
+	if (!w->t.tc_priority)
+		return 0; /* the kernel picks a free priority */
+	r = tc_query(w->t.ifindex, w->t.dir == TC_DIR_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS,
+		     w->t.tc_handle, w->t.tc_priority, &id);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot query tc filters on %s: %s", w->target_text,
+			 strerror(-r));
+		return r;
+	}
+	if (id && id != own_prog_id) {
+		snprintf(why, whylen,
+			 "%s %s already has a tc filter (prio %u, handle 0x%x) running program "
+			 "id %u that cnf-apply does not own; refusing to replace it",
+			 w->target_text, w->t.dir == TC_DIR_EGRESS ? "egress" : "ingress",
+			 w->t.tc_priority, w->t.tc_handle, id);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int tc_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
+		     struct attach_result *res)
+{
+	struct bpf_tc_hook h;
+	uint32_t parent = w->t.dir == TC_DIR_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = prog_fd, .handle = w->t.tc_handle,
+		    .priority = w->t.tc_priority);
+	int fd;
+
+	hook_init(&h, w->t.ifindex, parent);
+	/* clsact may exist already (another filter, another tool): fine. */
+	if (bpf_tc_hook_create(&h) < 0 && errno != EEXIST)
+		return -errno;
+	if (bpf_tc_attach(&h, &o) < 0)
+		return -errno;
+	res->tc_priority = o.priority;
+	res->tc_handle = o.handle;
+	res->tc_parent = parent;
+	res->note = "tc";
+	/* The caller pins what we return: the program itself. */
+	fd = dup(prog_fd);
+	return fd < 0 ? -errno : fd;
+}
+
+static int tc_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
+		     int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+{
+	struct bpf_tc_hook h;
+	LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = prog_fd, .handle = rec->tc_handle,
+		    .priority = rec->tc_priority, .flags = BPF_TC_F_REPLACE);
+
+	hook_init(&h, w->t.ifindex, rec->tc_parent);
+	/* cls_bpf swaps the program of the existing filter: no gap. */
+	if (bpf_tc_attach(&h, &o) < 0)
+		return -errno;
+	res->tc_priority = o.priority;
+	res->tc_handle = o.handle;
+	res->tc_parent = rec->tc_parent;
+	res->note = "tc";
+	return 0;
+}
+
+static int rec_ifindex(const struct cnf_record *rec)
+{
+	/* The record keeps the interface name; indexes change when an
+	 * interface is recreated. The caller has entered the netns. */
+	char name[IF_NAMESIZE];
+	const char *at = strchr(rec->target, '@');
+	size_t n = at ? (size_t)(at - rec->target) : strlen(rec->target);
+
+	if (n >= sizeof(name))
+		return 0;
+	memcpy(name, rec->target, n);
+	name[n] = '\0';
+	return (int)if_nametoindex(name);
+}
+
+static int tc_observe(const struct cnf_record *rec, uint32_t *ret_prog_id)
+{
+	int ifindex = rec_ifindex(rec);
+
+	*ret_prog_id = 0;
+	if (!ifindex || ifindex != rec->ifindex)
+		return 0; /* interface gone, or recreated (its filters with it) */
+	return tc_query(ifindex, rec->tc_parent, rec->tc_handle, rec->tc_priority, ret_prog_id);
+}
+
+static int tc_detach(const struct cnf_record *rec, int pin_fd)
+{
+	struct bpf_tc_hook h;
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = rec->tc_handle, .priority = rec->tc_priority);
+	uint32_t id;
+	int r = tc_observe(rec, &id);
+
+	if (r < 0)
+		return r;
+	/* Only our own filter: someone may have put theirs in its place. */
+	if (!id || id != rec->prog_id)
+		return 0;
+	hook_init(&h, rec->ifindex, rec->tc_parent);
+	if (bpf_tc_detach(&h, &o) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+const struct hook_ops hook_tc_ops = {
+	.kind = HOOK_TC,
+	.caps = { .link_update = true /* BPF_TC_F_REPLACE */, .multi_prog = true },
+	.network = true,
+	.prepare = tc_prepare,
+	.describe = tc_describe,
+	.preflight = tc_preflight,
+	.attach = tc_attach,
+	.update = tc_update,
+	.detach = tc_detach,
+	.observe = tc_observe,
+};

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* xdp: one program per interface and mode, attached through a bpf_link. */
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/util.h"
+
+static const char *mode_name(enum xdp_mode m)
+{
+	switch (m) {
+	case XDP_MODE_AUTO:    return "auto";
+	case XDP_MODE_NATIVE:  return "native";
+	case XDP_MODE_GENERIC: return "generic";
+	case XDP_MODE_OFFLOAD: return "offload";
+	}
+	return "?";
+}
+
+static int xdp_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
+		       struct cnf_target *t, char *why, size_t whylen)
+{
+	if (bpf_program__type(prog) != BPF_PROG_TYPE_XDP) {
+		snprintf(why, whylen, "program '%s' is of type %s, hook xdp needs xdp",
+			 bpf_program__name(prog), libbpf_bpf_prog_type_str(bpf_program__type(prog)));
+		return -EINVAL;
+	}
+	t->attach_type = BPF_XDP;
+	t->xdp_mode = XDP_MODE_AUTO;
+	if (a->mode) {
+		if (streq(a->mode, "native"))
+			t->xdp_mode = XDP_MODE_NATIVE;
+		else if (streq(a->mode, "generic"))
+			t->xdp_mode = XDP_MODE_GENERIC;
+		else if (streq(a->mode, "offload"))
+			t->xdp_mode = XDP_MODE_OFFLOAD;
+	}
+	/* Frags-aware programs are loaded as such by their section (xdp.frags). */
+	bpf_program__set_expected_attach_type(prog, BPF_XDP);
+	return 0;
+}
+
+static void xdp_describe(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "mode=%s", mode_name(t->xdp_mode));
+}
+
+static int xdp_preflight(const struct cnf_instance *w, uint32_t own_prog_id, char *why,
+			 size_t whylen)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t ids[3];
+
+	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0) {
+		snprintf(why, whylen, "cannot query XDP on %s: %s", w->target_text, strerror(errno));
+		return -errno;
+	}
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		if (!ids[i] || ids[i] == own_prog_id)
+			continue;
+		snprintf(why, whylen,
+			 "interface %s already has XDP program id %u (%s mode) that cnf-apply "
+			 "does not own; refusing to replace it",
+			 w->target_text, ids[i], i == 0 ? "native" : i == 1 ? "generic" : "offload");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int xdp_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
+		      struct attach_result *res)
+{
+	static const struct {
+		enum xdp_mode mode;
+		uint32_t flags;
+		const char *name;
+	} tries[] = {
+		{ XDP_MODE_NATIVE, XDP_FLAGS_DRV_MODE, "native" },
+		{ XDP_MODE_GENERIC, XDP_FLAGS_SKB_MODE, "generic" },
+		{ XDP_MODE_OFFLOAD, XDP_FLAGS_HW_MODE, "offload" },
+	};
+	int err = -EINVAL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tries); i++) {
+		LIBBPF_OPTS(bpf_link_create_opts, o, .flags = tries[i].flags);
+		int fd;
+
+		if (w->t.xdp_mode == XDP_MODE_AUTO ? tries[i].mode == XDP_MODE_OFFLOAD
+						   : tries[i].mode != w->t.xdp_mode)
+			continue;
+		fd = bpf_link_create(prog_fd, w->t.ifindex, BPF_XDP, &o);
+		if (fd >= 0) {
+			res->xdp_flags = tries[i].flags;
+			res->note = tries[i].name;
+			return fd;
+		}
+		err = -errno;
+		/* auto: a driver without native XDP falls back to generic. */
+		if (w->t.xdp_mode != XDP_MODE_AUTO || (err != -EOPNOTSUPP && err != -EINVAL))
+			break;
+	}
+	return err;
+}
+
+static int xdp_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
+		      int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+{
+	res->xdp_flags = rec->xdp_flags;
+	res->note = rec->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
+		    rec->xdp_flags == XDP_FLAGS_HW_MODE ? "offload" : "native";
+	return link_update_common(pin_fd, prog_fd, old_prog_id);
+}
+
+static int xdp_detach(const struct cnf_record *rec, int pin_fd)
+{
+	return pin_fd >= 0 ? link_detach_common(pin_fd) : 0;
+}
+
+static int xdp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		       struct foreign_prog **ret, size_t *ret_count)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t ids[3];
+
+	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0)
+		return -errno;
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
+		if (ids[i] && !own_has(own, n_own, ids[i]))
+			foreign_add(ret, ret_count, ids[i], 0);
+	return 0;
+}
+
+const struct hook_ops hook_xdp_ops = {
+	.kind = HOOK_XDP,
+	.caps = { .link_update = true, .multi_prog = false },
+	.network = true,
+	.prepare = xdp_prepare,
+	.describe = xdp_describe,
+	.preflight = xdp_preflight,
+	.attach = xdp_attach,
+	.update = xdp_update,
+	.detach = xdp_detach,
+	.foreign = xdp_foreign,
+};

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The hook table and what link-based hooks share. */
+#include <bpf/bpf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/util.h"
+
+static const struct hook_ops *const table[HOOK__COUNT] = {
+	[HOOK_XDP] = &hook_xdp_ops,
+	[HOOK_TCX] = &hook_tcx_ops,
+	[HOOK_TC] = &hook_tc_ops,
+	[HOOK_CGROUP] = &hook_cgroup_ops,
+};
+
+const struct hook_ops *hook_ops_get(enum hook_kind kind)
+{
+	if (kind < 0 || kind >= HOOK__COUNT)
+		return NULL;
+	return table[kind];
+}
+
+const struct hook_caps *hook_caps_get(enum hook_kind kind)
+{
+	const struct hook_ops *ops = hook_ops_get(kind);
+
+	return ops ? &ops->caps : NULL;
+}
+
+int link_update_common(int link_fd, int prog_fd, uint32_t old_prog_id)
+{
+	LIBBPF_OPTS(bpf_link_update_opts, o);
+	_cleanup_close_ int old_fd = -1;
+
+	/* Replace only the program we expect: a concurrent change fails the
+	 * update instead of being overwritten. */
+	if (old_prog_id) {
+		old_fd = bpf_prog_get_fd_by_id(old_prog_id);
+		if (old_fd >= 0) {
+			o.flags = BPF_F_REPLACE;
+			o.old_prog_fd = old_fd;
+		}
+	}
+	if (bpf_link_update(link_fd, prog_fd, &o) < 0)
+		return -errno;
+	return 0;
+}
+
+int link_detach_common(int link_fd)
+{
+	/* Force the detach even if another process holds the link open. */
+	if (bpf_link_detach(link_fd) < 0 && errno != EINVAL && errno != EOPNOTSUPP &&
+	    errno != ENOLINK)
+		return -errno;
+	return 0;
+}
+
+bool own_has(const uint32_t *own, size_t n, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (own[mid] == id)
+			return true;
+		if (own[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t link_id)
+{
+	struct foreign_prog *p = realloc(*arr, (*n + 1) * sizeof(**arr));
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = -1;
+
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	p = &p[(*n)++];
+	memset(p, 0, sizeof(*p));
+	p->prog_id = prog_id;
+	p->link_id = link_id;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &info, &len) == 0)
+		memcpy(p->prog_name, info.name, sizeof(p->prog_name) - 1);
+	return 0;
+}

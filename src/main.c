@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* cnf-apply: options and the verb table. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cnf/cli.h"
+#include "cnf/log.h"
+#include "cnf/output.h"
+#include "cnf/util.h"
+
+#ifndef CNF_VERSION
+#define CNF_VERSION "0.1.0"
+#endif
+
+struct verb {
+	const char *name;
+	int (*run)(const struct cli *cli);
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{ "plan",     cmd_plan,     "show what apply would do; change nothing" },
+	{ "apply",    cmd_apply,    "converge live state to the manifests (default)" },
+	{ "status",   cmd_status,   "desired vs live for every attachment" },
+	{ "destroy",  cmd_destroy,  "remove everything the named manifests own" },
+	{ "validate", cmd_validate, "check manifests and objects; no kernel changes" },
+	{ "probe",    cmd_probe,    "report what this kernel supports" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cnf-apply [OPTIONS] [VERB] [PATH...]\n"
+		"\n"
+		"Converge the eBPF attachments of this host to YAML manifests.\n"
+		"\n"
+		"Verbs:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
+	fprintf(f,
+		"\n"
+		"PATH: manifest files or directories (default " CNF_DEFAULT_PATH ")\n"
+		"\n"
+		"Options:\n"
+		"  --bpffs DIR            state root (default " CNF_DEFAULT_BPFFS ")\n"
+		"  --json                 one JSON document on stdout; messages on stderr\n"
+		"  --dry-run              same as the plan verb\n"
+		"  --detailed-exitcode    apply/destroy: exit 2 when something changed\n"
+		"  --all                  destroy: everything under the state root\n"
+		"  --no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator\n"
+		"  -v, --verbose          more messages (libbpf's log; twice: debug)\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Exit status: 0 success and nothing to change; 2 plan/status found\n"
+		"differences, or apply --detailed-exitcode changed something; 1 error.\n");
+}
+
+enum {
+	OPT_BPFFS = 0x100,
+	OPT_JSON,
+	OPT_DRY_RUN,
+	OPT_DETAILED,
+	OPT_ALL,
+	OPT_NO_ITER,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "bpffs",             required_argument, NULL, OPT_BPFFS },
+		{ "json",              no_argument,       NULL, OPT_JSON },
+		{ "dry-run",           no_argument,       NULL, OPT_DRY_RUN },
+		{ "detailed-exitcode", no_argument,       NULL, OPT_DETAILED },
+		{ "all",               no_argument,       NULL, OPT_ALL },
+		{ "no-iter",           no_argument,       NULL, OPT_NO_ITER },
+		{ "verbose",           no_argument,       NULL, 'v' },
+		{ "help",              no_argument,       NULL, 'h' },
+		{ "version",           no_argument,       NULL, 'V' },
+		{}
+	};
+	static char *default_paths[] = { (char *)CNF_DEFAULT_PATH };
+	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS };
+	const struct verb *verb = NULL;
+	bool dry_run = false;
+	int c, r;
+
+	/* Options may come before or after the verb (getopt permutes). */
+	while ((c = getopt_long(argc, argv, "vhV", options, NULL)) >= 0) {
+		switch (c) {
+		case OPT_BPFFS:
+			cli.bpffs = optarg;
+			break;
+		case OPT_JSON:
+			cli.json = true;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
+		case OPT_DETAILED:
+			cli.detailed_exitcode = true;
+			break;
+		case OPT_ALL:
+			cli.all = true;
+			break;
+		case OPT_NO_ITER:
+			cli.no_iter = true;
+			break;
+		case 'v':
+			cli.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("cnf-apply %s\n", CNF_VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_FAIL;
+		}
+	}
+	log_verbosity = cli.verbose;
+	log_setup_libbpf();
+
+	if (optind < argc) {
+		for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+			if (streq(argv[optind], verbs[i].name)) {
+				verb = &verbs[i];
+				optind++;
+				break;
+			}
+	}
+	if (!verb)
+		verb = &verbs[1]; /* apply */
+	if (dry_run) {
+		if (!streq(verb->name, "apply") && !streq(verb->name, "plan")) {
+			output_fail(&cli, "--dry-run goes with plan or apply, not %s", verb->name);
+			return EXIT_FAIL;
+		}
+		verb = &verbs[0];
+	}
+	cli.verb = verb->name;
+	if (cli.all && !streq(verb->name, "destroy")) {
+		output_fail(&cli, "--all goes with destroy only");
+		return EXIT_FAIL;
+	}
+	if (!cli.bpffs[0] || cli.bpffs[0] != '/') {
+		output_fail(&cli, "--bpffs '%s': must be an absolute path", cli.bpffs);
+		return EXIT_FAIL;
+	}
+
+	if (optind < argc) {
+		cli.paths = argv + optind;
+		cli.paths_count = (size_t)(argc - optind);
+	} else {
+		cli.paths = default_paths;
+		cli.paths_count = 1;
+	}
+
+	r = verb->run(&cli);
+	if (r < 0 || r > EXIT_CHANGES)
+		r = EXIT_FAIL; /* never a raw errno */
+	return r;
+}

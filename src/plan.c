@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The planner: a pure function from (desired, observed) to actions. It
+ * makes no system calls, so it is unit-tested without a kernel. */
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "cnf/engine.h"
+#include "cnf/util.h"
+
+const char *action_kind_name(enum action_kind k)
+{
+	switch (k) {
+	case ACT_NOOP:    return "noop";
+	case ACT_CREATE:  return "create";
+	case ACT_UPDATE:  return "update";
+	case ACT_REPLACE: return "replace";
+	case ACT_DELETE:  return "delete";
+	}
+	return "?";
+}
+
+const char *strategy_name(enum strategy s)
+{
+	switch (s) {
+	case STRAT_NONE:               return NULL;
+	case STRAT_IN_PLACE:           return "in-place";
+	case STRAT_MAKE_BEFORE_BREAK:  return "make-before-break";
+	case STRAT_BREAK_BEFORE_MAKE:  return "break-before-make";
+	}
+	return NULL;
+}
+
+static const char *const hook_names[HOOK__COUNT] = {
+	[HOOK_XDP] = "xdp",
+	[HOOK_TCX] = "tcx",
+	[HOOK_TC] = "tc",
+	[HOOK_NETKIT] = "netkit",
+	[HOOK_CGROUP] = "cgroup",
+	[HOOK_TRACEPOINT] = "tracepoint",
+	[HOOK_RAW_TRACEPOINT] = "raw_tracepoint",
+	[HOOK_KPROBE] = "kprobe",
+	[HOOK_KRETPROBE] = "kretprobe",
+	[HOOK_KPROBE_MULTI] = "kprobe_multi",
+	[HOOK_FENTRY] = "fentry",
+	[HOOK_FEXIT] = "fexit",
+	[HOOK_UPROBE] = "uprobe",
+	[HOOK_URETPROBE] = "uretprobe",
+	[HOOK_LSM] = "lsm",
+	[HOOK_NETFILTER] = "netfilter",
+	[HOOK_SK_LOOKUP] = "sk_lookup",
+	[HOOK_FLOW_DISSECTOR] = "flow_dissector",
+	[HOOK_STRUCT_OPS] = "struct_ops",
+};
+
+const char *hook_kind_name(enum hook_kind k)
+{
+	if (k < 0 || k >= HOOK__COUNT)
+		return "?";
+	return hook_names[k];
+}
+
+enum hook_kind hook_kind_from_name(const char *name)
+{
+	for (int i = 0; i < HOOK__COUNT; i++)
+		if (name && streq(hook_names[i], name))
+			return (enum hook_kind)i;
+	return HOOK_INVALID;
+}
+
+struct have_ref {
+	const struct cnf_observed *o;
+	bool matched;
+};
+
+static int have_cmp(const void *a, const void *b)
+{
+	const struct have_ref *x = a, *y = b;
+	int r = strcmp(x->o->manifest, y->o->manifest);
+
+	return r ? r : strcmp(x->o->key, y->o->key);
+}
+
+static struct have_ref *have_find(struct have_ref *refs, size_t n,
+				  const char *manifest, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(refs[mid].o->manifest, manifest);
+
+		if (!r)
+			r = strcmp(refs[mid].o->key, key);
+		if (!r)
+			return &refs[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool in_scope(const struct plan_input *in, const char *manifest)
+{
+	if (in->prune_all)
+		return true;
+	for (size_t i = 0; i < in->scope_count; i++)
+		if (streq(in->scope[i], manifest))
+			return true;
+	return false;
+}
+
+static const struct hook_caps default_caps;
+
+static const struct hook_caps *caps_of(const struct plan_input *in, enum hook_kind k)
+{
+	const struct hook_caps *c = in->caps ? in->caps(k) : NULL;
+
+	return c ? c : &default_caps;
+}
+
+/* Decide what one desired instance needs, given what is observed. */
+static void decide(const struct plan_input *in, const struct cnf_instance *w,
+		   const struct cnf_observed *h, struct cnf_action *a)
+{
+	const struct hook_caps *caps = caps_of(in, w->t.kind);
+
+	a->want = w;
+	a->have = h;
+
+	if (w->target_missing) {
+		a->kind = ACT_NOOP;
+		snprintf(a->reason, sizeof(a->reason), "target %.200s is absent", w->target_text);
+		return;
+	}
+	if (!h || !h->has_pin || !h->alive) {
+		a->kind = ACT_CREATE;
+		if (!h)
+			snprintf(a->reason, sizeof(a->reason), "not attached");
+		else if (h->defunct)
+			snprintf(a->reason, sizeof(a->reason),
+				 "recreate: link is defunct (its target went away)");
+		else if (h->has_pin)
+			snprintf(a->reason, sizeof(a->reason),
+				 "recreate: pinned %s is no longer attached",
+				 w->t.kind == HOOK_TC ? "program" : "link");
+		else
+			snprintf(a->reason, sizeof(a->reason),
+				 "recreate: pin was removed");
+		return;
+	}
+	if (!h->has_record || h->rec.hook != (uint32_t)w->t.kind ||
+	    memcmp(h->rec.hook_hash, w->hook_hash, CNF_HASH_LEN) != 0) {
+		a->kind = ACT_REPLACE;
+		a->strategy = caps->multi_prog ? STRAT_MAKE_BEFORE_BREAK : STRAT_BREAK_BEFORE_MAKE;
+		if (!h->has_record)
+			snprintf(a->reason, sizeof(a->reason), "no state record for the pinned link");
+		else
+			snprintf(a->reason, sizeof(a->reason), "hook changed: %.100s -> %.100s",
+				 h->rec.hook_desc, w->hook_desc);
+		return;
+	}
+	if (h->prog_replaced || memcmp(h->rec.prog_hash, w->prog_hash, CNF_HASH_LEN) != 0) {
+		if (caps->link_update) {
+			a->kind = ACT_UPDATE;
+			a->strategy = STRAT_IN_PLACE;
+		} else {
+			a->kind = ACT_REPLACE;
+			a->strategy = caps->multi_prog ? STRAT_MAKE_BEFORE_BREAK
+						       : STRAT_BREAK_BEFORE_MAKE;
+		}
+		if (h->prog_replaced)
+			snprintf(a->reason, sizeof(a->reason),
+				 "drift: the link runs program id %u, not the one applied (%u)",
+				 h->prog_id, h->rec.prog_id);
+		else if (!streq(h->rec.program, w->att->program))
+			snprintf(a->reason, sizeof(a->reason), "program changed: %.100s -> %.100s",
+				 h->rec.program, w->att->program);
+		else
+			snprintf(a->reason, sizeof(a->reason), "object or config changed");
+		return;
+	}
+	a->kind = ACT_NOOP;
+	snprintf(a->reason, sizeof(a->reason), "in sync");
+}
+
+/* Target part of an instance key: what follows "<attachment>/". */
+static const char *key_target(const char *key)
+{
+	const char *s = strchr(key, '/');
+
+	return s ? s + 1 : key;
+}
+
+struct emitter {
+	struct cnf_action *src;   /* decided actions for desired instances */
+	size_t n;
+	bool *emitted;
+	bool *visiting;
+	struct cnf_action *out;
+	size_t out_n;
+};
+
+static void emit_with_anchors(struct emitter *e, size_t i)
+{
+	const struct cnf_instance *w = e->src[i].want;
+
+	if (e->emitted[i] || e->visiting[i])
+		return;
+	e->visiting[i] = true;
+	if (w->t.anchor) {
+		/* The anchor's instance on the same target goes first. */
+		for (size_t j = 0; j < e->n; j++) {
+			const struct cnf_instance *x = e->src[j].want;
+
+			if (j != i && x->manifest == w->manifest &&
+			    streq(x->att->name, w->t.anchor) &&
+			    streq(key_target(x->key), key_target(w->key)))
+				emit_with_anchors(e, j);
+		}
+	}
+	e->visiting[i] = false;
+	e->emitted[i] = true;
+	e->out[e->out_n++] = e->src[i];
+}
+
+int plan_build(const struct plan_input *in, struct cnf_plan *ret)
+{
+	_cleanup_free_ struct have_ref *refs = NULL;
+	_cleanup_free_ struct cnf_action *decided = NULL;
+	_cleanup_free_ bool *emitted = NULL, *visiting = NULL;
+	struct cnf_action *out;
+	struct emitter e;
+	size_t nh = in->have_count, nw = in->want_count;
+
+	memset(ret, 0, sizeof(*ret));
+	refs = xcalloc(nh, sizeof(*refs));
+	for (size_t i = 0; i < nh; i++)
+		refs[i].o = &in->have[i];
+	qsort(refs, nh, sizeof(*refs), have_cmp);
+
+	decided = xcalloc(nw, sizeof(*decided));
+	for (size_t i = 0; i < nw; i++) {
+		const struct cnf_instance *w = &in->want[i];
+		struct have_ref *r = have_find(refs, nh, w->manifest->name, w->key);
+
+		if (r) {
+			if (r->matched)
+				return -EEXIST; /* two desired instances with one key */
+			r->matched = true;
+		}
+		decide(in, w, r ? r->o : NULL, &decided[i]);
+	}
+
+	out = xcalloc(nw + nh, sizeof(*out));
+	e = (struct emitter){ .src = decided, .n = nw, .out = out };
+	e.emitted = emitted = xcalloc(nw, sizeof(bool));
+	e.visiting = visiting = xcalloc(nw, sizeof(bool));
+
+	/* 1. Deletes that free a hook holding one program (a replacement
+	 *    or a renamed attachment may need it). */
+	for (size_t i = 0; i < nh; i++) {
+		const struct cnf_observed *h = refs[i].o;
+
+		if (refs[i].matched || !in_scope(in, h->manifest))
+			continue;
+		if (h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog)
+			continue;
+		out[e.out_n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = h };
+	}
+	/* 2. Desired instances, anchors before what refers to them. */
+	for (size_t i = 0; i < nw; i++)
+		emit_with_anchors(&e, i);
+	/* 3. Remaining deletes: make-before-break for renamed attachments. */
+	for (size_t i = 0; i < nh; i++) {
+		const struct cnf_observed *h = refs[i].o;
+
+		if (refs[i].matched || !in_scope(in, h->manifest))
+			continue;
+		if (!(h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog))
+			continue;
+		out[e.out_n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = h };
+	}
+
+	for (size_t i = 0; i < e.out_n; i++) {
+		struct cnf_action *a = &out[i];
+
+		if (a->kind == ACT_DELETE) {
+			bool known = false;
+
+			for (size_t j = 0; j < in->scope_count; j++)
+				known |= streq(in->scope[j], a->have->manifest);
+			snprintf(a->reason, sizeof(a->reason), "%s",
+				 in->delete_reason ? in->delete_reason :
+				 known ? "attachment no longer in the manifest"
+				       : "manifest no longer present");
+		}
+		if (a->kind != ACT_NOOP)
+			ret->changes++;
+	}
+	ret->actions = out;
+	ret->count = e.out_n;
+	return 0;
+}
+
+void plan_free(struct cnf_plan *p)
+{
+	free(p->actions);
+	memset(p, 0, sizeof(*p));
+}

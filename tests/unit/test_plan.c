@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The planner, without a kernel: desired and observed states built by hand. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cnf/engine.h"
+#include "cnf/log.h"
+#include "testlib.h"
+
+static struct cnf_manifest man = { .name = (char *)"edge" };
+static struct cnf_attachment atts[8];
+
+static const struct hook_caps xdp_caps = { .link_update = true, .multi_prog = false };
+static const struct hook_caps tcx_caps = { .link_update = true, .multi_prog = true };
+static const struct hook_caps none_caps = { .link_update = false, .multi_prog = true };
+
+static const struct hook_caps *caps(enum hook_kind k)
+{
+	switch (k) {
+	case HOOK_XDP:
+		return &xdp_caps;
+	case HOOK_TCX:
+	case HOOK_CGROUP:
+		return &tcx_caps;
+	default:
+		return &none_caps;
+	}
+}
+
+static void want_init(struct cnf_instance *w, int att, enum hook_kind kind, const char *name,
+		      const char *target, uint8_t prog, uint8_t hook)
+{
+	memset(w, 0, sizeof(*w));
+	atts[att].name = (char *)name;
+	atts[att].program = (char *)"fw/main";
+	w->manifest = &man;
+	w->att = &atts[att];
+	w->att_idx = (size_t)att;
+	w->t.kind = kind;
+	snprintf(w->key, sizeof(w->key), "%s/%s", name, target);
+	snprintf(w->target_text, sizeof(w->target_text), "%s", target);
+	snprintf(w->hook_desc, sizeof(w->hook_desc), "%s %s h%u", hook_kind_name(kind), target, hook);
+	memset(w->prog_hash, prog, CNF_HASH_LEN);
+	memset(w->hook_hash, hook, CNF_HASH_LEN);
+}
+
+static void have_init(struct cnf_observed *h, const char *manifest, const char *key,
+		      enum hook_kind kind, uint8_t prog, uint8_t hook)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->manifest, sizeof(h->manifest), "%s", manifest);
+	snprintf(h->key, sizeof(h->key), "%s", key);
+	h->has_record = h->has_pin = h->alive = true;
+	h->link_id = 10;
+	h->prog_id = 20;
+	h->rec.version = CNF_RECORD_VERSION;
+	h->rec.hook = (uint32_t)kind;
+	h->rec.link_id = 10;
+	h->rec.prog_id = 20;
+	snprintf(h->rec.program, sizeof(h->rec.program), "fw/main");
+	memset(h->rec.prog_hash, prog, CNF_HASH_LEN);
+	memset(h->rec.hook_hash, hook, CNF_HASH_LEN);
+}
+
+static const char *scope_edge[] = { "edge" };
+
+static int plan(struct cnf_instance *w, size_t nw, struct cnf_observed *h, size_t nh,
+		bool prune_all, struct cnf_plan *p)
+{
+	struct plan_input in = {
+		.want = w, .want_count = nw, .have = h, .have_count = nh,
+		.scope = scope_edge, .scope_count = 1, .prune_all = prune_all, .caps = caps,
+	};
+	return plan_build(&in, p);
+}
+
+TEST(test_fresh_creates)
+{
+	struct cnf_instance w[2];
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	want_init(&w[1], 1, HOOK_TCX, "count", "eth0", 1, 2);
+	CHECK_INT(plan(w, 2, NULL, 0, false, &p), 0);
+	CHECK_INT(p.count, 2);
+	CHECK_INT(p.changes, 2);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	CHECK_STR(p.actions[0].reason, "not attached");
+	plan_free(&p);
+}
+
+TEST(test_in_sync_is_noop)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.count, 1);
+	CHECK_INT(p.changes, 0);
+	CHECK_INT(p.actions[0].kind, ACT_NOOP);
+	CHECK(p.actions[0].have == &h);
+	plan_free(&p);
+}
+
+TEST(test_prog_change_updates_in_place)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "count", "eth0", 2, 1);
+	have_init(&h, "edge", "count/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[0].strategy, STRAT_IN_PLACE);
+	CHECK_STR(p.actions[0].reason, "object or config changed");
+	plan_free(&p);
+}
+
+TEST(test_prog_change_without_link_update_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TRACEPOINT, "tp", "sys_enter", 2, 1);
+	have_init(&h, "edge", "tp/sys_enter", HOOK_TRACEPOINT, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_MAKE_BEFORE_BREAK);
+	plan_free(&p);
+}
+
+TEST(test_hook_change_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	/* XDP holds one program: the replacement has a gap, and says so. */
+	want_init(&w, 0, HOOK_XDP, "fw", "eth0", 1, 7);
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	snprintf(h.rec.hook_desc, sizeof(h.rec.hook_desc), "xdp eth0 mode=native");
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_BREAK_BEFORE_MAKE);
+	CHECK(strstr(p.actions[0].reason, "hook changed: xdp eth0 mode=native -> ") != NULL);
+	plan_free(&p);
+
+	/* tcx holds several: make-before-break. */
+	want_init(&w, 0, HOOK_TCX, "c", "eth0", 1, 7);
+	have_init(&h, "edge", "c/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_MAKE_BEFORE_BREAK);
+	plan_free(&p);
+}
+
+TEST(test_hook_kind_change_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "c", "eth0", 1, 1);
+	have_init(&h, "edge", "c/eth0", HOOK_TC, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	plan_free(&p);
+}
+
+TEST(test_missing_pin_or_dead_link_recreates)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	h.has_pin = false;
+	h.alive = false;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK_STR(p.actions[0].reason, "recreate: pin was removed");
+	plan_free(&p);
+
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	h.alive = false;
+	h.defunct = true;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK(strstr(p.actions[0].reason, "defunct") != NULL);
+	CHECK(p.actions[0].have == &h); /* the executor removes the stale pin */
+	plan_free(&p);
+}
+
+TEST(test_drift_prog_replaced_updates)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	h.prog_replaced = true;
+	h.prog_id = 99;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_UPDATE);
+	CHECK(strstr(p.actions[0].reason, "drift") != NULL);
+	plan_free(&p);
+}
+
+TEST(test_pin_without_record_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "c", "eth0", 1, 1);
+	have_init(&h, "edge", "c/eth0", HOOK_TCX, 1, 1);
+	h.has_record = false;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	plan_free(&p);
+}
+
+TEST(test_removed_attachment_deletes_in_scope_only)
+{
+	struct cnf_instance w;
+	struct cnf_observed h[3];
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "keep", "eth0", 1, 1);
+	have_init(&h[0], "edge", "keep/eth0", HOOK_TCX, 1, 1);
+	have_init(&h[1], "edge", "gone/eth0", HOOK_TCX, 1, 1);
+	have_init(&h[2], "other", "x/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(&w, 1, h, 3, false, &p), 0);
+	CHECK_INT(p.count, 2);
+	CHECK_INT(p.changes, 1);
+	CHECK_INT(p.actions[1].kind, ACT_DELETE);
+	CHECK(p.actions[1].have == &h[1]);
+	CHECK_STR(p.actions[1].reason, "attachment no longer in the manifest");
+	plan_free(&p);
+
+	/* A directory is the whole desired state: other manifests go too. */
+	CHECK_INT(plan(&w, 1, h, 3, true, &p), 0);
+	CHECK_INT(p.changes, 2);
+	CHECK_STR(p.actions[2].reason, "manifest no longer present");
+	CHECK(p.actions[2].have == &h[2]);
+	plan_free(&p);
+}
+
+TEST(test_single_prog_hook_deleted_before_create)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	/* Renamed XDP attachment: the old one must go first. */
+	want_init(&w, 0, HOOK_XDP, "new", "eth0", 1, 1);
+	have_init(&h, "edge", "old/eth0", HOOK_XDP, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.count, 2);
+	CHECK_INT(p.actions[0].kind, ACT_DELETE);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	plan_free(&p);
+
+	/* tcx: make before break, the delete comes last. */
+	want_init(&w, 0, HOOK_TCX, "new", "eth0", 1, 1);
+	have_init(&h, "edge", "old/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].kind, ACT_DELETE);
+	plan_free(&p);
+}
+
+TEST(test_anchor_created_first)
+{
+	struct cnf_instance w[3];
+	struct cnf_plan p;
+
+	/* "b" is after "a", declared before it; "c" first with no anchor. */
+	want_init(&w[0], 0, HOOK_TCX, "b", "eth0", 1, 1);
+	w[0].t.order = ORDER_AFTER;
+	w[0].t.anchor = "a";
+	want_init(&w[1], 1, HOOK_TCX, "c", "eth0", 1, 1);
+	want_init(&w[2], 2, HOOK_TCX, "a", "eth0", 1, 1);
+	CHECK_INT(plan(w, 3, NULL, 0, false, &p), 0);
+	CHECK_INT(p.count, 3);
+	CHECK_STR(p.actions[0].want->att->name, "a");
+	CHECK_STR(p.actions[1].want->att->name, "b");
+	CHECK_STR(p.actions[2].want->att->name, "c");
+	plan_free(&p);
+}
+
+TEST(test_anchor_per_target)
+{
+	struct cnf_instance w[4];
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_TCX, "b", "eth0", 1, 1);
+	w[0].t.order = ORDER_BEFORE;
+	w[0].t.anchor = "a";
+	want_init(&w[1], 0, HOOK_TCX, "b", "eth1", 1, 1);
+	w[1].t.order = ORDER_BEFORE;
+	w[1].t.anchor = "a";
+	want_init(&w[2], 1, HOOK_TCX, "a", "eth1", 1, 1);
+	want_init(&w[3], 1, HOOK_TCX, "a", "eth0", 1, 1);
+	CHECK_INT(plan(w, 4, NULL, 0, false, &p), 0);
+	CHECK_INT(p.count, 4);
+	CHECK_STR(p.actions[0].want->key, "a/eth0");
+	CHECK_STR(p.actions[1].want->key, "b/eth0");
+	CHECK_STR(p.actions[2].want->key, "a/eth1");
+	CHECK_STR(p.actions[3].want->key, "b/eth1");
+	plan_free(&p);
+}
+
+TEST(test_duplicate_keys_rejected)
+{
+	struct cnf_instance w[2];
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_TCX, "a", "eth0", 1, 1);
+	want_init(&w[1], 0, HOOK_TCX, "a", "eth0", 1, 1);
+	have_init(&h, "edge", "a/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), -EEXIST);
+}
+
+TEST(test_scales_linearly_enough)
+{
+	enum { N = 20000 };
+	struct cnf_instance *w = calloc(N, sizeof(*w));
+	struct cnf_observed *h = calloc(N, sizeof(*h));
+	struct cnf_plan p;
+
+	for (int i = 0; i < N; i++) {
+		char name[32], key[64];
+
+		snprintf(name, sizeof(name), "veth%d", i);
+		want_init(&w[i], 0, HOOK_TCX, "a", name, 1, 1);
+		snprintf(key, sizeof(key), "a/%s", name);
+		have_init(&h[N - 1 - i], "edge", key, HOOK_TCX, 1, 1);
+	}
+	/* Observed order is reversed: matching must not depend on it. */
+	for (int i = 0; i < N; i++)
+		snprintf(h[N - 1 - i].key, sizeof(h[0].key), "a/veth%d", i);
+	CHECK_INT(plan(w, N, h, N, false, &p), 0);
+	CHECK_INT(p.count, N);
+	CHECK_INT(p.changes, 0);
+	plan_free(&p);
+	free(w);
+	free(h);
+}
+
+TEST(test_names)
+{
+	CHECK_STR(action_kind_name(ACT_REPLACE), "replace");
+	CHECK_STR(strategy_name(STRAT_IN_PLACE), "in-place");
+	CHECK_INT(hook_kind_from_name("tcx"), HOOK_TCX);
+	CHECK_INT(hook_kind_from_name("nope"), HOOK_INVALID);
+	CHECK_STR(hook_kind_name(HOOK_CGROUP), "cgroup");
+}
+
+UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_place,
+	  test_prog_change_without_link_update_replaces, test_hook_change_replaces,
+	  test_hook_kind_change_replaces, test_missing_pin_or_dead_link_recreates,
+	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
+	  test_removed_attachment_deletes_in_scope_only, test_single_prog_hook_deleted_before_create,
+	  test_anchor_created_first, test_anchor_per_target, test_duplicate_keys_rejected,
+	  test_scales_linearly_enough, test_names)
