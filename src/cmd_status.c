@@ -14,7 +14,9 @@ static const char *state_of(const struct cnf_action *a)
 {
 	switch (a->kind) {
 	case ACT_NOOP:
-		return a->want && a->want->target_missing ? "defunct" : "in-sync";
+		if (a->want && a->want->target_missing)
+			return a->have && a->have->has_pin ? "defunct" : "missing";
+		return "in-sync";
 	case ACT_CREATE:
 		return a->have && a->have->defunct ? "defunct" : "missing";
 	case ACT_UPDATE:
@@ -73,7 +75,7 @@ int cmd_status(const struct cli *cli)
 
 		if (!streq(st, "in-sync"))
 			differ = true;
-		if (w && w->t.ifindex >= 0) {
+		if (w && !w->target_missing) {
 			const struct hook_ops *ops = w->t.tc_fallback ? &hook_tc_ops : hook_ops_get(w->t.kind);
 			int orig;
 

@@ -491,9 +491,10 @@ int objects_open(struct obj_cache *c)
 			/* libbpf's own reason is its last message line. */
 			for (const char *p = log; (p = strstr(p, "libbpf: ")); p++)
 				last = p;
-			log_error("object '%s' (%s:%d): cannot open '%s': %s%s%.*s", e->obj->name,
+			log_error("object '%s' (%s:%d): cannot open '%s': %s%s%.*s%s", e->obj->name,
 				  OBJ_LOC(e), e->obj->path, why, last ? " (" : "",
-				  last ? (int)strcspn(last, "\n") : 0, last ? last : "");
+				  last ? (int)strcspn(last, "\n") : 0, last ? last : "",
+				  last ? ")" : "");
 			ret = -EINVAL;
 			continue;
 		}
@@ -519,7 +520,7 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
-int objects_load(struct obj_entry *e, const char *for_attachment)
+int objects_load(struct obj_entry *e, const char *for_attachment, int for_line)
 {
 	const struct cnf_manifest *m = e->manifest;
 	struct bpf_program *p;
@@ -556,12 +557,19 @@ int objects_load(struct obj_entry *e, const char *for_attachment)
 			if (vlog)
 				tail = log_tail(vlog, log_verbosity ? 1000000 : 12);
 		}
-		log_error("object '%s' (%s:%d): loading %s for attachment '%s' failed: %s%s%s",
-			  e->obj->name, OBJ_LOC(e), e->obj->file, for_attachment,
-			  err == -EPERM ? "permission denied (needs root / CAP_BPF)" :
-			  strerror(-err),
+		while (tail && *tail == '\n')
+			tail++;
+		log_error("attachment '%s' (%s:%d): object '%s' (%s) %s%s%s", for_attachment,
+			  e->manifest->path, for_line, e->obj->name, e->obj->file,
+			  err == -EACCES || (err == -EINVAL && tail) ?
+			  "was rejected by the verifier" :
+			  err == -EPERM ? "cannot be loaded: permission denied (needs root or CAP_BPF)" :
+			  "cannot be loaded",
 			  tail ? "; verifier log (last lines; -v for all):\n" : "",
 			  tail ? tail : "");
+		if (!tail && err != -EPERM)
+			log_error("attachment '%s' (%s:%d): loading object '%s': %s", for_attachment,
+				  e->manifest->path, for_line, e->obj->name, strerror(-err));
 		e->load_failed = true;
 		return -EINVAL;
 	}

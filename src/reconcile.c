@@ -155,6 +155,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	struct cnf_target t = {};
 	char why[512];
 	enum hook_kind kind = hook_kind_from_name(a->hook);
+	int err;
 
 	ops = hook_ops_get(kind);
 	if (!ops) {
@@ -220,6 +221,14 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		if (!path)
 			return -ENOMEM;
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			if (r->mode == RUN_STATUS) {
+				/* status reports it; plan and apply refuse. */
+				t.cgroup_path = TAKE_PTR(path);
+				err = add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, e, prog);
+				if (err >= 0)
+					r->want[r->want_count - 1].target_missing = true;
+				return err;
+			}
 			log_error("attachment '%s' (%s:%d): cgroup '%s' not found", a->name,
 				  ATT_LOC(m, idx, "cgroup"), path);
 			return -ENOENT;
@@ -285,7 +294,19 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				if (!dup)
 					ret = add_instance(r, cap, m, idx, &t, tkey, ttext, e, prog);
 			}
-			if (!found && !is_glob(pat)) {
+			if (!found && !is_glob(pat) && r->mode == RUN_STATUS) {
+				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
+
+				/* status reports it; plan and apply refuse. */
+				snprintf(t.ifname, sizeof(t.ifname), "%s", pat);
+				t.ifindex = 0;
+				snprintf(tkey, sizeof(tkey), "%s%s%s", pat, nskey[0] ? "@" : "", nskey);
+				snprintf(ttext, sizeof(ttext), "%s%s%s", pat, a->netns ? "@" : "",
+					 a->netns ? a->netns : "");
+				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, e, prog);
+				if (ret >= 0)
+					r->want[r->want_count - 1].target_missing = true;
+			} else if (!found && !is_glob(pat)) {
 				log_error("attachment '%s' (%s:%d): interface '%s' not found%s%s", a->name,
 					  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"), pat,
 					  a->netns ? " in network namespace " : "",
@@ -877,7 +898,8 @@ static int preflight(struct run *r)
 
 		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
 			continue;
-		if (objects_load(objects_for(&r->objs, w->att), w->att->name) < 0) {
+		if (objects_load(objects_for(&r->objs, w->att), w->att->name,
+				 manifest_attachment_line(w->manifest, w->att_idx, "program")) < 0) {
 			ret = -EINVAL;
 			continue;
 		}

@@ -15,7 +15,7 @@
 struct cnf_config_var {
 	char *name;
 	char *value;       /* scalar text, NULL for a sequence */
-	bool quoted;       /* scalar was quoted in YAML (a string, never a number) */
+	bool quoted;       /* scalar was quoted (or a | > block) in YAML: a string, never a number */
 	char **items;      /* sequence items' texts */
 	size_t items_count;
 	int line;
@@ -84,8 +84,8 @@ struct cnf_attachment {
 
 	/* Filled by the loader. */
 	int line;                     /* line of the sequence entry */
-	struct cnf_object *object;    /* the object `program` names */
-	const char *prog_name;        /* the part after '/', inside `program` */
+	struct cnf_object *object;    /* the object `program` (struct_ops: `map`) names */
+	const char *prog_name;        /* the part after '/', inside `program`; NULL for struct_ops */
 };
 
 struct cnf_manifest {

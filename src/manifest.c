@@ -1,0 +1,1628 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The manifest loader: finds manifest files, loads each one twice (libyaml's
+ * document for limits, positions and `config:`; libcyaml for the typed
+ * structs), and checks what can be checked without objects or a kernel.
+ * Every problem is logged once as "FILE:LINE: <entry>: <message>". */
+#include <cyaml/cyaml.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cnf/log.h"
+#include "cnf/manifest.h"
+#include "cnf/util.h"
+#include "manifest_pos.h"
+
+#define PIN_PATH_MAX 200
+#define IFNAME_MAX 15            /* IFNAMSIZ - 1 */
+
+/* ---- The typed schema ------------------------------------------------ */
+
+/* Every field is optional for libcyaml: required keys are checked below,
+ * so that all missing keys of a file are reported together. */
+#define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
+#define F_STR(key, type, member) \
+	CYAML_FIELD_STRING_PTR(key, OPT, type, member, 0, CYAML_UNLIMITED)
+#define F_INT(key, type, member) CYAML_FIELD_INT_PTR(key, OPT, type, member)
+#define F_SEQ(key, type, member, entry) \
+	CYAML_FIELD_SEQUENCE(key, OPT, type, member, entry, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_value_t string_schema = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+static const cyaml_schema_field_t map_opt_fields[] = {
+	F_STR("name", struct cnf_map_opt, name),
+	F_STR("pin", struct cnf_map_opt, pin),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t map_opt_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cnf_map_opt, map_opt_fields),
+};
+
+static const cyaml_schema_field_t prog_opt_fields[] = {
+	F_STR("name", struct cnf_prog_opt, name),
+	F_STR("type", struct cnf_prog_opt, type),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t prog_opt_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cnf_prog_opt, prog_opt_fields),
+};
+
+static const cyaml_schema_field_t object_fields[] = {
+	F_STR("name", struct cnf_object, name),
+	F_STR("file", struct cnf_object, file),
+	/* A free-form mapping: read from the libyaml document instead. */
+	CYAML_FIELD_IGNORE("config", CYAML_FLAG_OPTIONAL),
+	F_SEQ("maps", struct cnf_object, maps, &map_opt_schema),
+	F_SEQ("programs", struct cnf_object, programs, &prog_opt_schema),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t object_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cnf_object, object_fields),
+};
+
+static const cyaml_schema_field_t attachment_fields[] = {
+	F_STR("name", struct cnf_attachment, name),
+	F_STR("program", struct cnf_attachment, program),
+	F_STR("hook", struct cnf_attachment, hook),
+	F_STR("interface", struct cnf_attachment, interface),
+	F_SEQ("interfaces", struct cnf_attachment, interfaces, &string_schema),
+	F_STR("netns", struct cnf_attachment, netns),
+	F_STR("mode", struct cnf_attachment, mode),
+	F_STR("direction", struct cnf_attachment, direction),
+	F_STR("order", struct cnf_attachment, order),
+	F_STR("before", struct cnf_attachment, before),
+	F_STR("after", struct cnf_attachment, after),
+	F_INT("priority", struct cnf_attachment, priority),
+	F_INT("handle", struct cnf_attachment, handle),
+	F_STR("side", struct cnf_attachment, side),
+	F_STR("cgroup", struct cnf_attachment, cgroup),
+	F_STR("attach_type", struct cnf_attachment, attach_type),
+	F_STR("tracepoint", struct cnf_attachment, tracepoint),
+	F_STR("function", struct cnf_attachment, function),
+	F_SEQ("functions", struct cnf_attachment, functions, &string_schema),
+	F_STR("binary", struct cnf_attachment, binary),
+	F_STR("symbol", struct cnf_attachment, symbol),
+	F_INT("offset", struct cnf_attachment, offset),
+	F_INT("pid", struct cnf_attachment, pid),
+	F_STR("family", struct cnf_attachment, family),
+	F_STR("netfilter_hook", struct cnf_attachment, netfilter_hook),
+	F_STR("map", struct cnf_attachment, map),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t attachment_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cnf_attachment, attachment_fields),
+};
+
+static const cyaml_schema_field_t manifest_fields[] = {
+	F_STR("apiVersion", struct cnf_manifest, api_version),
+	F_STR("name", struct cnf_manifest, name),
+	F_SEQ("objects", struct cnf_manifest, objects, &object_schema),
+	F_SEQ("attachments", struct cnf_manifest, attachments, &attachment_schema),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t manifest_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cnf_manifest, manifest_fields),
+};
+
+/* Used to free: libcyaml logs nothing when log_fn is NULL. */
+static const cyaml_config_t cyaml_free_config = {
+	.log_fn = NULL,
+	.mem_fn = cyaml_mem,
+	.log_level = CYAML_LOG_ERROR,
+};
+
+/* ---- libcyaml's messages --------------------------------------------- */
+
+#define CYAML_LOG_MAX (64u << 10)
+
+struct cyaml_msgs {
+	char *text;
+	size_t len;
+};
+
+static void cyaml_collect(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
+{
+	struct cyaml_msgs *c = ctx;
+	char *s, *t;
+	size_t n;
+
+	if (level < CYAML_LOG_ERROR || c->len > CYAML_LOG_MAX)
+		return;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return;
+	n = strlen(s);
+	t = realloc(c->text, c->len + n + 1);
+	if (t) {
+		memcpy(t + c->len, s, n + 1);
+		c->text = t;
+		c->len += n;
+	}
+	free(s);
+}
+
+/* One level of libcyaml's backtrace: a mapping field or a sequence entry. */
+struct bt_step {
+	const char *field;      /* NULL: sequence entry */
+	unsigned long entry;    /* 1-based */
+	int line;
+};
+
+#define BT_MAX (2 * MANIFEST_MAX_DEPTH + 4)
+
+static int bt_line(const char *s)
+{
+	const char *p = strstr(s, "(line: ");
+
+	return p ? atoi(p + 7) : 0;
+}
+
+static const char *entry_kind(const char *list)
+{
+	if (streq(list, "objects"))
+		return "object";
+	if (streq(list, "attachments"))
+		return "attachment";
+	if (streq(list, "maps"))
+		return "map";
+	if (streq(list, "programs"))
+		return "program";
+	return NULL;
+}
+
+/* "attachment 'fw-eth0'", or "attachment #3" while it has no usable name. */
+static char *entry_label(const char *kind, const char *name, size_t idx)
+{
+	char *s = name ? strprintf("%s '%s'", kind, name) : strprintf("%s #%zu", kind, idx + 1);
+
+	if (!s)
+		abort();
+	return s;
+}
+
+static const char *cyaml_type_desc(const char *t, size_t len)
+{
+	static const struct { const char *name, *desc; } types[] = {
+		{ "STRING", "a string" }, { "INT", "an integer" },
+		{ "UINT", "a non-negative integer" }, { "BOOL", "true or false" },
+		{ "SEQUENCE", "a list" }, { "SEQUENCE_FIXED", "a list" },
+		{ "MAPPING", "a mapping" }, { "FLOAT", "a number" },
+		{ "SCALAR", "a scalar" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (strlen(types[i].name) == len && !strncmp(types[i].name, t, len))
+			return types[i].desc;
+	return NULL;
+}
+
+/* What the document holds at the failing place, for "got ...". */
+static char *got_desc(const yaml_node_t *n, const char *event)
+{
+	if (n && n->type == YAML_SCALAR_NODE)
+		return mdoc_is_null(n) ? xstrdup("nothing") : strprintf("'%s'", mdoc_scalar(n));
+	if (n)
+		return xstrdup(n->type == YAML_SEQUENCE_NODE ? "a list" : "a mapping");
+	if (event && !strncmp(event, "SEQUENCE", 8))
+		return xstrdup("a list");
+	if (event && !strncmp(event, "MAPPING", 7))
+		return xstrdup("a mapping");
+	return xstrdup(event ? event : "something else");
+}
+
+/* Splits libcyaml's collected text into its problem line and backtrace
+ * steps (innermost first). Modifies `text`. */
+static const char *bt_parse(char *text, struct bt_step *steps, size_t *ret_nsteps,
+			    int *ret_fallback_line)
+{
+	const char *problem = NULL;
+	size_t nsteps = 0;
+	int fallback_line = 0;
+	char *save = NULL;
+
+	for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(l, "Load: ", 6))
+			l += 6;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (!*l || !strncmp(l, "Backtrace:", 10))
+			continue;
+		if (!strncmp(l, "in mapping field '", 18)) {
+			char *q = strchr(l + 18, '\'');
+
+			if (!q || nsteps == BT_MAX)
+				continue;
+			*q = '\0';
+			steps[nsteps++] = (struct bt_step){ .field = l + 18, .line = bt_line(q + 1) };
+		} else if (!strncmp(l, "in sequence entry '", 19)) {
+			if (nsteps == BT_MAX)
+				continue;
+			steps[nsteps++] = (struct bt_step){
+				.entry = strtoul(l + 19, NULL, 10), .line = bt_line(l),
+			};
+		} else if (!strncmp(l, "in mapping", 10)) {
+			if (!fallback_line)
+				fallback_line = bt_line(l);
+		} else if (!problem) {
+			problem = l;
+		}
+	}
+	if (!fallback_line && nsteps)
+		fallback_line = steps[0].line;
+	*ret_nsteps = nsteps;
+	*ret_fallback_line = fallback_line;
+	return problem;
+}
+
+/* Where a backtrace leads in the document. */
+struct bt_place {
+	yaml_node_t *node;        /* the failing value, or the mapping with a bad key */
+	yaml_node_t *container;   /* what holds `node` */
+	yaml_node_t *key;         /* key node when `node` is a mapping value */
+	const char *field;        /* key under which the failing value sits, if any */
+	unsigned long item;       /* 1-based list entry when the path ends in one */
+	char *label;              /* "manifest", "attachment 'x'", "object 'o': map 'm'" */
+	bool lost;                /* the document did not follow the backtrace */
+};
+
+static void bt_walk(struct mdoc *d, const struct bt_step *steps, size_t nsteps,
+		    struct bt_place *pl)
+{
+	const char *top_list = NULL;
+
+	*pl = (struct bt_place){ .node = mdoc_root(d), .label = xstrdup("manifest") };
+	for (size_t k = nsteps; k-- > 0 && !pl->lost;) {
+		const struct bt_step *st = &steps[k];
+		size_t depth = nsteps - 1 - k;
+		const char *kind, *name;
+		char *sub;
+
+		if (st->field) {
+			pl->container = pl->node;
+			pl->node = mdoc_get(d, pl->node, st->field, &pl->key);
+			pl->field = st->field;
+			pl->item = 0;
+			pl->lost = !pl->node;
+			continue;
+		}
+
+		kind = pl->field ? entry_kind(pl->field) : NULL;
+		pl->container = pl->node;
+		pl->node = mdoc_item(d, pl->node, st->entry ? st->entry - 1 : 0);
+		pl->key = NULL;
+		pl->item = st->entry;
+		pl->lost = !pl->node;
+		if (pl->lost || !kind)
+			continue;
+
+		/* An entry of a named list becomes the subject of the message. */
+		name = mdoc_scalar(mdoc_get(d, pl->node, "name", NULL));
+		if (depth == 1 && (streq(pl->field, "objects") || streq(pl->field, "attachments"))) {
+			top_list = pl->field;
+			free(pl->label);
+			pl->label = entry_label(kind, name, st->entry - 1);
+		} else if (depth == 3 && top_list && streq(top_list, "objects")) {
+			_cleanup_free_ char *sl = entry_label(kind, name, st->entry - 1);
+
+			sub = strprintf("%s: %s", pl->label, sl);
+			if (!sub)
+				abort();
+			free(pl->label);
+			pl->label = sub;
+		} else {
+			continue;
+		}
+		pl->field = NULL;
+		pl->item = 0;
+	}
+}
+
+/* "expected an integer, got 'abc'" from libcyaml's wording. */
+static char *value_problem(const char *problem, const struct bt_place *pl)
+{
+	const char *v, *t;
+
+	if (!strncmp(problem, "Invalid ", 8) && (v = strstr(problem, " value: "))) {
+		t = cyaml_type_desc(problem + 8, (size_t)(v - problem - 8));
+		return strprintf("expected %s, got %s", t ? t : "another value", v + 8);
+	}
+	if (!strncmp(problem, "Expecting ", 10) && (v = strstr(problem, ", got event: "))) {
+		_cleanup_free_ char *got = got_desc(pl->lost ? NULL : pl->node, v + 13);
+
+		t = cyaml_type_desc(problem + 10, (size_t)(v - problem - 10));
+		return strprintf("expected %s, got %s", t ? t : "another kind of value", got);
+	}
+	if (!strncmp(problem, "Missing required mapping field: ", 32))
+		return strprintf("missing required key '%s'", problem + 32);
+	return xstrdup(problem);
+}
+
+/* Turns libcyaml's message and backtrace into one message that names the
+ * file, the line of the offending key and the entry it belongs to. */
+static void report_cyaml_error(const char *path, struct mdoc *d, char *text,
+			       cyaml_err_t err)
+{
+	struct bt_step steps[BT_MAX];
+	struct bt_place pl;
+	_cleanup_free_ char *where = NULL, *detail = NULL;
+	const char *problem, *arg;
+	size_t nsteps;
+	int line;
+
+	problem = bt_parse(text, steps, &nsteps, &line);
+	if (!problem)
+		problem = cyaml_strerror(err);
+	bt_walk(d, steps, nsteps, &pl);
+
+	if (!strncmp(problem, "Unexpected key: ", 16)) {
+		yaml_node_t *k;
+
+		arg = problem + 16;
+		k = pl.lost ? NULL : mdoc_get_key_nth(d, pl.node, arg, 0);
+		if (k)
+			line = mdoc_line(k);
+		log_error("%s (%s:%d): unknown key '%s'", pl.label, path, line, arg);
+	} else if (!strncmp(problem, "Mapping field already seen: ", 28)) {
+		/* The backtrace may end in the field being read. */
+		yaml_node_t *map = pl.lost ? NULL : (nsteps && steps[0].field ? pl.container : pl.node);
+		yaml_node_t *first, *again;
+
+		arg = problem + 28;
+		first = mdoc_get_key_nth(d, map, arg, 0);
+		again = mdoc_get_key_nth(d, map, arg, 1);
+		if (again)
+			line = mdoc_line(again);
+		if (first && again)
+			log_error("%s (%s:%d): duplicate key '%s' (first at line %d)",
+				  pl.label, path, line, arg, mdoc_line(first));
+		else
+			log_error("%s (%s:%d): duplicate key '%s'", pl.label, path, line, arg);
+	} else {
+		/* A value of the wrong type or form: point at its key or item. */
+		if (!pl.lost)
+			line = mdoc_line(pl.item || !pl.key ? pl.node : pl.key);
+		if (pl.field && pl.item)
+			where = strprintf("key '%s': entry %lu: ", pl.field, pl.item);
+		else if (pl.field)
+			where = strprintf("key '%s': ", pl.field);
+		detail = value_problem(problem, &pl);
+		log_error("%s (%s:%d): %s%s", pl.label, path, line, where ? where : "",
+			  detail ? detail : problem);
+	}
+	free(pl.label);
+}
+
+static int load_typed(const char *path, struct mdoc *d, const char *buf, size_t len,
+		      struct cnf_manifest **ret)
+{
+	struct cyaml_msgs msgs = { 0 };
+	cyaml_config_t cfg = {
+		.log_fn = cyaml_collect,
+		.log_ctx = &msgs,
+		.mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR,
+		.flags = CYAML_CFG_DEFAULT,
+	};
+	cyaml_data_t *data = NULL;
+	cyaml_err_t err;
+
+	err = cyaml_load_data((const uint8_t *)buf, len, &cfg, &manifest_schema, &data, NULL);
+	if (err == CYAML_OK && data) {
+		free(msgs.text);
+		*ret = data;
+		return 0;
+	}
+	if (err == CYAML_ERR_OOM) {
+		free(msgs.text);
+		return -ENOMEM;
+	}
+	report_cyaml_error(path, d, msgs.text, err);
+	free(msgs.text);
+	return -EINVAL;
+}
+
+/* ---- Names and small parsers ----------------------------------------- */
+
+static bool is_lower_or_digit(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool is_alnum(char ch)
+{
+	return is_lower_or_digit(ch) || (ch >= 'A' && ch <= 'Z');
+}
+
+bool cnf_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name || !is_lower_or_digit(name[0]))
+		return false;
+	n = strlen(name);
+	if (n > CNF_NAME_MAX)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower_or_digit(name[i]) && name[i] != '_' && name[i] != '-')
+			return false;
+	return true;
+}
+
+bool cnf_entry_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name || !is_alnum(name[0]))
+		return false;
+	n = strlen(name);
+	if (n > CNF_NAME_MAX)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_alnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+			return false;
+	return true;
+}
+
+enum pin_problem { PIN_OK, PIN_ESCAPES, PIN_CHARS, PIN_LONG };
+
+static enum pin_problem pin_check(const char *pin)
+{
+	size_t len = strlen(pin);
+
+	if (len > PIN_PATH_MAX)
+		return PIN_LONG;
+	if (!len || pin[0] == '/')
+		return PIN_ESCAPES;
+	for (const char *c = pin; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return PIN_ESCAPES;
+		for (size_t i = 0; i < n; i++)
+			if (!is_alnum(c[i]) && c[i] != '_' && c[i] != '.' && c[i] != '-')
+				return PIN_CHARS;
+		c += n;
+		if (*c == '/' && !*++c)
+			return PIN_ESCAPES;     /* trailing slash: an empty component */
+	}
+	return PIN_OK;
+}
+
+static bool has_dotdot_component(const char *p)
+{
+	for (const char *c = p; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return true;
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return false;
+}
+
+static const char *ifname_problem(const char *s)
+{
+	if (!*s)
+		return "is empty";
+	if (strlen(s) > IFNAME_MAX)
+		return "is longer than 15 characters";
+	if (streq(s, ".") || streq(s, ".."))
+		return "is not an interface name";
+	for (const char *c = s; *c; c++)
+		if (*c == '/' || *c == ':' || *c == ' ' || *c == '\t' || *c == '\n')
+			return "contains '/', ':' or white space";
+	return NULL;
+}
+
+/* "OBJECT/NAME" with one slash and both parts non-empty. */
+static bool ref_split(const char *ref, size_t *ret_objlen)
+{
+	const char *slash = strchr(ref, '/');
+
+	if (!slash || slash == ref || !slash[1] || strchr(slash + 1, '/'))
+		return false;
+	*ret_objlen = (size_t)(slash - ref);
+	return true;
+}
+
+/* ---- Sorted name lookups --------------------------------------------- */
+
+struct name_ref {
+	const char *name;
+	size_t idx;
+};
+
+static int name_ref_cmp(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sorts the references; returns dup[i] = the first entry with the same
+ * name as entry i (i itself for the first), SIZE_MAX without a name. */
+static size_t *name_refs_sort(struct name_ref *refs, size_t n, size_t count)
+{
+	size_t *dup = xcalloc(count, sizeof(*dup));
+
+	for (size_t i = 0; i < count; i++)
+		dup[i] = SIZE_MAX;
+	qsort(refs, n, sizeof(*refs), name_ref_cmp);
+	for (size_t k = 0, first = 0; k < n; k++) {
+		if (k == 0 || strcmp(refs[k].name, refs[k - 1].name))
+			first = refs[k].idx;
+		dup[refs[k].idx] = first;
+	}
+	return dup;
+}
+
+/* Lowest index with `name` (length `len`) among sorted refs, or SIZE_MAX. */
+static size_t name_refs_find(const struct name_ref *refs, size_t n, const char *name,
+			     size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strncmp(refs[mid].name, name, len);
+
+		if (r == 0 && refs[mid].name[len])
+			r = 1;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && !strncmp(refs[lo].name, name, len) && !refs[lo].name[len])
+		return refs[lo].idx;
+	return SIZE_MAX;
+}
+
+/* ---- Checks ------------------------------------------------------------ */
+
+struct chk {
+	const char *path;
+	struct cnf_manifest *m;
+	struct mdoc *d;
+	unsigned errors;
+	struct name_ref *objs;          /* objects by name */
+	size_t objs_count;
+	struct name_ref *atts;          /* attachments by name */
+	size_t atts_count;
+};
+
+static void chk_vlog(struct chk *c, int line, const char *label, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void chk_vlog(struct chk *c, int line, const char *label, const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	log_error("%s (%s:%d): %s", label, c->path, line, msg ? msg : "(out of memory)");
+	c->errors++;
+}
+
+static void man_err(struct chk *c, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void man_err(struct chk *c, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	chk_vlog(c, mdoc_top_line(c->d, key), "manifest", fmt, ap);
+	va_end(ap);
+}
+
+static void obj_err(struct chk *c, size_t i, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void obj_err(struct chk *c, size_t i, const char *key, const char *fmt, ...)
+{
+	_cleanup_free_ char *label = entry_label("object", c->m->objects[i].name, i);
+	va_list ap;
+
+	va_start(ap, fmt);
+	chk_vlog(c, manifest_object_line(c->m, i, key), label, fmt, ap);
+	va_end(ap);
+}
+
+/* A problem in entry `j` of an object's `maps` or `programs`. */
+static void sub_err(struct chk *c, size_t i, const char *list, size_t j, const char *name,
+		    const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static void sub_err(struct chk *c, size_t i, const char *list, size_t j, const char *name,
+		    const char *key, const char *fmt, ...)
+{
+	_cleanup_free_ char *olabel = entry_label("object", c->m->objects[i].name, i);
+	_cleanup_free_ char *slabel = entry_label(entry_kind(list), name, j);
+	_cleanup_free_ char *label = strprintf("%s: %s", olabel, slabel);
+	yaml_node_t *entry = mdoc_item(c->d, mdoc_get(c->d, mdoc_entry(c->d, "objects", i),
+						      list, NULL), j);
+	yaml_node_t *k = NULL;
+	va_list ap;
+
+	if (key)
+		mdoc_get(c->d, entry, key, &k);
+	va_start(ap, fmt);
+	chk_vlog(c, mdoc_line(k ? k : entry), label ? label : olabel, fmt, ap);
+	va_end(ap);
+}
+
+static void att_verr(struct chk *c, size_t i, int line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void att_verr(struct chk *c, size_t i, int line, const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *label = entry_label("attachment", c->m->attachments[i].name, i);
+
+	chk_vlog(c, line, label, fmt, ap);
+}
+
+static void att_err(struct chk *c, size_t i, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void att_err(struct chk *c, size_t i, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	att_verr(c, i, manifest_attachment_line(c->m, i, key), fmt, ap);
+	va_end(ap);
+}
+
+static void att_err_line(struct chk *c, size_t i, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void att_err_line(struct chk *c, size_t i, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	att_verr(c, i, line, fmt, ap);
+	va_end(ap);
+}
+
+/* Line of item `j` of the list under `key` in attachment `i`. */
+static int att_item_line(struct chk *c, size_t i, const char *key, size_t j)
+{
+	yaml_node_t *list = mdoc_get(c->d, mdoc_entry(c->d, "attachments", i), key, NULL);
+	yaml_node_t *it = mdoc_item(c->d, list, j);
+
+	return it ? mdoc_line(it) : manifest_attachment_line(c->m, i, key);
+}
+
+static void check_top(struct chk *c)
+{
+	struct cnf_manifest *m = c->m;
+	yaml_node_t *root = mdoc_root(c->d);
+
+	if (!m->api_version)
+		man_err(c, NULL, "missing required key 'apiVersion' (use '%s')", CNF_API_VERSION);
+	else if (!streq(m->api_version, CNF_API_VERSION))
+		man_err(c, "apiVersion", "unsupported apiVersion '%s' (expected '%s')",
+			m->api_version, CNF_API_VERSION);
+
+	if (!m->name)
+		man_err(c, NULL, "missing required key 'name'");
+	else if (!cnf_name_valid(m->name))
+		man_err(c, "name", "invalid name '%s': use lowercase letters, digits, '-' and '_', "
+			"starting with a letter or digit, at most %d characters",
+			m->name, CNF_NAME_MAX);
+
+	if (!mdoc_get(c->d, root, "objects", NULL))
+		man_err(c, NULL, "missing required key 'objects'");
+	else if (!m->objects_count)
+		man_err(c, "objects", "key 'objects' must list at least one object");
+
+	if (!mdoc_get(c->d, root, "attachments", NULL))
+		man_err(c, NULL, "missing required key 'attachments' "
+			"(an empty list 'attachments: []' removes everything this manifest owns)");
+}
+
+/* Reports entries whose name was used before in the same list. */
+static void check_dup_objects(struct chk *c, const size_t *dup)
+{
+	for (size_t i = 0; i < c->m->objects_count; i++)
+		if (dup[i] != SIZE_MAX && dup[i] != i)
+			obj_err(c, i, "name", "duplicate name: also used by the object at line %d",
+				manifest_object_line(c->m, dup[i], "name"));
+}
+
+static void check_object_subs(struct chk *c, size_t i)
+{
+	struct cnf_object *o = &c->m->objects[i];
+	yaml_node_t *entry = mdoc_entry(c->d, "objects", i);
+	yaml_node_t *maps = mdoc_get(c->d, entry, "maps", NULL);
+	yaml_node_t *progs = mdoc_get(c->d, entry, "programs", NULL);
+	_cleanup_free_ struct name_ref *refs = NULL;
+	_cleanup_free_ size_t *dup = NULL;
+	size_t n = 0;
+
+	refs = xcalloc(o->maps_count, sizeof(*refs));
+	for (size_t j = 0; j < o->maps_count; j++) {
+		struct cnf_map_opt *mo = &o->maps[j];
+
+		mo->line = mdoc_line(mdoc_item(c->d, maps, j));
+		if (!mo->name || !*mo->name) {
+			sub_err(c, i, "maps", j, NULL, mo->name ? "name" : NULL,
+				mo->name ? "key 'name' must not be empty" : "missing required key 'name'");
+			continue;
+		}
+		refs[n++] = (struct name_ref){ mo->name, j };
+		if (!mo->pin)
+			continue;
+		switch (pin_check(mo->pin)) {
+		case PIN_OK:
+			break;
+		case PIN_ESCAPES:
+			sub_err(c, i, "maps", j, mo->name, "pin",
+				"pin path '%s' escapes the bpffs root: use a relative path "
+				"such as 'shared/%s', without '.', '..' or empty components",
+				mo->pin, mo->name);
+			break;
+		case PIN_CHARS:
+			sub_err(c, i, "maps", j, mo->name, "pin",
+				"pin path '%s' is invalid: path components may only contain "
+				"letters, digits, '.', '-' and '_'", mo->pin);
+			break;
+		case PIN_LONG:
+			sub_err(c, i, "maps", j, mo->name, "pin",
+				"pin path '%.40s...' is longer than %d characters",
+				mo->pin, PIN_PATH_MAX);
+			break;
+		}
+	}
+	dup = name_refs_sort(refs, n, o->maps_count);
+	for (size_t j = 0; j < o->maps_count; j++)
+		if (dup[j] != SIZE_MAX && dup[j] != j)
+			sub_err(c, i, "maps", j, o->maps[j].name, "name",
+				"duplicate name: also listed at line %d", o->maps[dup[j]].line);
+	free(TAKE_PTR(refs));
+	free(TAKE_PTR(dup));
+
+	n = 0;
+	refs = xcalloc(o->programs_count, sizeof(*refs));
+	for (size_t j = 0; j < o->programs_count; j++) {
+		struct cnf_prog_opt *po = &o->programs[j];
+
+		po->line = mdoc_line(mdoc_item(c->d, progs, j));
+		if (!po->name || !*po->name) {
+			sub_err(c, i, "programs", j, NULL, po->name ? "name" : NULL,
+				po->name ? "key 'name' must not be empty" : "missing required key 'name'");
+			continue;
+		}
+		refs[n++] = (struct name_ref){ po->name, j };
+		if (po->type && !*po->type)
+			sub_err(c, i, "programs", j, po->name, "type", "key 'type' must not be empty");
+	}
+	dup = name_refs_sort(refs, n, o->programs_count);
+	for (size_t j = 0; j < o->programs_count; j++)
+		if (dup[j] != SIZE_MAX && dup[j] != j)
+			sub_err(c, i, "programs", j, o->programs[j].name, "name",
+				"duplicate name: also listed at line %d", o->programs[dup[j]].line);
+}
+
+static void check_config_dups(struct chk *c, size_t i)
+{
+	struct cnf_object *o = &c->m->objects[i];
+	_cleanup_free_ struct name_ref *refs = xcalloc(o->config_count, sizeof(*refs));
+	_cleanup_free_ size_t *dup = NULL;
+
+	for (size_t j = 0; j < o->config_count; j++)
+		refs[j] = (struct name_ref){ o->config[j].name, j };
+	dup = name_refs_sort(refs, o->config_count, o->config_count);
+	for (size_t j = 0; j < o->config_count; j++)
+		if (dup[j] != j) {
+			_cleanup_free_ char *label = entry_label("object", o->name, i);
+
+			c->errors++;
+			log_error("%s (%s:%d): config '%s' is set twice (first at line %d)",
+				  label, c->path, o->config[j].line, o->config[j].name,
+				  o->config[dup[j]].line);
+		}
+}
+
+static void check_objects(struct chk *c)
+{
+	struct cnf_manifest *m = c->m;
+	_cleanup_free_ size_t *dup = NULL;
+
+	c->objs = xcalloc(m->objects_count, sizeof(*c->objs));
+	for (size_t i = 0; i < m->objects_count; i++) {
+		struct cnf_object *o = &m->objects[i];
+		_cleanup_free_ char *label = NULL;
+
+		o->line = manifest_object_line(m, i, NULL);
+		if (!o->name) {
+			obj_err(c, i, NULL, "missing required key 'name'");
+		} else if (!cnf_entry_name_valid(o->name)) {
+			obj_err(c, i, "name", "invalid name: use letters, digits, '.', '-' and '_', "
+				"starting with a letter or digit, at most %d characters", CNF_NAME_MAX);
+		} else {
+			c->objs[c->objs_count++] = (struct name_ref){ o->name, i };
+		}
+
+		if (!o->file)
+			obj_err(c, i, NULL, "missing required key 'file'");
+		else if (!*o->file)
+			obj_err(c, i, "file", "key 'file' must not be empty");
+		else if (o->file[0] == '/')
+			o->path = xstrdup(o->file);
+		else if (!(o->path = strprintf("%s/%s", m->dir, o->file)))
+			abort();
+
+		label = entry_label("object", o->name, i);
+		c->errors += mdoc_read_config(c->d, c->path, i, o, label);
+		check_config_dups(c, i);
+		check_object_subs(c, i);
+	}
+	dup = name_refs_sort(c->objs, c->objs_count, m->objects_count);
+	check_dup_objects(c, dup);
+}
+
+enum akey {
+	AK_PROGRAM, AK_MAP, AK_INTERFACE, AK_INTERFACES, AK_NETNS, AK_MODE,
+	AK_DIRECTION, AK_ORDER, AK_BEFORE, AK_AFTER, AK_PRIORITY, AK_HANDLE,
+	AK_SIDE, AK_CGROUP, AK_ATTACH_TYPE, AK_TRACEPOINT, AK_FUNCTION,
+	AK_FUNCTIONS, AK_BINARY, AK_SYMBOL, AK_OFFSET, AK_PID, AK_FAMILY,
+	AK_NETFILTER_HOOK,
+	AK__COUNT
+};
+
+static const char *const akey_names[AK__COUNT] = {
+	[AK_PROGRAM] = "program", [AK_MAP] = "map", [AK_INTERFACE] = "interface",
+	[AK_INTERFACES] = "interfaces", [AK_NETNS] = "netns", [AK_MODE] = "mode",
+	[AK_DIRECTION] = "direction", [AK_ORDER] = "order", [AK_BEFORE] = "before",
+	[AK_AFTER] = "after", [AK_PRIORITY] = "priority", [AK_HANDLE] = "handle",
+	[AK_SIDE] = "side", [AK_CGROUP] = "cgroup", [AK_ATTACH_TYPE] = "attach_type",
+	[AK_TRACEPOINT] = "tracepoint", [AK_FUNCTION] = "function",
+	[AK_FUNCTIONS] = "functions", [AK_BINARY] = "binary", [AK_SYMBOL] = "symbol",
+	[AK_OFFSET] = "offset", [AK_PID] = "pid", [AK_FAMILY] = "family",
+	[AK_NETFILTER_HOOK] = "netfilter_hook",
+};
+
+#define B(k) (1u << (k))
+#define PROG B(AK_PROGRAM)
+#define NETDEV (B(AK_INTERFACE) | B(AK_INTERFACES) | B(AK_NETNS))
+#define ORDERING (B(AK_ORDER) | B(AK_BEFORE) | B(AK_AFTER))
+#define UPROBE (PROG | B(AK_BINARY) | B(AK_SYMBOL) | B(AK_OFFSET) | B(AK_PID))
+
+/* Which keys each hook family uses, and which it needs. `name` and `hook`
+ * apply everywhere. */
+static const struct hook_rule {
+	const char *name;
+	uint32_t keys;
+	uint32_t required;
+} hook_rules[] = {
+	{ "xdp",            PROG | NETDEV | B(AK_MODE),                  PROG },
+	{ "tcx",            PROG | NETDEV | B(AK_DIRECTION) | ORDERING,  PROG | B(AK_DIRECTION) },
+	{ "tc",             PROG | NETDEV | B(AK_DIRECTION) | B(AK_PRIORITY) | B(AK_HANDLE),
+			    PROG | B(AK_DIRECTION) },
+	{ "netkit",         PROG | NETDEV | B(AK_SIDE) | ORDERING,       PROG },
+	{ "cgroup",         PROG | B(AK_CGROUP) | B(AK_ATTACH_TYPE),     PROG | B(AK_CGROUP) },
+	{ "tracepoint",     PROG | B(AK_TRACEPOINT),                     PROG },
+	{ "raw_tracepoint", PROG | B(AK_TRACEPOINT),                     PROG },
+	{ "kprobe",         PROG | B(AK_FUNCTION) | B(AK_OFFSET),        PROG },
+	{ "kretprobe",      PROG | B(AK_FUNCTION) | B(AK_OFFSET),        PROG },
+	{ "kprobe_multi",   PROG | B(AK_FUNCTIONS),                      PROG },
+	{ "fentry",         PROG | B(AK_FUNCTION),                       PROG },
+	{ "fexit",          PROG | B(AK_FUNCTION),                       PROG },
+	{ "uprobe",         UPROBE,                                      PROG | B(AK_BINARY) },
+	{ "uretprobe",      UPROBE,                                      PROG | B(AK_BINARY) },
+	{ "lsm",            PROG | B(AK_FUNCTION),                       PROG },
+	{ "netfilter",      PROG | B(AK_FAMILY) | B(AK_NETFILTER_HOOK) | B(AK_PRIORITY),
+			    PROG | B(AK_FAMILY) | B(AK_NETFILTER_HOOK) | B(AK_PRIORITY) },
+	{ "sk_lookup",      PROG | B(AK_NETNS),                          PROG },
+	{ "flow_dissector", PROG | B(AK_NETNS),                          PROG },
+	{ "struct_ops",     B(AK_MAP),                                   B(AK_MAP) },
+};
+
+static const char *const xdp_modes[] = { "auto", "native", "generic", "offload", NULL };
+static const char *const directions[] = { "ingress", "egress", NULL };
+static const char *const orders[] = { "first", "last", NULL };
+static const char *const sides[] = { "primary", "peer", NULL };
+static const char *const families[] = { "ipv4", "ipv6", NULL };
+static const char *const nf_hooks[] = {
+	"pre_routing", "local_in", "forward", "local_out", "post_routing", NULL,
+};
+
+static char *join_words(const char *const *words)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; words[i]; i++)
+		len += strlen(words[i]) + 2;
+	s = xcalloc(1, len);
+	for (size_t i = 0; words[i]; i++) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, words[i]);
+	}
+	return s;
+}
+
+static void check_enum(struct chk *c, size_t i, const char *key, const char *value,
+		       const char *const *set)
+{
+	_cleanup_free_ char *known = NULL;
+
+	for (size_t k = 0; set[k]; k++)
+		if (streq(value, set[k]))
+			return;
+	known = join_words(set);
+	att_err(c, i, key, "%s '%s' is not one of: %s", key, value, known);
+}
+
+static void check_nonempty(struct chk *c, size_t i, const char *key, const char *value)
+{
+	if (value && !*value)
+		att_err(c, i, key, "key '%s' must not be empty", key);
+}
+
+static const struct hook_rule *hook_rule_find(const char *hook)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(hook_rules); k++)
+		if (streq(hook_rules[k].name, hook))
+			return &hook_rules[k];
+	return NULL;
+}
+
+/* Keys the attachment's mapping actually contains. */
+static uint32_t att_keys_present(struct chk *c, size_t i)
+{
+	yaml_node_t *entry = mdoc_entry(c->d, "attachments", i);
+	uint32_t present = 0;
+
+	if (!entry || entry->type != YAML_MAPPING_NODE)
+		return 0;
+	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
+	     p < entry->data.mapping.pairs.top; p++) {
+		const char *k = mdoc_scalar(yaml_document_get_node(&c->d->doc, p->key));
+
+		for (unsigned a = 0; k && a < AK__COUNT; a++)
+			if (streq(k, akey_names[a]))
+				present |= B(a);
+	}
+	return present;
+}
+
+/* `program: OBJECT/PROGRAM` or struct_ops `map: OBJECT/MAP`. */
+static void check_ref(struct chk *c, size_t i, const char *key, const char *ref,
+		      const char *what)
+{
+	struct cnf_attachment *a = &c->m->attachments[i];
+	size_t objlen, oi;
+
+	if (!ref_split(ref, &objlen)) {
+		att_err(c, i, key, "%s '%s' must be written OBJECT/%s", key, ref, what);
+		return;
+	}
+	oi = name_refs_find(c->objs, c->objs_count, ref, objlen);
+	if (oi == SIZE_MAX) {
+		_cleanup_free_ char *known = NULL;
+		size_t len = 1;
+
+		for (size_t k = 0; k < c->m->objects_count; k++)
+			if (c->m->objects[k].name)
+				len += strlen(c->m->objects[k].name) + 2;
+		known = xcalloc(1, len);
+		for (size_t k = 0; k < c->m->objects_count; k++) {
+			if (!c->m->objects[k].name)
+				continue;
+			if (*known)
+				strcat(known, ", ");
+			strcat(known, c->m->objects[k].name);
+		}
+		att_err(c, i, key, "%s '%s' names object '%.*s', which this manifest does not "
+			"define (objects: %s)", key, ref, (int)objlen, ref,
+			*known ? known : "none");
+		return;
+	}
+	a->object = &c->m->objects[oi];
+	if (streq(key, "program"))
+		a->prog_name = ref + objlen + 1;
+}
+
+static void check_interfaces(struct chk *c, size_t i, uint32_t present)
+{
+	struct cnf_attachment *a = &c->m->attachments[i];
+	const char *why;
+
+	if ((present & B(AK_INTERFACE)) && (present & B(AK_INTERFACES))) {
+		att_err(c, i, "interfaces", "keys 'interface' and 'interfaces' are mutually exclusive");
+		return;
+	}
+	if (!(present & (B(AK_INTERFACE) | B(AK_INTERFACES)))) {
+		att_err(c, i, NULL, "missing required key 'interface' (or 'interfaces') for hook '%s'",
+			a->hook);
+		return;
+	}
+	if (a->interface && (why = ifname_problem(a->interface)))
+		att_err(c, i, "interface", "interface name '%s' %s", a->interface, why);
+	if ((present & B(AK_INTERFACES)) && !a->interfaces_count)
+		att_err(c, i, "interfaces", "key 'interfaces' must list at least one interface");
+	for (size_t j = 0; j < a->interfaces_count; j++)
+		if ((why = ifname_problem(a->interfaces[j])))
+			att_err_line(c, i, att_item_line(c, i, "interfaces", j),
+				     "interface name '%s' %s", a->interfaces[j], why);
+}
+
+static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *rule,
+			      uint32_t present)
+{
+	struct cnf_attachment *a = &c->m->attachments[i];
+	uint32_t use = present & rule->keys;
+
+	if (rule->keys & B(AK_INTERFACE))
+		check_interfaces(c, i, present);
+	if ((use & B(AK_NETNS)) && a->netns && a->netns[0] != '/')
+		att_err(c, i, "netns", "netns '%s' must be an absolute path, e.g. /run/netns/NAME",
+			a->netns);
+	if ((use & B(AK_MODE)) && a->mode)
+		check_enum(c, i, "mode", a->mode, xdp_modes);
+	if ((use & B(AK_DIRECTION)) && a->direction)
+		check_enum(c, i, "direction", a->direction, directions);
+	if ((use & B(AK_SIDE)) && a->side)
+		check_enum(c, i, "side", a->side, sides);
+	if (use & ORDERING) {
+		const char *second = NULL;
+		unsigned n = 0;
+
+		for (unsigned k = AK_ORDER; k <= AK_AFTER; k++)
+			if ((use & B(k)) && ++n == 2)
+				second = akey_names[k];
+		if (second)
+			att_err(c, i, second, "only one of 'order', 'before' and 'after' may be set");
+		if ((use & B(AK_ORDER)) && a->order)
+			check_enum(c, i, "order", a->order, orders);
+	}
+	if ((use & B(AK_PRIORITY)) && a->priority) {
+		int64_t p = *a->priority;
+
+		if (streq(rule->name, "tc") && (p < 1 || p > 65535))
+			att_err(c, i, "priority", "priority %" PRId64 " is out of range (1..65535)", p);
+		else if (streq(rule->name, "netfilter") && (p <= INT32_MIN || p >= INT32_MAX))
+			att_err(c, i, "priority", "priority %" PRId64 " is out of range (%d..%d)",
+				p, INT32_MIN + 1, INT32_MAX - 1);
+	}
+	if ((use & B(AK_HANDLE)) && a->handle && (*a->handle < 1 || *a->handle > 0xffffffffLL))
+		att_err(c, i, "handle", "handle %" PRId64 " is out of range (1..0xffffffff)",
+			*a->handle);
+	if (use & B(AK_CGROUP)) {
+		if (a->cgroup && !*a->cgroup)
+			check_nonempty(c, i, "cgroup", a->cgroup);
+		else if (a->cgroup && has_dotdot_component(a->cgroup))
+			att_err(c, i, "cgroup", "cgroup path '%s' must not contain '..'", a->cgroup);
+	}
+	if (use & B(AK_ATTACH_TYPE))
+		check_nonempty(c, i, "attach_type", a->attach_type);
+	if ((use & B(AK_TRACEPOINT)) && a->tracepoint) {
+		size_t ignored;
+
+		if (!*a->tracepoint)
+			check_nonempty(c, i, "tracepoint", a->tracepoint);
+		else if (streq(rule->name, "tracepoint") && !ref_split(a->tracepoint, &ignored))
+			att_err(c, i, "tracepoint", "tracepoint '%s' must be written GROUP/NAME",
+				a->tracepoint);
+		else if (streq(rule->name, "raw_tracepoint") && strchr(a->tracepoint, '/'))
+			att_err(c, i, "tracepoint", "raw tracepoint '%s' must be a plain name "
+				"(no GROUP/ part)", a->tracepoint);
+	}
+	if (use & B(AK_FUNCTION))
+		check_nonempty(c, i, "function", a->function);
+	if (use & B(AK_FUNCTIONS)) {
+		if (!a->functions_count)
+			att_err(c, i, "functions", "key 'functions' must list at least one function");
+		for (size_t j = 0; j < a->functions_count; j++)
+			if (!*a->functions[j])
+				att_err_line(c, i, att_item_line(c, i, "functions", j),
+					     "key 'functions': entry %zu is empty", j + 1);
+	}
+	if (use & B(AK_BINARY))
+		check_nonempty(c, i, "binary", a->binary);
+	if (use & B(AK_SYMBOL))
+		check_nonempty(c, i, "symbol", a->symbol);
+	if ((rule->keys & B(AK_BINARY)) && !(present & (B(AK_SYMBOL) | B(AK_OFFSET))))
+		att_err(c, i, NULL, "hook '%s' needs 'symbol' or 'offset' "
+			"(both: an offset from the symbol)", a->hook);
+	if ((use & B(AK_OFFSET)) && a->offset) {
+		if (*a->offset < 0)
+			att_err(c, i, "offset", "offset %" PRId64 " must not be negative", *a->offset);
+		else if (streq(rule->name, "kretprobe") && *a->offset != 0)
+			att_err(c, i, "offset", "offset must be 0 for hook 'kretprobe' "
+				"(return probes sit at the function entry)");
+	}
+	if ((use & B(AK_PID)) && a->pid && (*a->pid < 1 || *a->pid > INT32_MAX))
+		att_err(c, i, "pid", "pid %" PRId64 " is not a process id (must be > 0)", *a->pid);
+	if ((use & B(AK_FAMILY)) && a->family)
+		check_enum(c, i, "family", a->family, families);
+	if ((use & B(AK_NETFILTER_HOOK)) && a->netfilter_hook)
+		check_enum(c, i, "netfilter_hook", a->netfilter_hook, nf_hooks);
+}
+
+static void check_attachment(struct chk *c, size_t i, const struct hook_rule **ret_rule)
+{
+	struct cnf_attachment *a = &c->m->attachments[i];
+	uint32_t present = att_keys_present(c, i);
+	const struct hook_rule *rule = NULL;
+
+	*ret_rule = NULL;
+	a->line = manifest_attachment_line(c->m, i, NULL);
+	if (!a->name)
+		att_err(c, i, NULL, "missing required key 'name'");
+	else if (!cnf_entry_name_valid(a->name))
+		att_err(c, i, "name", "invalid name: use letters, digits, '.', '-' and '_', "
+			"starting with a letter or digit, at most %d characters", CNF_NAME_MAX);
+
+	if (!a->hook) {
+		att_err(c, i, NULL, "missing required key 'hook'");
+	} else if (!*a->hook) {
+		att_err(c, i, "hook", "key 'hook' must not be empty");
+	} else if (!(rule = hook_rule_find(a->hook))) {
+		const char *names[ARRAY_SIZE(hook_rules) + 1] = { 0 };
+		_cleanup_free_ char *known = NULL;
+
+		for (size_t k = 0; k < ARRAY_SIZE(hook_rules); k++)
+			names[k] = hook_rules[k].name;
+		known = join_words(names);
+		att_err(c, i, "hook", "unknown hook '%s' (hooks: %s)", a->hook, known);
+	}
+
+	if (rule) {
+		for (unsigned k = 0; k < AK__COUNT; k++) {
+			if ((present & B(k)) && !(rule->keys & B(k)))
+				att_err(c, i, akey_names[k], "key '%s' does not apply to hook '%s'",
+					akey_names[k], a->hook);
+			else if (!(present & B(k)) && (rule->required & B(k)))
+				att_err(c, i, NULL, "missing required key '%s'%s%s%s", akey_names[k],
+					k == AK_PROGRAM ? "" : " for hook '",
+					k == AK_PROGRAM ? "" : a->hook,
+					k == AK_PROGRAM ? "" : "'");
+		}
+		check_hook_values(c, i, rule, present);
+		*ret_rule = rule;
+	} else if (!a->program && !a->map) {
+		att_err(c, i, NULL, "missing required key 'program'");
+	}
+
+	/* References are checked even when the hook is unknown. */
+	if (a->program && (!rule || (rule->keys & PROG)))
+		check_ref(c, i, "program", a->program, "PROGRAM");
+	if (a->map && (!rule || (rule->keys & B(AK_MAP))))
+		check_ref(c, i, "map", a->map, "MAP");
+}
+
+/* `before:`/`after:` name another attachment with the same hook; following
+ * them must never come back to where it started. */
+static void check_anchors(struct chk *c, const struct hook_rule *const *rules)
+{
+	struct cnf_manifest *m = c->m;
+	size_t n = m->attachments_count;
+	_cleanup_free_ size_t *anchor = xcalloc(n, sizeof(*anchor));
+	_cleanup_free_ size_t *seen = xcalloc(n, sizeof(*seen));
+
+	for (size_t i = 0; i < n; i++) {
+		struct cnf_attachment *a = &m->attachments[i];
+		const char *key = a->before ? "before" : "after";
+		const char *target = a->before ? a->before : a->after;
+		size_t j;
+
+		anchor[i] = SIZE_MAX;
+		if (!rules[i] || !(rules[i]->keys & ORDERING) || !target || (a->before && a->after))
+			continue;
+		if (!*target) {
+			att_err(c, i, key, "key '%s' must not be empty", key);
+			continue;
+		}
+		if (a->name && streq(target, a->name)) {
+			att_err(c, i, key, "'%s' names the attachment itself", key);
+			continue;
+		}
+		j = name_refs_find(c->atts, c->atts_count, target, strlen(target));
+		if (j == SIZE_MAX) {
+			att_err(c, i, key, "%s '%s' names no attachment in this manifest", key, target);
+			continue;
+		}
+		if (!m->attachments[j].hook || !streq(m->attachments[j].hook, a->hook)) {
+			att_err(c, i, key, "%s '%s' is not a '%s' attachment: anchors must have "
+				"the same hook", key, target, a->hook);
+			continue;
+		}
+		anchor[i] = j;
+	}
+
+	/* Each attachment has at most one anchor: walk the chains, stamping
+	 * nodes with the walk's number (1-based) to find loops in O(n). */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		if (seen[i])
+			continue;
+		while (j != SIZE_MAX && !seen[j]) {
+			seen[j] = i + 1;
+			j = anchor[j];
+		}
+		if (j == SIZE_MAX || seen[j] != i + 1)
+			continue;
+
+		/* j is on a loop found by this walk. */
+		_cleanup_free_ char *chain = xstrdup(m->attachments[j].name);
+		size_t k = anchor[j], shown = 1;
+
+		for (;; k = anchor[k]) {
+			char *s;
+
+			if (shown++ < 16)
+				s = strprintf("%s -> %s", chain, m->attachments[k].name);
+			else if (k == j)
+				s = strprintf("%s -> ... -> %s", chain, m->attachments[k].name);
+			else
+				continue;
+			if (!s)
+				abort();
+			free(chain);
+			chain = s;
+			if (k == j)
+				break;
+		}
+		att_err(c, j, m->attachments[j].before ? "before" : "after",
+			"ordering anchors form a cycle: %s", chain);
+	}
+}
+
+static void check_attachments(struct chk *c)
+{
+	struct cnf_manifest *m = c->m;
+	_cleanup_free_ const struct hook_rule **rules = xcalloc(m->attachments_count,
+								 sizeof(*rules));
+	_cleanup_free_ size_t *dup = NULL;
+
+	c->atts = xcalloc(m->attachments_count, sizeof(*c->atts));
+	for (size_t i = 0; i < m->attachments_count; i++) {
+		check_attachment(c, i, &rules[i]);
+		if (m->attachments[i].name && cnf_entry_name_valid(m->attachments[i].name))
+			c->atts[c->atts_count++] = (struct name_ref){ m->attachments[i].name, i };
+	}
+	dup = name_refs_sort(c->atts, c->atts_count, m->attachments_count);
+	for (size_t i = 0; i < m->attachments_count; i++)
+		if (dup[i] != SIZE_MAX && dup[i] != i)
+			att_err(c, i, "name", "duplicate name: also used by the attachment at line %d",
+				m->attachments[dup[i]].line);
+	check_anchors(c, rules);
+}
+
+static int manifest_check(const char *path, struct cnf_manifest *m)
+{
+	struct chk c = { .path = path, .m = m, .d = m->pos };
+
+	check_top(&c);
+	check_objects(&c);
+	check_attachments(&c);
+	free(c.objs);
+	free(c.atts);
+	return c.errors ? -EINVAL : 0;
+}
+
+/* ---- Loading ----------------------------------------------------------- */
+
+/* Absolute directory of `path`, or its dirname as written when that does
+ * not resolve (buffers loaded under made-up names). */
+static char *manifest_dir(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *dir = dirname(copy);
+	char *real = realpath(dir, NULL);
+
+	return real ? real : xstrdup(dir);
+}
+
+static void config_var_free(struct cnf_config_var *v)
+{
+	free(v->name);
+	free(v->value);
+	for (size_t i = 0; i < v->items_count; i++)
+		free(v->items[i]);
+	free(v->items);
+}
+
+void manifest_free(struct cnf_manifest *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->objects_count; i++) {
+		struct cnf_object *o = &m->objects[i];
+
+		free(o->path);
+		o->path = NULL;
+		for (size_t j = 0; j < o->config_count; j++)
+			config_var_free(&o->config[j]);
+		free(o->config);
+		o->config = NULL;
+		o->config_count = 0;
+	}
+	mdoc_free(m->pos);
+	free(m->path);
+	free(m->dir);
+	m->pos = NULL;
+	m->path = m->dir = NULL;
+	cyaml_free(&cyaml_free_config, &manifest_schema, m, 0);
+}
+
+int manifest_load_buffer(const char *path, const char *buf, size_t len,
+			 struct cnf_manifest **ret)
+{
+	struct cnf_manifest *m = NULL;
+	struct mdoc *d = NULL;
+	int r;
+
+	*ret = NULL;
+	r = mdoc_parse(path, buf, len, &d);
+	if (r < 0)
+		return r;
+	r = load_typed(path, d, buf, len, &m);
+	if (r < 0) {
+		mdoc_free(d);
+		return r;
+	}
+	m->pos = d;
+	m->path = xstrdup(path);
+	m->dir = manifest_dir(path);
+	r = manifest_check(path, m);
+	if (r < 0) {
+		manifest_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+static int read_manifest(const char *path, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_error("%s: not a regular file", path);
+		return -EINVAL;
+	}
+	if (st.st_size > (off_t)MANIFEST_MAX_BYTES) {
+		log_error("%s: file is larger than 1 MiB (%lld bytes)", path,
+			  (long long)st.st_size);
+		return -EINVAL;
+	}
+	/* One byte more than allowed, to notice a file that grew meanwhile. */
+	buf = malloc(MANIFEST_MAX_BYTES + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, MANIFEST_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("%s: %s", path, strerror(errno));
+			return -EINVAL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > MANIFEST_MAX_BYTES) {
+			log_error("%s: file is larger than 1 MiB", path);
+			return -EINVAL;
+		}
+	}
+	*ret_buf = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+static int load_file(const char *path, struct cnf_manifest **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_manifest(path, &buf, &len);
+	if (r < 0)
+		return r;
+	return manifest_load_buffer(path, buf, len, ret);
+}
+
+static bool is_manifest_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	return (n > 5 && streq(name + n - 5, ".yaml")) || (n > 4 && streq(name + n - 4, ".yml"));
+}
+
+static int strptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The directory's manifest files (not hidden, regular), sorted by name. */
+static int list_manifests(const char *dir, char ***ret, size_t *ret_count)
+{
+	_cleanup_closedir_ DIR *dh = opendir(dir);
+	size_t n = 0, cap = 0, dlen = strlen(dir);
+	bool slash = dlen && dir[dlen - 1] == '/';
+	char **files = NULL;
+	struct dirent *de;
+
+	if (!dh) {
+		log_error("%s: %s", dir, strerror(errno));
+		return -EINVAL;
+	}
+	while ((errno = 0, de = readdir(dh))) {
+		struct stat st;
+		char *p;
+
+		if (!is_manifest_name(de->d_name))
+			continue;
+		p = strprintf("%s%s%s", dir, slash ? "" : "/", de->d_name);
+		if (!p) {
+			strv_free(files, n);
+			return -ENOMEM;
+		}
+		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(p);
+			continue;
+		}
+		if (grow_array((void **)&files, &cap, n + 1, sizeof(*files)) < 0) {
+			free(p);
+			strv_free(files, n);
+			return -ENOMEM;
+		}
+		files[n++] = p;
+	}
+	if (errno) {
+		log_error("%s: %s", dir, strerror(errno));
+		strv_free(files, n);
+		return -EINVAL;
+	}
+	if (n)
+		qsort(files, n, sizeof(*files), strptr_cmp);
+	*ret = files;
+	*ret_count = n;
+	return 0;
+}
+
+static int set_add(struct cnf_manifest_set *set, size_t *cap, struct cnf_manifest *m)
+{
+	if (grow_array((void **)&set->manifests, cap, set->count + 1,
+		       sizeof(*set->manifests)) < 0) {
+		manifest_free(m);
+		return -ENOMEM;
+	}
+	set->manifests[set->count++] = m;
+	return 0;
+}
+
+static int worse(int r, int q)
+{
+	if (r == -ENOMEM || q == -ENOMEM)
+		return -ENOMEM;
+	return r < 0 ? r : q;
+}
+
+int manifest_set_load(char *const *paths, size_t paths_count,
+		      struct cnf_manifest_set **ret)
+{
+	struct cnf_manifest_set *set = xcalloc(1, sizeof(*set));
+	size_t cap = 0;
+	int r = 0;
+
+	*ret = NULL;
+	if (!paths_count) {
+		log_error("no manifest paths given");
+		free(set);
+		return -EINVAL;
+	}
+	set->from_dirs = true;
+	for (size_t i = 0; i < paths_count; i++) {
+		const char *path = paths[i];
+		struct cnf_manifest *m;
+		struct stat st;
+		char **files = NULL;
+		size_t nfiles = 0;
+		int q;
+
+		if (stat(path, &st) < 0) {
+			log_error("%s: %s", path, strerror(errno));
+			set->from_dirs = false;
+			r = worse(r, -EINVAL);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			set->from_dirs = false;
+			q = load_file(path, &m);
+			if (q == 0)
+				q = set_add(set, &cap, m);
+			r = worse(r, q);
+			continue;
+		}
+
+		q = list_manifests(path, &files, &nfiles);
+		if (q == 0 && !nfiles) {
+			log_error("no manifests in %s", path);
+			q = -EINVAL;
+		}
+		r = worse(r, q);
+		for (size_t f = 0; f < nfiles; f++) {
+			q = load_file(files[f], &m);
+			if (q == 0)
+				q = set_add(set, &cap, m);
+			r = worse(r, q);
+		}
+		strv_free(files, nfiles);
+	}
+
+	/* Manifest names own bpffs directories: one owner each. */
+	for (size_t i = 0; i < set->count; i++) {
+		struct cnf_manifest *m = set->manifests[i];
+
+		for (size_t j = 0; j < i; j++) {
+			struct cnf_manifest *o = set->manifests[j];
+
+			if (!streq(m->name, o->name))
+				continue;
+			log_error("manifest '%s' (%s:%d): name already used by %s:%d", m->name,
+				  m->path, mdoc_top_line(m->pos, "name"),
+				  o->path, mdoc_top_line(o->pos, "name"));
+			r = worse(r, -EINVAL);
+			break;
+		}
+	}
+
+	if (r < 0) {
+		manifest_set_free(set);
+		return r;
+	}
+	*ret = set;
+	return 0;
+}
+
+void manifest_set_free(struct cnf_manifest_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->count; i++)
+		manifest_free(set->manifests[i]);
+	free(set->manifests);
+	free(set);
+}
