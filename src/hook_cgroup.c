@@ -19,7 +19,9 @@ static const struct {
 	{ "post_bind4",       BPF_CGROUP_INET4_POST_BIND,   BPF_PROG_TYPE_CGROUP_SOCK },
 	{ "post_bind6",       BPF_CGROUP_INET6_POST_BIND,   BPF_PROG_TYPE_CGROUP_SOCK },
 	{ "sock_ops",         BPF_CGROUP_SOCK_OPS,          BPF_PROG_TYPE_SOCK_OPS },
+	{ "sockops",          BPF_CGROUP_SOCK_OPS,          BPF_PROG_TYPE_SOCK_OPS },
 	{ "device",           BPF_CGROUP_DEVICE,            BPF_PROG_TYPE_CGROUP_DEVICE },
+	{ "dev",              BPF_CGROUP_DEVICE,            BPF_PROG_TYPE_CGROUP_DEVICE }, /* libbpf's section name */
 	{ "bind4",            BPF_CGROUP_INET4_BIND,        BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
 	{ "bind6",            BPF_CGROUP_INET6_BIND,        BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
 	{ "connect4",         BPF_CGROUP_INET4_CONNECT,     BPF_PROG_TYPE_CGROUP_SOCK_ADDR },

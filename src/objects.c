@@ -548,6 +548,7 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line)
 		const char *vstart = strstr(log, "-- BEGIN PROG LOAD LOG --");
 		const char *tail = NULL;
 		_cleanup_free_ char *vlog = NULL;
+		char failed[96] = "";
 
 		if (vstart) {
 			const char *vend = strstr(vstart, "-- END PROG LOAD LOG --");
@@ -559,8 +560,18 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line)
 		}
 		while (tail && *tail == '\n')
 			tail++;
-		log_error("attachment '%s' (%s:%d): object '%s' (%s) %s%s%s", for_attachment,
-			  e->manifest->path, for_line, e->obj->name, e->obj->file,
+		/* libbpf names the program that failed: "prog 'x': BPF program load failed". */
+		{
+			const char *pp = strstr(log, "prog '");
+
+			if (pp) {
+				pp += strlen("prog '");
+				snprintf(failed, sizeof(failed), "program '%.*s' of ",
+					 (int)strcspn(pp, "'"), pp);
+			}
+		}
+		log_error("attachment '%s' (%s:%d): %sobject '%s' (%s) %s%s%s", for_attachment,
+			  e->manifest->path, for_line, failed, e->obj->name, e->obj->file,
 			  err == -EACCES || (err == -EINVAL && tail) ?
 			  "was rejected by the verifier" :
 			  err == -EPERM ? "cannot be loaded: permission denied (needs root or CAP_BPF)" :

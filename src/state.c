@@ -338,7 +338,8 @@ int state_read(const char *root, char *const *only, size_t only_count, struct st
 			return -ENOMEM;
 		ret->manifests[ret->manifests_count++] = xstrdup(de->d_name);
 	}
-	qsort(ret->manifests, ret->manifests_count, sizeof(char *), name_cmp);
+	if (ret->manifests_count > 1)
+		qsort(ret->manifests, ret->manifests_count, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < ret->manifests_count; i++) {
 		r = read_records(ret, &cap, ret->manifests[i]);
 		if (r >= 0)
