@@ -47,10 +47,10 @@ int cmd_destroy(const struct cli *cli)
 		char path[PATH_MAX];
 
 		/* Shared maps and the tool's own pins go with --all. */
-		snprintf(path, sizeof(path), "%s/.maps", cli->bpffs);
+		snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR, cli->bpffs);
 		remove_tree(path);
 		live_iter_unpin(cli->bpffs);
-		snprintf(path, sizeof(path), "%s/.cnf", cli->bpffs);
+		snprintf(path, sizeof(path), "%s/" LIVE_STATE_DIR, cli->bpffs);
 		rmdir(path);
 		for (size_t i = 0; i < r.st.manifests_count; i++)
 			state_tidy(cli->bpffs, r.st.manifests[i]);

@@ -145,7 +145,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (level == LIBBPF_WARN && capture && log_verbosity < 1)
 		return 0; /* shown trimmed by the caller instead */
-	fputs("libbpf: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -468,8 +468,8 @@ bool cnf_entry_name_valid(const char *name)
 	if (n > CNF_NAME_MAX)
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!is_alnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
-			return false;
+		if (!is_alnum(name[i]) && name[i] != '_' && name[i] != '-')
+			return false; /* bpffs refuses '.' in names */
 	return true;
 }
 
@@ -489,8 +489,8 @@ static enum pin_problem pin_check(const char *pin)
 		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
 			return PIN_ESCAPES;
 		for (size_t i = 0; i < n; i++)
-			if (!is_alnum(c[i]) && c[i] != '_' && c[i] != '.' && c[i] != '-')
-				return PIN_CHARS;
+			if (!is_alnum(c[i]) && c[i] != '_' && c[i] != '-')
+				return PIN_CHARS; /* bpffs refuses '.' in names */
 		c += n;
 		if (*c == '/' && !*++c)
 			return PIN_ESCAPES;     /* trailing slash: an empty component */
@@ -782,7 +782,7 @@ static void check_object_subs(struct chk *c, size_t i)
 		case PIN_CHARS:
 			sub_err(c, i, "maps", j, mo->name, "pin",
 				"pin path '%s' is invalid: path components may only contain "
-				"letters, digits, '.', '-' and '_'", mo->pin);
+				"letters, digits, '-' and '_' (bpffs refuses '.')", mo->pin);
 			break;
 		case PIN_LONG:
 			sub_err(c, i, "maps", j, mo->name, "pin",
@@ -855,7 +855,7 @@ static void check_objects(struct chk *c)
 		if (!o->name) {
 			obj_err(c, i, NULL, "missing required key 'name'");
 		} else if (!cnf_entry_name_valid(o->name)) {
-			obj_err(c, i, "name", "invalid name: use letters, digits, '.', '-' and '_', "
+			obj_err(c, i, "name", "invalid name: use letters, digits, '-' and '_' (bpffs refuses '.'), "
 				"starting with a letter or digit, at most %d characters", CNF_NAME_MAX);
 		} else {
 			c->objs[c->objs_count++] = (struct name_ref){ o->name, i };
@@ -1171,7 +1171,7 @@ static void check_attachment(struct chk *c, size_t i, const struct hook_rule **r
 	if (!a->name)
 		att_err(c, i, NULL, "missing required key 'name'");
 	else if (!cnf_entry_name_valid(a->name))
-		att_err(c, i, "name", "invalid name: use letters, digits, '.', '-' and '_', "
+		att_err(c, i, "name", "invalid name: use letters, digits, '-' and '_' (bpffs refuses '.'), "
 			"starting with a letter or digit, at most %d characters", CNF_NAME_MAX);
 
 	if (!a->hook) {

@@ -9,6 +9,7 @@
 #include "cnf/hooks.h"
 #include "cnf/log.h"
 #include "cnf/objects.h"
+#include "cnf/state.h"
 #include "cnf/util.h"
 
 void sha256_buf(const void *buf, size_t len, uint8_t out[CNF_HASH_LEN])
@@ -424,7 +425,7 @@ static int set_map_pins(struct obj_entry *e, const char *bpffs)
 		}
 		if (!mo->pin)
 			continue;
-		snprintf(path, sizeof(path), "%s/.maps/%s", bpffs, mo->pin);
+		snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", bpffs, mo->pin);
 		if (bpf_map__set_pin_path(map, path) < 0) {
 			log_error("object '%s' (%s:%d): map '%s': bad pin path", e->obj->name,
 				  e->manifest->path, mo->line, mo->name);

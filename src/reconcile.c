@@ -206,7 +206,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	}
 	if (r->mode == RUN_VALIDATE)
 		return 0;
-	if (kind == HOOK_TCX && !probe_kernel()->tcx) {
+	if (kind == HOOK_TCX && !probe_tcx()) {
 		t.tc_fallback = true;
 		t.tc_handle = 1;
 		t.tc_priority = 0;
@@ -284,7 +284,10 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				found = true;
 				snprintf(t.ifname, sizeof(t.ifname), "%s", it->if_name);
 				t.ifindex = (int)it->if_index;
-				snprintf(tkey, sizeof(tkey), "%s%s%s", it->if_name, nskey[0] ? "@" : "", nskey);
+				if (path_component_escape(it->if_name, tkey, sizeof(tkey)) < 0)
+					continue; /* cannot happen: IFNAMSIZ */
+				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
+					 nskey[0] ? "@" : "", nskey);
 				snprintf(ttext, sizeof(ttext), "%s%s%s", it->if_name, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
 				/* A list may name an interface twice (a name and a glob). */
@@ -300,7 +303,10 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				/* status reports it; plan and apply refuse. */
 				snprintf(t.ifname, sizeof(t.ifname), "%s", pat);
 				t.ifindex = 0;
-				snprintf(tkey, sizeof(tkey), "%s%s%s", pat, nskey[0] ? "@" : "", nskey);
+				if (path_component_escape(pat, tkey, sizeof(tkey)) < 0)
+					tkey[0] = '\0';
+				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
+					 nskey[0] ? "@" : "", nskey);
 				snprintf(ttext, sizeof(ttext), "%s%s%s", pat, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
 				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, e, prog);
@@ -428,8 +434,14 @@ static int observe_all(struct run *r)
 	};
 	int err;
 
-	if (r->st.count == 0)
-		return 0; /* nothing pinned: nothing to look up */
+	size_t natt = 0;
+
+	for (size_t i = 0; r->set && i < r->set->count; i++)
+		natt += r->set->manifests[i]->attachments_count;
+	/* Nothing pinned: nothing to look up, except that the first apply
+	 * pins the iterator so that later runs read all links in one go. */
+	if (r->st.count == 0 && !(r->mode == RUN_APPLY && natt))
+		return 0;
 	err = live_links_read(&lo, &r->live);
 	if (err < 0) {
 		log_error("reading the kernel's links: %s", strerror(-err));

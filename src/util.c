@@ -70,7 +70,8 @@ int path_component_escape(const char *in, char *out, size_t outsz)
 	size_t o = 0;
 
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool esc = *p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f;
+		/* bpffs refuses '.' in names: escape it too. */
+		bool esc = *p == '/' || *p == '%' || *p == '.' || *p < 0x20 || *p == 0x7f;
 
 		if (o + (esc ? 3 : 1) >= outsz)
 			return -ENAMETOOLONG;

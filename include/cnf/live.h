@@ -36,8 +36,13 @@ struct live_links {
 	enum live_source source;
 };
 
+/* The tool's own directory under the state root. bpffs refuses names
+ * containing '.', so it cannot be ".cnf"; manifest names start with
+ * [a-z0-9], so a leading '_' never clashes with a manifest's directory. */
+#define LIVE_STATE_DIR "_cnf"
+
 struct live_opts {
-	const char *bpffs;      /* state root; the iterator is pinned under <bpffs>/.cnf/ */
+	const char *bpffs;      /* state root; the iterator is pinned under <bpffs>/_cnf/ */
 	bool may_pin;           /* load and pin the iterator if no pin exists (apply) */
 	bool force_next_id;     /* skip the iterator (tests, --no-iter) */
 };
@@ -49,7 +54,7 @@ const struct live_link *live_links_find(const struct live_links *l, uint32_t id)
 const char *live_source_name(enum live_source s);
 /* Remove the pinned iterator (destroy --all). */
 int live_iter_unpin(const char *bpffs);
-/* Hex hash of the embedded iterator object: the pin is <bpffs>/.cnf/iter-<this>. */
+/* Hex hash of the embedded iterator object: the pin is <bpffs>/_cnf/iter-<this>. */
 const char *live_iter_version(void);
 
 /* What this kernel supports, found by probing (never by version). */
@@ -89,3 +94,5 @@ struct probe_result {
  * anything on the host that outlives the call. Environment overrides for
  * tests: CNF_APPLY_FORCE_NO_TCX=1 makes tcx report unsupported. */
 const struct probe_result *probe_kernel(void);
+/* Just tcx, with one query (the hot path needs nothing else). */
+bool probe_tcx(void);

@@ -4,17 +4,20 @@
  *   <root>/<manifest>/links/<attachment>/<target>  pinned bpf_link (legacy tc: the program)
  *   <root>/<manifest>/state                        pinned hash map: key "<attachment>/<target>"
  *                                                  -> struct cnf_record
- *   <root>/.maps/<pin>                             maps pinned with `pin:` (shared)
- *   <root>/.cnf/                                   the tool's own pins (link iterator) and lock
+ *   <root>/_maps/<pin>                             maps pinned with `pin:` (shared)
+ *   <root>/_cnf/                                   the tool's own pins (link iterator)
  *
- * Manifest names cannot begin with '.', so the tool's own entries never
- * clash with a manifest's directory. */
+ * Manifest names begin with a lowercase letter or digit, so the tool's own
+ * entries never clash with a manifest's directory (bpffs refuses '.' in
+ * names, so they cannot be hidden dot-directories). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "cnf/engine.h"
+
+#define CNF_MAPS_DIR "_maps"
 
 struct state {
 	const char *root;

@@ -42,7 +42,7 @@ int grow_array(void **arr, size_t *cap, size_t need, size_t size);
 /* asprintf that returns NULL on failure. */
 char *strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Escape a string to one bpffs path component: '/', '%' and control
+/* Escape a string to one bpffs path component: '/', '%', '.' and control
  * characters become %XX. Returns -ENAMETOOLONG if it does not fit. */
 int path_component_escape(const char *in, char *out, size_t outsz);
 int path_component_unescape(const char *in, char *out, size_t outsz);

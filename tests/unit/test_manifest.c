@@ -724,7 +724,8 @@ TEST(test_name_validators)
 	CHECK(!cnf_name_valid(NULL));
 
 	CHECK(cnf_entry_name_valid("fw-eth0"));
-	CHECK(cnf_entry_name_valid("Fw.v2_x"));
+	CHECK(cnf_entry_name_valid("Fw-v2_x"));
+	CHECK(!cnf_entry_name_valid("Fw.v2_x")); /* bpffs refuses dots */
 	CHECK(cnf_entry_name_valid(n63));
 	CHECK(!cnf_entry_name_valid(n64));
 	CHECK(!cnf_entry_name_valid("../x"));
@@ -772,14 +773,14 @@ TEST(test_bad_names)
 		 &r);
 	CHECK(m == NULL);
 	CHECK_INT(log_error_count(), 4);
-	CHECK_HAS_ERROR("object '../x' (" P ":4): invalid name: use letters, digits, '.', '-' and "
-			"'_', starting with a letter or digit, at most 63 characters");
-	CHECK_HAS_ERROR("object 'a/b' (" P ":6): invalid name: use letters, digits, '.', '-' and "
-			"'_', starting with a letter or digit, at most 63 characters");
-	CHECK_HAS_ERROR("object '.hidden' (" P ":8): invalid name: use letters, digits, '.', '-' "
-			"and '_', starting with a letter or digit, at most 63 characters");
-	CHECK_HAS_ERROR("attachment 'a/b' (" P ":13): invalid name: use letters, digits, '.', '-' "
-			"and '_', starting with a letter or digit, at most 63 characters");
+	CHECK_HAS_ERROR("object '../x' (" P ":4): invalid name: use letters, digits, '-' and '_' "
+			"(bpffs refuses '.'), starting with a letter or digit, at most 63 characters");
+	CHECK_HAS_ERROR("object 'a/b' (" P ":6): invalid name: use letters, digits, '-' and '_' "
+			"(bpffs refuses '.'), starting with a letter or digit, at most 63 characters");
+	CHECK_HAS_ERROR("object '.hidden' (" P ":8): invalid name: use letters, digits, '-' and '_' "
+			"(bpffs refuses '.'), starting with a letter or digit, at most 63 characters");
+	CHECK_HAS_ERROR("attachment 'a/b' (" P ":13): invalid name: use letters, digits, '-' and '_' "
+			"(bpffs refuses '.'), starting with a letter or digit, at most 63 characters");
 
 	snprintf(yaml, sizeof(yaml), HEAD "objects:\n  - name: %064d\n    file: a.o\n"
 		 "attachments: []\n", 0);
@@ -847,7 +848,7 @@ TEST(test_pin_paths)
 		"      - name: m5\n"               /* 15 */
 		"        pin: 'a b'\n"             /* 16 */
 		"      - name: m6\n"               /* 17 */
-		"        pin: ok/fine.v1\n"        /* 18 */
+		"        pin: ok/fine.v1\n"        /* 18: bpffs refuses '.' */
 		"      - name: m7\n"               /* 19 */
 		"        pin: ''\n"                /* 20 */
 		"      - name: m8\n"               /* 21 */
@@ -855,7 +856,9 @@ TEST(test_pin_paths)
 		"attachments: []\n", &r);
 
 	CHECK(m == NULL);
-	CHECK_INT(log_error_count(), 7);
+	CHECK_INT(log_error_count(), 8);
+	CHECK_HAS_ERROR("object 'fw': map 'm6' (" P ":18): pin path 'ok/fine.v1' is invalid: path "
+			"components may only contain letters, digits, '-' and '_' (bpffs refuses '.')");
 	CHECK_HAS_ERROR("object 'fw': map 'm1' (" P ":8): pin path '../x' escapes the bpffs root: "
 			"use a relative path such as 'shared/m1', without '.', '..' or empty "
 			"components");
@@ -868,10 +871,10 @@ TEST(test_pin_paths)
 	CHECK(log_error_count() > 3 && strstr(log_error_at(3), "object 'fw': map 'm4' (" P ":14): "
 					      "pin path 'a/./b' escapes"));
 	CHECK_HAS_ERROR("object 'fw': map 'm5' (" P ":16): pin path 'a b' is invalid: path components "
-			"may only contain letters, digits, '.', '-' and '_'");
-	CHECK(log_error_count() > 5 && strstr(log_error_at(5), "object 'fw': map 'm7' (" P ":20): "
+			"may only contain letters, digits, '-' and '_' (bpffs refuses '.')");
+	CHECK(log_error_count() > 6 && strstr(log_error_at(6), "object 'fw': map 'm7' (" P ":20): "
 					      "pin path '' escapes"));
-	CHECK(log_error_count() > 6 && strstr(log_error_at(6), "object 'fw': map 'm8' (" P ":22): "
+	CHECK(log_error_count() > 7 && strstr(log_error_at(7), "object 'fw': map 'm8' (" P ":22): "
 					      "pin path 'a/..' escapes"));
 }
 
