@@ -129,8 +129,10 @@ test: all
 demo: all
 	$(Q)scripts/demo.sh $(BUILD)/cnf-apply
 
-install: $(BIN)
+install: $(BIN) man
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/cnf-apply
+	install -D -m 0644 $(BUILD)/man/cnf-apply.8 $(DESTDIR)$(PREFIX)/share/man/man8/cnf-apply.8
+	install -D -m 0644 $(BUILD)/man/cnf.d.5 $(DESTDIR)$(PREFIX)/share/man/man5/cnf.d.5
 
 clean:
 	rm -rf build build-san cnf.d/objs
@@ -143,3 +145,19 @@ $(BUILD)/tests/live_dump: tests/tools/live_dump.c $(LIVE_DUMP_OBJS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIVE_DUMP_OBJS) $(LDLIBS)
+
+# Man pages (scdoc) and the manifest schema's checks.
+SCDOC  ?= scdoc
+PYTHON ?= python3
+
+.PHONY: man schema-test
+
+man: $(BUILD)/man/cnf-apply.8 $(BUILD)/man/cnf.d.5
+
+$(BUILD)/man/%: man/%.scd
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
+
+schema-test: $(BIN) $(TEST_BPF_OBJS)
+	$(Q)$(PYTHON) tests/schema/check_schema.py --build $(BUILD)

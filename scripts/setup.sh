@@ -26,7 +26,7 @@ base_pkgs=(
 	build-essential pkg-config make gcc clang llvm
 	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev
 	jq strace util-linux kmod
-	libclang-rt-14-dev libssl-dev
+	libclang-rt-14-dev libssl-dev scdoc python3-jsonschema python3-yaml
 )
 # Packages that must come from bookworm-backports (tcx/netkit APIs).
 bpo_pkgs=(libbpf-dev bpftool iproute2 linux-libc-dev)

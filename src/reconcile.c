@@ -427,21 +427,16 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 
 static int observe_all(struct run *r)
 {
+	/* Reading never pins: a run that changes nothing leaves nothing
+	 * behind. The iterator is pinned after apply changed something. */
 	struct live_opts lo = {
 		.bpffs = r->cli->bpffs,
-		.may_pin = r->mode == RUN_APPLY,
 		.force_next_id = r->cli->no_iter,
 	};
 	int err;
 
-	size_t natt = 0;
-
-	for (size_t i = 0; r->set && i < r->set->count; i++)
-		natt += r->set->manifests[i]->attachments_count;
-	/* Nothing pinned: nothing to look up, except that the first apply
-	 * pins the iterator so that later runs read all links in one go. */
-	if (r->st.count == 0 && !(r->mode == RUN_APPLY && natt))
-		return 0;
+	if (r->st.count == 0)
+		return 0; /* nothing pinned: nothing to look up */
 	err = live_links_read(&lo, &r->live);
 	if (err < 0) {
 		log_error("reading the kernel's links: %s", strerror(-err));
@@ -546,7 +541,7 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 
 		if (geteuid() != 0)
 			log_warn("not running as root: reading BPF state will likely fail");
-		err = state_root_check(cli->bpffs, mode == RUN_APPLY);
+		err = state_root_check(cli->bpffs, false);
 		if (err < 0)
 			return err;
 		err = lock_root(r, mutate);
@@ -952,6 +947,16 @@ int run_execute(struct run *r)
 				  r->applied, r->plan.changes);
 			return err;
 		}
+	}
+	if (r->mode == RUN_APPLY && !r->cli->no_iter &&
+	    !(r->have_live && r->live.source == LIVE_SRC_ITER_PINNED)) {
+		/* Pin the link iterator now, so that later runs read every
+		 * link with one read() instead of loading it (tens of ms). */
+		struct live_opts lo = { .bpffs = r->cli->bpffs, .may_pin = true };
+		struct live_links tmp = {};
+
+		if (live_links_read(&lo, &tmp) == 0)
+			live_links_free(&tmp);
 	}
 	return 0;
 }

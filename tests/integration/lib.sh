@@ -412,7 +412,9 @@ cnf_run() {
 cnf_strace() {
 	command -v strace >/dev/null || return 1
 	echo "\$ strace cnf-apply --json $*"
-	strace -f -qq -e trace=bpf -o "$T/strace.log" \
+	# LeakSanitizer cannot run under ptrace.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -e trace=bpf -o "$T/strace.log" \
 		"$CNF" --bpffs "$T/bpffs" --json "$@" >"$T/stdout" 2>"$T/stderr"
 	RC=$?
 	OUT=$(cat "$T/stdout")
@@ -422,11 +424,11 @@ cnf_strace() {
 }
 
 # bpf_calls CMD [PROG_NAME]: the strace lines of bpf(CMD, ...) from the last
-# cnf_strace, optionally only those naming PROG_NAME. Links of BPF
-# iterators are left out: reading one (the tool's view of the host's links)
-# creates a link that attaches to nothing.
+# cnf_strace, optionally only those naming PROG_NAME. Iterator links count
+# too: the tool pins its link iterator when it first changes something, so
+# a no-op run only reads it.
 bpf_calls() {
-	grep -E "bpf\($1," "$T/strace.log" | grep -v 'attach_type=BPF_TRACE_ITER' |
+	grep -E "bpf\($1," "$T/strace.log" |
 		{ if [ -n "${2:-}" ]; then grep -F "prog_name=\"$2\""; else cat; fi; }
 	return 0
 }
