@@ -1160,6 +1160,26 @@ static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *r
 		check_enum(c, i, "netfilter_hook", a->netfilter_hook, nf_hooks);
 }
 
+/* libcyaml reads "1.5" as 1: an integer key must be an integer literal. */
+static void check_int_literals(struct chk *c, size_t i)
+{
+	static const char *const keys[] = { "priority", "handle", "offset", "pid" };
+	yaml_node_t *entry = mdoc_entry(c->d, "attachments", i);
+
+	for (size_t k = 0; entry && k < ARRAY_SIZE(keys); k++) {
+		yaml_node_t *v = mdoc_get(c->d, entry, keys[k], NULL);
+		const char *text = v ? mdoc_scalar(v) : NULL;
+		char *end;
+
+		if (!text)
+			continue;
+		errno = 0;
+		(void)strtoll(text, &end, 0);
+		if (end == text || *end || errno)
+			att_err(c, i, keys[k], "key '%s': expected an integer, got '%s'", keys[k], text);
+	}
+}
+
 static void check_attachment(struct chk *c, size_t i, const struct hook_rule **ret_rule)
 {
 	struct cnf_attachment *a = &c->m->attachments[i];
@@ -1167,6 +1187,7 @@ static void check_attachment(struct chk *c, size_t i, const struct hook_rule **r
 	const struct hook_rule *rule = NULL;
 
 	*ret_rule = NULL;
+	check_int_literals(c, i);
 	a->line = manifest_attachment_line(c->m, i, NULL);
 	if (!a->name)
 		att_err(c, i, NULL, "missing required key 'name'");

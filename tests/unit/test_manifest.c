@@ -1377,10 +1377,25 @@ TEST(test_cleanup)
 	log_set_quiet(false);
 }
 
+TEST(test_integer_literals)
+{
+	/* libcyaml alone would read these as 1 and 0x10. */
+	CHECK_ONE_ERROR(HEAD "objects:\n  - name: fw\n    file: a.o\n"
+			"attachments:\n  - name: a\n    program: fw/p\n    hook: tc\n"
+			"    interface: eth0\n    direction: ingress\n    priority: 1.5\n",
+			"attachment 'a' (" P ":12): key 'priority': expected an integer, got '1.5'");
+	log_reset();
+	CHECK_ONE_ERROR(HEAD "objects:\n  - name: fw\n    file: a.o\n"
+			"attachments:\n  - name: a\n    program: fw/p\n    hook: tc\n"
+			"    interface: eth0\n    direction: ingress\n    handle: 16k\n",
+			"attachment 'a' (" P ":12): key 'handle': expected an integer, got '16k'");
+	log_reset();
+}
+
 UNIT_MAIN(test_valid_manifest, test_object_path_from_real_dir, test_directory_loading,
 	  test_duplicate_manifest_names, test_file_size_limit, test_syntax_errors,
 	  test_unknown_keys, test_duplicate_keys, test_wrong_types, test_missing_required,
 	  test_name_validators, test_bad_names, test_duplicate_entry_names, test_pin_paths,
 	  test_anchors, test_hook_keys, test_program_refs, test_collects_all_errors,
 	  test_alias_bomb, test_aliases_allowed, test_deep_nesting, test_config,
-	  test_quiet_stderr, test_cleanup)
+	  test_quiet_stderr, test_cleanup, test_integer_literals)
