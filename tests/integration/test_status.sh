@@ -145,6 +145,25 @@ test_orphaned() {
 		"the gone manifest's attachments are orphaned"
 	assert_jq "$st" '[.attachments[] | select(.manifest == "keep") | .state] == ["in-sync", "in-sync"]' \
 		"the kept manifest is in sync"
+
+	# A directory is the whole desired state: apply prunes what is gone,
+	# while a single file names only itself.
+	cnf_json apply "$W/d/a.yaml"
+	assert_rc 0 "apply of one file"
+	assert_jq "$OUT" '[.actions[] | select(.manifest == "gone")] == []' \
+		"applying one file leaves other manifests alone"
+	assert_ne "$(xdp_prog_id s1)" "" "bpftool net: s1 still has the gone manifest's program"
+
+	cnf_json apply "$W/d"
+	assert_rc 0 "apply the directory again"
+	assert_jq "$OUT" '[.actions[] | select(.manifest == "gone") | .action] == ["delete", "delete"]' \
+		"apply of the directory deletes the gone manifest's attachments"
+	assert_jq "$OUT" '[.actions[] | select(.manifest == "gone") | .reason] | unique == ["manifest no longer present"]' \
+		"the reason says the manifest is gone"
+	assert_eq "$(xdp_prog_id s1)" "" "bpftool net: s1's XDP program is gone"
+	assert_eq "$(tcx_entries s1 ingress | jq length)" 0 "bpftool net: s1's tcx program is gone"
+	assert_ne "$(xdp_prog_id s0)" "" "bpftool net: s0 keeps its program"
+	assert_not_exists "$T/bpffs/gone" "the gone manifest's state is removed"
 }
 
 run_test "in sync after apply, with the applied ids" test_in_sync

@@ -366,6 +366,26 @@ test_other_netns() {
 	assert_jq "$OUT" '.attachments[0].state == "in-sync"' "status in-sync"
 }
 
+test_dotted_interface_names() {
+	local pid
+
+	# VLAN-style names carry dots, which bpffs refuses in pin names.
+	veth_add d0.5 d0.5p
+	write_xdp "$W/m.yaml" m "interface: d0.5"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply to d0.5" || return
+	pid=$(jf "$OUT" '.actions[0].prog_id')
+	assert_jq "$OUT" '.actions[0].target == "d0.5"' "JSON: the target keeps its name"
+	assert_eq "$(xdp_prog_id d0.5)" "$pid" "bpftool net: d0.5 runs our program"
+	assert_exists "$(pin_of m fw d0%2E5)" "the pin name escapes the dot"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "second apply"
+	assert_jq "$OUT" '.changed == false' "second apply: nothing to do"
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy"
+	assert_eq "$(xdp_prog_id d0.5)" "" "destroy detached it (bpftool net)"
+}
+
 run_test "fresh apply attaches and pins an xdp link" test_fresh_apply
 run_test "second apply is a no-op" test_second_apply_is_noop
 run_test "new program version updates the link in place" test_update_in_place
@@ -376,3 +396,4 @@ run_test "interface glob" test_glob
 run_test "interfaces list" test_interface_list
 run_test "foreign xdp program is refused and left alone" test_foreign_program
 run_test "interface in another network namespace" test_other_netns
+run_test "interface names with dots" test_dotted_interface_names
