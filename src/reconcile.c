@@ -145,6 +145,24 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 	return 0;
 }
 
+/* The interfaces of a namespace, listed once per run however many
+ * attachments look at them. The caller has entered the namespace. */
+static const struct if_nameindex *run_interfaces(struct run *r, const char *netns)
+{
+	struct if_cache *c;
+
+	for (size_t i = 0; i < r->ifcache_count; i++)
+		if (streq_ptr(r->ifcache[i].netns, netns))
+			return r->ifcache[i].ifs;
+	if (grow_array((void **)&r->ifcache, &r->ifcache_cap, r->ifcache_count + 1,
+		       sizeof(*r->ifcache)) < 0)
+		return NULL;
+	c = &r->ifcache[r->ifcache_count++];
+	c->netns = netns;
+	c->ifs = if_nameindex();
+	return c->ifs;
+}
+
 /* Expands one attachment over its targets. */
 static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manifest *m, size_t idx)
 {
@@ -245,7 +263,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 
 	/* Network hooks: names, lists and globs, in a namespace. */
 	{
-		struct if_nameindex *ifs = NULL;
+		const struct if_nameindex *ifs = NULL;
 		char nskey[CNF_KEY_MAX] = "";
 		size_t npat = a->interface ? 1 : a->interfaces_count;
 		int orig, ret = 0;
@@ -269,12 +287,12 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		}
 		t.netns = a->netns;
 		t.netns_ino = netns_ino_of(NULL);
-		ifs = if_nameindex();
+		ifs = run_interfaces(r, a->netns);
 		for (size_t p = 0; p < npat && ret == 0; p++) {
 			const char *pat = a->interface ? a->interface : a->interfaces[p];
 			bool found = false;
 
-			for (struct if_nameindex *it = ifs; it && it->if_index && ret == 0; it++) {
+			for (const struct if_nameindex *it = ifs; it && it->if_index && ret == 0; it++) {
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
 				bool dup = false;
 
@@ -320,8 +338,6 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				ret = -ENOENT;
 			}
 		}
-		if (ifs)
-			if_freenameindex(ifs);
 		netns_leave(orig);
 		return ret;
 	}
@@ -587,6 +603,10 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 
 void run_free(struct run *r)
 {
+	for (size_t i = 0; i < r->ifcache_count; i++)
+		if (r->ifcache[i].ifs)
+			if_freenameindex(r->ifcache[i].ifs);
+	free(r->ifcache);
 	for (size_t i = 0; i < r->want_count; i++)
 		free(r->want[i].t.cgroup_path);
 	free(r->want);

@@ -229,37 +229,86 @@ static struct cnf_observed *obs_get(struct state *s, size_t *cap, const char *ma
 	return o;
 }
 
-static int read_records(struct state *s, size_t *cap, const char *manifest)
+static int add_record(struct state *s, size_t *cap, const char *manifest, char *k,
+		      const struct cnf_record *rec)
+{
+	struct cnf_observed *o;
+
+	k[CNF_KEY_MAX - 1] = '\0';
+	if (rec->version != CNF_RECORD_VERSION) {
+		log_warn("state of manifest '%s': record '%s' has unknown version %u; "
+			 "treating it as absent", manifest, k, rec->version);
+		return 0;
+	}
+	o = obs_get(s, cap, manifest, k);
+	if (!o)
+		return -ENOMEM;
+	o->has_record = true;
+	o->rec = *rec;
+	return 0;
+}
+
+/* One key at a time: kernels without batch operations on hash maps. */
+static int read_records_one_by_one(struct state *s, size_t *cap, const char *manifest, int fd)
 {
 	char k[CNF_KEY_MAX], next[CNF_KEY_MAX];
-	int fd = state_map_open(s->root, manifest, false);
 	void *prev = NULL;
 
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		struct cnf_record rec;
-		struct cnf_observed *o;
+		int r;
 
 		memcpy(k, next, sizeof(k));
 		prev = k;
 		if (bpf_map_lookup_elem(fd, k, &rec) < 0)
 			continue; /* deleted meanwhile */
-		k[CNF_KEY_MAX - 1] = '\0';
-		if (rec.version != CNF_RECORD_VERSION) {
-			log_warn("state of manifest '%s': record '%s' has unknown version %u; "
-				 "treating it as absent", manifest, k, rec.version);
-			continue;
-		}
-		o = obs_get(s, cap, manifest, k);
-		if (!o)
-			return -ENOMEM;
-		o->has_record = true;
-		o->rec = rec;
+		r = add_record(s, cap, manifest, k, &rec);
+		if (r < 0)
+			return r;
 	}
 	return 0;
+}
+
+#define BATCH 256
+
+static int read_records(struct state *s, size_t *cap, const char *manifest)
+{
+	int fd = state_map_open(s->root, manifest, false);
+	_cleanup_free_ char *keys = NULL;
+	_cleanup_free_ struct cnf_record *vals = NULL;
+	__u32 in_batch = 0, out_batch = 0;
+	bool first = true;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	/* Read the records in a few batch calls, not two calls each. */
+	keys = xcalloc(BATCH, CNF_KEY_MAX);
+	vals = xcalloc(BATCH, sizeof(*vals));
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+					       &count, &o);
+		int e = errno;
+
+		if (err < 0 && e != ENOENT) {
+			if (first && (e == EINVAL || e == 524 /* ENOTSUPP */ || e == EOPNOTSUPP))
+				return read_records_one_by_one(s, cap, manifest, fd);
+			return -e;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			int r = add_record(s, cap, manifest, keys + (size_t)i * CNF_KEY_MAX, &vals[i]);
+
+			if (r < 0)
+				return r;
+		}
+		if (err < 0) /* ENOENT: that was the last batch */
+			return 0;
+		in_batch = out_batch;
+		first = false;
+	}
 }
 
 static int read_pins(struct state *s, size_t *cap, const char *manifest)

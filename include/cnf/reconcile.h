@@ -18,6 +18,11 @@ enum run_mode {
 	RUN_DESTROY,
 };
 
+struct if_cache {
+	const char *netns;         /* NULL: the tool's own */
+	struct if_nameindex *ifs;
+};
+
 struct run {
 	const struct cli *cli;
 	enum run_mode mode;
@@ -33,6 +38,8 @@ struct run {
 	struct cnf_plan plan;
 	int lock_fd;
 	size_t applied;            /* actions carried out */
+	struct if_cache *ifcache;
+	size_t ifcache_count, ifcache_cap;
 };
 
 int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode);
