@@ -114,7 +114,8 @@ static int tc_attach(const struct cnf_instance *w, int prog_fd, const struct att
 }
 
 static int tc_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
-		     int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+		     int prog_fd, uint32_t old_prog_id,
+		      const struct attach_args *args, struct attach_result *res)
 {
 	struct bpf_tc_hook h;
 	LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = prog_fd, .handle = rec->tc_handle,

@@ -98,7 +98,8 @@ static int tcx_attach(const struct cnf_instance *w, int prog_fd, const struct at
 }
 
 static int tcx_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
-		      int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+		      int prog_fd, uint32_t old_prog_id,
+		      const struct attach_args *args, struct attach_result *res)
 {
 	return link_update_common(pin_fd, prog_fd, old_prog_id);
 }

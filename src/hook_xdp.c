@@ -106,7 +106,8 @@ static int xdp_attach(const struct cnf_instance *w, int prog_fd, const struct at
 }
 
 static int xdp_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
-		      int prog_fd, uint32_t old_prog_id, struct attach_result *res)
+		      int prog_fd, uint32_t old_prog_id,
+		      const struct attach_args *args, struct attach_result *res)
 {
 	res->xdp_flags = rec->xdp_flags;
 	res->note = rec->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :

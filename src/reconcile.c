@@ -138,9 +138,13 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 	memcpy(buf, e->hash, CNF_HASH_LEN);
 	memcpy(buf + CNF_HASH_LEN, e->cfg_hash, CNF_HASH_LEN);
 	n = 2 * CNF_HASH_LEN;
-	n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "%s|%d|%d", a->prog_name,
-			      (int)bpf_program__type(prog),
-			      (int)bpf_program__expected_attach_type(prog));
+	if (prog)
+		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "%s|%d|%d", a->prog_name,
+				      (int)bpf_program__type(prog),
+				      (int)bpf_program__expected_attach_type(prog));
+	else
+		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "map|%s",
+				      a->map ? a->map : "");
 	sha256_buf(buf, n, w->prog_hash);
 	return 0;
 }
@@ -185,8 +189,10 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	e = objects_for(&r->objs, a);
 	if (!e || !e->bo)
 		return -EINVAL; /* the object's own error was reported */
-	prog = objects_program(e, a->prog_name);
-	if (!prog) {
+	/* struct_ops registers a map, not a program: `map:` names it and
+	 * its hook finds it in the object (prog stays NULL). */
+	prog = a->prog_name ? objects_program(e, a->prog_name) : NULL;
+	if (!prog && kind != HOOK_STRUCT_OPS) {
 		struct bpf_program *p;
 		char have[256] = "";
 		size_t n = 0;
@@ -259,6 +265,39 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		t.cgroup_path = TAKE_PTR(path);
 		t.cgroup_id = st.st_ino;
 		return add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, e, prog);
+	}
+
+	if (!ops->network) {
+		char text[CNF_DESC_MAX] = "", key[CNF_KEY_MAX];
+		bool missing;
+
+		err = ops->resolve ? ops->resolve(a, prog, &t, text, sizeof(text), why, sizeof(why))
+				   : -EOPNOTSUPP;
+		if (err == -EOPNOTSUPP && !ops->resolve)
+			snprintf(why, sizeof(why), "hook '%s' has no target resolver", a->hook);
+		if (err < 0 && !(err == -ENOENT && r->mode == RUN_STATUS)) {
+			log_error("attachment '%s' (%s:%d): %s", a->name, ATT_LOC(m, idx, NULL), why);
+			free(t.name);
+			free(t.path);
+			return err;
+		}
+		if (!text[0])
+			snprintf(text, sizeof(text), "%s", a->hook);
+		/* The pin's name: the text, escaped; a hash if it is too long. */
+		if (path_component_escape(text, key, sizeof(key)) < 0 || strlen(key) > 128) {
+			uint8_t h[CNF_HASH_LEN];
+			char hex[2 * CNF_HASH_LEN + 1];
+
+			sha256_buf(text, strlen(text), h);
+			hash_hex(h, hex);
+			snprintf(key, sizeof(key), "h-%.32s", hex);
+		}
+		t.ifindex = 0;
+		missing = err == -ENOENT;
+		err = add_instance(r, cap, m, idx, &t, key, text, e, prog);
+		if (err >= 0 && missing)
+			r->want[r->want_count - 1].target_missing = true; /* status only */
+		return err;
 	}
 
 	/* Network hooks: names, lists and globs, in a namespace. */
@@ -434,6 +473,12 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 		case BPF_LINK_TYPE_CGROUP:
 			o->defunct = li.cgroup.cgroup_id == 0;
 			break;
+		case BPF_LINK_TYPE_NETNS:
+			o->defunct = li.netns.netns_ino == 0;
+			break;
+		case BPF_LINK_TYPE_NETKIT:
+			o->defunct = li.netkit.ifindex == 0;
+			break;
 		default:
 			break;
 		}
@@ -500,6 +545,9 @@ static int observe_all(struct run *r)
 					break;
 				case BPF_LINK_TYPE_CGROUP:
 					o->defunct = l->cgroup_id == 0;
+					break;
+				case BPF_LINK_TYPE_NETNS:
+					o->defunct = l->netns_ino == 0;
 					break;
 				default:
 					break;
@@ -607,8 +655,11 @@ void run_free(struct run *r)
 		if (r->ifcache[i].ifs)
 			if_freenameindex(r->ifcache[i].ifs);
 	free(r->ifcache);
-	for (size_t i = 0; i < r->want_count; i++)
+	for (size_t i = 0; i < r->want_count; i++) {
 		free(r->want[i].t.cgroup_path);
+		free(r->want[i].t.name);
+		free(r->want[i].t.path);
+	}
 	free(r->want);
 	plan_free(&r->plan);
 	objects_free(&r->objs);
@@ -658,7 +709,12 @@ static void record_fill(struct run *r, const struct cnf_instance *w, const struc
 	snprintf(rec->target, sizeof(rec->target), "%s", w->target_text);
 	snprintf(rec->hook_desc, sizeof(rec->hook_desc), "%s", w->hook_desc);
 	snprintf(rec->netns, sizeof(rec->netns), "%s", w->t.netns ? w->t.netns : "");
-	rec->prog_type = bpf_program__type(objects_program((struct obj_entry *)e, w->att->prog_name));
+	{
+		struct bpf_program *p = w->att->prog_name ?
+			objects_program((struct obj_entry *)e, w->att->prog_name) : NULL;
+
+		rec->prog_type = p ? bpf_program__type(p) : 0;
+	}
 	rec->attach_type = w->t.attach_type;
 }
 
@@ -666,7 +722,19 @@ static int prog_fd_of(struct run *r, const struct cnf_instance *w)
 {
 	struct obj_entry *e = objects_for(&r->objs, w->att);
 
-	return bpf_program__fd(objects_program(e, w->att->prog_name));
+	struct bpf_program *p = w->att->prog_name ? objects_program(e, w->att->prog_name) : NULL;
+
+	return p ? bpf_program__fd(p) : -1;
+}
+
+/* What attach and update get besides the program's fd. */
+static void args_init(struct run *r, const struct cnf_instance *w, struct attach_args *args)
+{
+	struct obj_entry *e = objects_for(&r->objs, w->att);
+
+	memset(args, 0, sizeof(*args));
+	args->obj = e ? e->bo : NULL;
+	args->prog = w->att->prog_name && e ? objects_program(e, w->att->prog_name) : NULL;
 }
 
 /* Link id of the anchor's instance on the same target, as it is now. */
@@ -704,9 +772,10 @@ static int do_attach(struct run *r, struct cnf_action *a, bool pin_now, int *ret
 {
 	const struct cnf_instance *w = a->want;
 	const struct hook_ops *ops = ops_for_target(&w->t);
-	struct attach_args args = {};
+	struct attach_args args;
 	int orig, fd, err;
 
+	args_init(r, w, &args);
 	if (w->t.anchor)
 		args.anchor_link_id = anchor_link_id(r, w);
 	err = netns_enter(w->t.netns, &orig);
@@ -821,6 +890,7 @@ static int exec_action(struct run *r, struct cnf_action *a)
 		char path[PATH_MAX];
 		_cleanup_close_ int pin = -1;
 		const struct hook_ops *ops = ops_for_target(&w->t);
+		struct attach_args args;
 		int orig;
 
 		state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
@@ -831,10 +901,11 @@ static int exec_action(struct run *r, struct cnf_action *a)
 			return err;
 		}
 		res.link_id = h->link_id;
+		args_init(r, w, &args);
 		err = netns_enter(w->t.netns, &orig);
 		if (err < 0)
 			return err;
-		err = ops->update(w, &h->rec, pin, prog_fd_of(r, w), h->prog_id, &res);
+		err = ops->update(w, &h->rec, pin, prog_fd_of(r, w), h->prog_id, &args, &res);
 		netns_leave(orig);
 		if (err < 0) {
 			log_error("%s: in-place update failed: %s", action_what(a), strerror(-err));

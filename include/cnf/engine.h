@@ -64,6 +64,15 @@ struct cnf_target {
 	char *cgroup_path;            /* absolute */
 	uint64_t cgroup_id;           /* 0: cgroup absent now */
 	enum bpf_attach_type attach_type;
+	/* other families: what their resolve() found (owned strings) */
+	char *name;                   /* tracepoint, function, symbol, LSM hook, struct_ops map */
+	char *path;                   /* uprobe binary, netns of sk_lookup/flow_dissector */
+	uint64_t offset;              /* kprobe/uprobe offset */
+	int32_t pid;                  /* uprobe pid, 0: all */
+	bool retprobe;
+	uint32_t nf_family, nf_hooknum, nf_flags;
+	int32_t nf_priority;
+	uint32_t side;                /* netkit: BPF_NETKIT_PRIMARY or BPF_NETKIT_PEER */
 };
 
 /* One desired attachment instance: an attachment applied to one target. */

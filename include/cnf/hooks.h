@@ -12,6 +12,8 @@
 struct attach_args {
 	uint32_t anchor_link_id;       /* tcx before/after */
 	uint64_t expected_revision;    /* tcx: detect concurrent changes (0: any) */
+	struct bpf_object *obj;        /* the loaded object (struct_ops finds its map here) */
+	struct bpf_program *prog;      /* the loaded program, NULL for struct_ops */
 };
 
 struct attach_result {
@@ -37,6 +39,13 @@ struct hook_ops {
 	 * problem writes a reason into `why` and returns -EINVAL. */
 	int (*prepare)(const struct cnf_attachment *a, struct bpf_program *prog,
 		       struct cnf_target *t, char *why, size_t whylen);
+	/* Families that target neither interfaces nor cgroups: finds the one
+	 * target (tracepoint, function, binary, netns, ...), fills the target
+	 * fields and writes a text naming it for people (also the pin's name,
+	 * escaped). Returns -ENOENT, with a reason in `why`, when the target
+	 * does not exist; other negative errnos for other problems. */
+	int (*resolve)(const struct cnf_attachment *a, struct bpf_program *prog,
+		       struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen);
 	/* Appends the canonical hook parameters (the hook identity). */
 	void (*describe)(const struct cnf_target *t, char *buf, size_t len);
 	/* Refuses to attach over a program the tool does not own: `own_prog_id`
@@ -49,7 +58,8 @@ struct hook_ops {
 		      struct attach_result *res);
 	/* Swaps the program in place. `pin_fd` is the pinned link (or program). */
 	int (*update)(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
-		      int prog_fd, uint32_t old_prog_id, struct attach_result *res);
+		      int prog_fd, uint32_t old_prog_id, const struct attach_args *args,
+		      struct attach_result *res);
 	/* Detaches what `rec` describes; `pin_fd` may be -1 when the pin is gone. */
 	int (*detach)(const struct cnf_record *rec, int pin_fd);
 	/* For hooks without links: is the recorded program attached? Sets
