@@ -63,8 +63,8 @@ static int tc_query(int ifindex, uint32_t parent, uint32_t handle, uint32_t prio
 	return 0;
 }
 
-static int tc_preflight(const struct cnf_instance *w, uint32_t own_prog_id, char *why,
-			size_t whylen)
+static int tc_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+			char *why, size_t whylen)
 {
 	uint32_t id;
 	int r;
@@ -78,7 +78,7 @@ static int tc_preflight(const struct cnf_instance *w, uint32_t own_prog_id, char
 			 strerror(-r));
 		return r;
 	}
-	if (id && id != own_prog_id) {
+	if (id && !own_has(own, n_own, id)) {
 		snprintf(why, whylen,
 			 "%s %s already has a tc filter (prio %u, handle 0x%x) running program "
 			 "id %u that cnf-apply does not own; refusing to replace it",

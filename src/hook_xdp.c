@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* xdp: one program per interface and mode, attached through a bpf_link. */
+#include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 
@@ -45,8 +46,8 @@ static void xdp_describe(const struct cnf_target *t, char *buf, size_t len)
 	snprintf(buf, len, "mode=%s", mode_name(t->xdp_mode));
 }
 
-static int xdp_preflight(const struct cnf_instance *w, uint32_t own_prog_id, char *why,
-			 size_t whylen)
+static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+			 char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	uint32_t ids[3];
@@ -59,7 +60,7 @@ static int xdp_preflight(const struct cnf_instance *w, uint32_t own_prog_id, cha
 	ids[1] = q.skb_prog_id;
 	ids[2] = q.hw_prog_id;
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
-		if (!ids[i] || ids[i] == own_prog_id)
+		if (!ids[i] || own_has(own, n_own, ids[i]))
 			continue;
 		snprintf(why, whylen,
 			 "interface %s already has XDP program id %u (%s mode) that cnf-apply "
@@ -115,6 +116,24 @@ static int xdp_update(const struct cnf_instance *w, const struct cnf_record *rec
 	return link_update_common(pin_fd, prog_fd, old_prog_id);
 }
 
+static int xdp_restore(const struct cnf_record *rec, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = rec->xdp_flags);
+	char name[IF_NAMESIZE];
+	size_t n = strcspn(rec->target, "@");
+	int ifindex, fd;
+
+	if (n >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, rec->target, n);
+	name[n] = '\0';
+	ifindex = (int)if_nametoindex(name);
+	if (!ifindex)
+		return -ENODEV;
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &o);
+	return fd < 0 ? -errno : fd;
+}
+
 static int xdp_detach(const struct cnf_record *rec, int pin_fd)
 {
 	return pin_fd >= 0 ? link_detach_common(pin_fd) : 0;
@@ -146,6 +165,7 @@ const struct hook_ops hook_xdp_ops = {
 	.preflight = xdp_preflight,
 	.attach = xdp_attach,
 	.update = xdp_update,
+	.restore = xdp_restore,
 	.detach = xdp_detach,
 	.foreign = xdp_foreign,
 };

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  --detailed-exitcode    apply/destroy: exit 2 when something changed\n"
 		"  --all                  destroy: everything under the state root\n"
 		"  --no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator\n"
+		"  --wait SECONDS         wait that long for another run's lock (default 60)\n"
+		"  --no-wait              fail at once if another run holds the lock\n"
 		"  -v, --verbose          more messages (libbpf's log; twice: debug)\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          print the version\n"
@@ -63,6 +65,8 @@ enum {
 	OPT_DETAILED,
 	OPT_ALL,
 	OPT_NO_ITER,
+	OPT_WAIT,
+	OPT_NO_WAIT,
 };
 
 int main(int argc, char **argv)
@@ -74,13 +78,15 @@ int main(int argc, char **argv)
 		{ "detailed-exitcode", no_argument,       NULL, OPT_DETAILED },
 		{ "all",               no_argument,       NULL, OPT_ALL },
 		{ "no-iter",           no_argument,       NULL, OPT_NO_ITER },
+		{ "wait",              required_argument, NULL, OPT_WAIT },
+		{ "no-wait",           no_argument,       NULL, OPT_NO_WAIT },
 		{ "verbose",           no_argument,       NULL, 'v' },
 		{ "help",              no_argument,       NULL, 'h' },
 		{ "version",           no_argument,       NULL, 'V' },
 		{}
 	};
 	static char *default_paths[] = { (char *)CNF_DEFAULT_PATH };
-	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS };
+	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS, .wait_sec = CNF_DEFAULT_WAIT };
 	const struct verb *verb = NULL;
 	bool dry_run = false;
 	int c, r;
@@ -105,6 +111,20 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_ITER:
 			cli.no_iter = true;
+			break;
+		case OPT_WAIT: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end || v < 0 || v > 86400) {
+				output_fail(&cli, "--wait '%s': seconds from 0 to 86400", optarg);
+				return EXIT_FAIL;
+			}
+			cli.wait_sec = (int)v;
+			break;
+		}
+		case OPT_NO_WAIT:
+			cli.wait_sec = 0;
 			break;
 		case 'v':
 			cli.verbose++;

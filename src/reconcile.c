@@ -58,7 +58,7 @@ static uint64_t netns_ino_of(const char *path)
 	return st.st_ino;
 }
 
-static const struct hook_ops *ops_for_record(const struct cnf_record *rec)
+const struct hook_ops *ops_for_record(const struct cnf_record *rec)
 {
 	/* Records of tcx instances that fell back to tc carry a tc parent. */
 	if (rec->tc_parent)
@@ -66,7 +66,7 @@ static const struct hook_ops *ops_for_record(const struct cnf_record *rec)
 	return hook_ops_get((enum hook_kind)rec->hook);
 }
 
-static const struct hook_ops *ops_for_target(const struct cnf_target *t)
+const struct hook_ops *ops_for_target(const struct cnf_target *t)
 {
 	return t->tc_fallback ? &hook_tc_ops : hook_ops_get(t->kind);
 }
@@ -124,7 +124,16 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 		return -ENAMETOOLONG;
 	}
 	snprintf(w->target_text, sizeof(w->target_text), "%s", ttext);
-	ops->describe(t, params, sizeof(params));
+	if (ops == &hook_tc_ops && !w->t.tc_priority) {
+		/* No priority given: a fixed one derived from the instance key,
+		 * below the range the kernel hands out (0xc000 down), so that the
+		 * record can say where the filter is before it exists. */
+		uint8_t h[CNF_HASH_LEN];
+
+		sha256_buf(w->key, strlen(w->key), h);
+		w->t.tc_priority = 0x8000 + ((uint32_t)h[0] << 8 | h[1]) % 0x4000;
+	}
+	ops->describe(&w->t, params, sizeof(params));
 	/* The hook identity: family, target and parameters. */
 	{
 		_cleanup_free_ char *desc = strprintf("%s %s %s%s", hook_kind_name(t->kind), ttext, params,
@@ -431,7 +440,8 @@ static bool fd_is_bpf_link(int fd)
 	if (n < 0)
 		return false;
 	target[n] = '\0';
-	return streq(target, "anon_inode:bpf_link");
+	/* "bpf_link" when created, "bpf-link" when opened from a pin. */
+	return streq(target, "anon_inode:bpf_link") || streq(target, "anon_inode:bpf-link");
 }
 
 static void observe_pin(struct run *r, struct cnf_observed *o)
@@ -567,13 +577,38 @@ static int observe_all(struct run *r)
 
 /* ---- prepare ---- */
 
+/* Runs serialise on a lock of the state root directory: exclusive for
+ * apply and destroy, shared for plan and status. */
 static int lock_root(struct run *r, bool exclusive)
 {
+	struct timespec start, now;
+	int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+
+	if (exclusive) {
+		/* The root must exist to be locked; an empty directory is all
+		 * that a failed run may leave behind. */
+		int err = state_root_check(r->cli->bpffs, true);
+
+		if (err < 0)
+			return err;
+	}
 	r->lock_fd = open(r->cli->bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->lock_fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (flock(r->lock_fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
-		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (flock(r->lock_fd, op) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= r->cli->wait_sec) {
+			log_error("another cnf-apply run holds the lock on %s%s; %s", r->cli->bpffs,
+				  r->cli->wait_sec ? " (waited)" : "",
+				  r->cli->wait_sec ? "try again later or raise --wait"
+						   : "try again, or use --wait SECONDS");
+			return -EWOULDBLOCK;
+		}
+		usleep(50 * 1000);
+	}
 	return 0;
 }
 
@@ -610,7 +645,9 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 			return err;
 		err = lock_root(r, mutate);
 		if (err < 0) {
-			log_error("state root '%s': cannot lock it: %s", cli->bpffs, strerror(-err));
+			if (err != -EWOULDBLOCK)
+				log_error("state root '%s': cannot lock it: %s", cli->bpffs,
+					  strerror(-err));
 			return err;
 		}
 		/* Without directories the set is not the whole desired state:
@@ -675,379 +712,3 @@ void run_free(struct run *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ---- execute ---- */
-
-static void record_fill(struct run *r, const struct cnf_instance *w, const struct attach_result *res,
-			uint32_t link_id, uint32_t prog_id, const struct cnf_record *prev,
-			struct cnf_record *rec)
-{
-	const struct obj_entry *e = objects_for(&r->objs, w->att);
-
-	memset(rec, 0, sizeof(*rec));
-	rec->version = CNF_RECORD_VERSION;
-	rec->hook = (uint32_t)w->t.kind;
-	rec->link_id = link_id;
-	rec->prog_id = prog_id;
-	memcpy(rec->prog_hash, w->prog_hash, CNF_HASH_LEN);
-	memcpy(rec->hook_hash, w->hook_hash, CNF_HASH_LEN);
-	rec->obj_dev = e->st.st_dev;
-	rec->obj_ino = e->st.st_ino;
-	rec->obj_size = (uint64_t)e->st.st_size;
-	rec->obj_mtime_ns = (uint64_t)e->st.st_mtim.tv_sec * 1000000000ull +
-			    (uint64_t)e->st.st_mtim.tv_nsec;
-	memcpy(rec->obj_hash, e->hash, CNF_HASH_LEN);
-	rec->netns_ino = w->t.netns_ino;
-	rec->cgroup_id = w->t.cgroup_id;
-	rec->ifindex = w->t.ifindex;
-	rec->xdp_flags = res->xdp_flags;
-	rec->tc_priority = res->tc_priority;
-	rec->tc_handle = res->tc_handle;
-	rec->tc_parent = res->tc_parent;
-	rec->created_sec = prev ? prev->created_sec : (uint64_t)time(NULL);
-	snprintf(rec->attachment, sizeof(rec->attachment), "%s", w->att->name);
-	snprintf(rec->program, sizeof(rec->program), "%s", w->att->program);
-	snprintf(rec->target, sizeof(rec->target), "%s", w->target_text);
-	snprintf(rec->hook_desc, sizeof(rec->hook_desc), "%s", w->hook_desc);
-	snprintf(rec->netns, sizeof(rec->netns), "%s", w->t.netns ? w->t.netns : "");
-	{
-		struct bpf_program *p = w->att->prog_name ?
-			objects_program((struct obj_entry *)e, w->att->prog_name) : NULL;
-
-		rec->prog_type = p ? bpf_program__type(p) : 0;
-	}
-	rec->attach_type = w->t.attach_type;
-}
-
-static int prog_fd_of(struct run *r, const struct cnf_instance *w)
-{
-	struct obj_entry *e = objects_for(&r->objs, w->att);
-
-	struct bpf_program *p = w->att->prog_name ? objects_program(e, w->att->prog_name) : NULL;
-
-	return p ? bpf_program__fd(p) : -1;
-}
-
-/* What attach and update get besides the program's fd. */
-static void args_init(struct run *r, const struct cnf_instance *w, struct attach_args *args)
-{
-	struct obj_entry *e = objects_for(&r->objs, w->att);
-
-	memset(args, 0, sizeof(*args));
-	args->obj = e ? e->bo : NULL;
-	args->prog = w->att->prog_name && e ? objects_program(e, w->att->prog_name) : NULL;
-}
-
-/* Link id of the anchor's instance on the same target, as it is now. */
-static uint32_t anchor_link_id(struct run *r, const struct cnf_instance *w)
-{
-	const char *tk = strchr(w->key, '/') + 1;
-
-	for (size_t i = 0; i < r->plan.count; i++) {
-		const struct cnf_action *a = &r->plan.actions[i];
-
-		if (!a->want || a->want->manifest != w->manifest ||
-		    !streq(a->want->att->name, w->t.anchor) || !streq(strchr(a->want->key, '/') + 1, tk))
-			continue;
-		if (a->done && a->link_id)
-			return a->link_id;
-		if (a->have)
-			return a->have->link_id;
-	}
-	return 0;
-}
-
-static const char *action_what(const struct cnf_action *a)
-{
-	static char buf[CNF_KEY_MAX + 2 * CNF_NAME_MAX + 16];
-
-	snprintf(buf, sizeof(buf), "attachment '%s' of manifest '%s' on %s",
-		 a->want ? a->want->att->name : a->have->rec.attachment,
-		 a->want ? a->want->manifest->name : a->have->manifest,
-		 a->want ? a->want->target_text : a->have->rec.target);
-	return buf;
-}
-
-static int do_attach(struct run *r, struct cnf_action *a, bool pin_now, int *ret_fd,
-		     struct attach_result *res)
-{
-	const struct cnf_instance *w = a->want;
-	const struct hook_ops *ops = ops_for_target(&w->t);
-	struct attach_args args;
-	int orig, fd, err;
-
-	args_init(r, w, &args);
-	if (w->t.anchor)
-		args.anchor_link_id = anchor_link_id(r, w);
-	err = netns_enter(w->t.netns, &orig);
-	if (err < 0)
-		return err;
-	fd = ops->attach(w, prog_fd_of(r, w), &args, res);
-	netns_leave(orig);
-	if (fd < 0) {
-		if (fd == -ESTALE)
-			log_error("%s: the hook changed while attaching (concurrent change); "
-				  "run apply again", action_what(a));
-		else if (fd == -ENOENT && w->t.anchor)
-			log_error("%s: anchor '%s' is not attached", action_what(a), w->t.anchor);
-		else
-			log_error("%s: attach failed: %s", action_what(a), strerror(-fd));
-		return fd;
-	}
-	if (ops == &hook_tc_ops) {
-		/* No link: what we hold is the program itself. */
-		struct bpf_prog_info pi = {};
-		__u32 len = sizeof(pi);
-
-		if (bpf_prog_get_info_by_fd(fd, &pi, &len) == 0)
-			res->prog_id = pi.id;
-	} else {
-		struct bpf_link_info li = {};
-		__u32 len = sizeof(li);
-
-		if (bpf_link_get_info_by_fd(fd, &li, &len) == 0) {
-			res->link_id = li.id;
-			res->prog_id = li.prog_id;
-		}
-	}
-	if (pin_now) {
-		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, fd);
-		if (err < 0) {
-			log_error("%s: pinning under %s failed: %s", action_what(a), r->cli->bpffs,
-				  strerror(-err));
-			if (!w->t.tc_fallback && w->t.kind != HOOK_TC)
-				link_detach_common(fd);
-			close(fd);
-			return err;
-		}
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-static int do_detach(struct run *r, const struct cnf_observed *h)
-{
-	char path[PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	const struct hook_ops *ops;
-	int orig, err = 0;
-
-	if (state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key) < 0)
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (h->has_record) {
-		ops = ops_for_record(&h->rec);
-		if (ops && netns_enter(h->rec.netns[0] ? h->rec.netns : NULL, &orig) == 0) {
-			err = ops->detach(&h->rec, fd);
-			netns_leave(orig);
-		}
-	} else if (fd >= 0) {
-		err = link_detach_common(fd);
-	}
-	if (err < 0)
-		return err;
-	err = state_unpin(r->cli->bpffs, h->manifest, h->key);
-	if (err < 0)
-		return err;
-	return state_record_del(r->cli->bpffs, h->manifest, h->key);
-}
-
-static int exec_action(struct run *r, struct cnf_action *a)
-{
-	const struct cnf_instance *w = a->want;
-	const struct cnf_observed *h = a->have;
-	struct attach_result res = {};
-	struct cnf_record rec;
-	int fd = -1, err;
-
-	switch (a->kind) {
-	case ACT_NOOP:
-		if (h) {
-			a->link_id = h->link_id;
-			a->prog_id = h->prog_id;
-		}
-		return 0;
-	case ACT_DELETE:
-		err = do_detach(r, h);
-		if (err < 0) {
-			log_error("%s: detach failed: %s", action_what(a), strerror(-err));
-			return err;
-		}
-		break;
-	case ACT_CREATE:
-		if (h && (h->has_pin || h->has_record)) {
-			err = do_detach(r, h); /* a defunct or stale leftover */
-			if (err < 0) {
-				log_error("%s: removing the stale pin failed: %s", action_what(a),
-					  strerror(-err));
-				return err;
-			}
-		}
-		err = do_attach(r, a, true, &fd, &res);
-		if (err < 0)
-			return err;
-		break;
-	case ACT_UPDATE: {
-		char path[PATH_MAX];
-		_cleanup_close_ int pin = -1;
-		const struct hook_ops *ops = ops_for_target(&w->t);
-		struct attach_args args;
-		int orig;
-
-		state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
-		pin = bpf_obj_get(path);
-		if (pin < 0) {
-			err = -errno;
-			log_error("%s: opening pin %s: %s", action_what(a), path, strerror(-err));
-			return err;
-		}
-		res.link_id = h->link_id;
-		args_init(r, w, &args);
-		err = netns_enter(w->t.netns, &orig);
-		if (err < 0)
-			return err;
-		err = ops->update(w, &h->rec, pin, prog_fd_of(r, w), h->prog_id, &args, &res);
-		netns_leave(orig);
-		if (err < 0) {
-			log_error("%s: in-place update failed: %s", action_what(a), strerror(-err));
-			return err;
-		}
-		if (!res.prog_id) {
-			struct bpf_prog_info pi = {};
-			__u32 len = sizeof(pi);
-
-			if (bpf_prog_get_info_by_fd(prog_fd_of(r, w), &pi, &len) == 0)
-				res.prog_id = pi.id;
-		}
-		if (w->t.tc_fallback || w->t.kind == HOOK_TC) {
-			/* The pin holds the program: repin the new one. */
-			err = state_pin(r->cli->bpffs, w->manifest->name, w->key, prog_fd_of(r, w));
-			if (err < 0) {
-				log_error("%s: pinning failed: %s", action_what(a), strerror(-err));
-				return err;
-			}
-			res.tc_parent = h->rec.tc_parent;
-			res.link_id = 0;
-		}
-		break;
-	}
-	case ACT_REPLACE:
-		if (a->strategy == STRAT_MAKE_BEFORE_BREAK) {
-			err = do_attach(r, a, false, &fd, &res);
-			if (err < 0)
-				return err;
-			err = do_detach(r, h);
-			if (err >= 0)
-				err = state_pin(r->cli->bpffs, w->manifest->name, w->key, fd);
-		} else {
-			err = do_detach(r, h);
-			if (err >= 0)
-				err = do_attach(r, a, true, &fd, &res);
-		}
-		if (err < 0) {
-			if (fd >= 0)
-				close(fd);
-			log_error("%s: replace failed: %s", action_what(a), strerror(-err));
-			return err;
-		}
-		break;
-	}
-	if (w) {
-		uint32_t link_id = res.tc_parent ? 0 : res.link_id;
-
-		record_fill(r, w, &res, link_id, res.prog_id, h && h->has_record ? &h->rec : NULL, &rec);
-		if (a->kind == ACT_UPDATE && h->has_record) {
-			/* Same attachment point: keep what the attach recorded. */
-			rec.xdp_flags = h->rec.xdp_flags;
-			rec.tc_priority = h->rec.tc_priority;
-			rec.tc_handle = h->rec.tc_handle;
-			rec.tc_parent = h->rec.tc_parent;
-		}
-		err = state_record_put(r->cli->bpffs, w->manifest->name, w->key, &rec);
-		if (fd >= 0)
-			close(fd);
-		if (err < 0) {
-			log_error("%s: writing its state record failed: %s", action_what(a), strerror(-err));
-			return err;
-		}
-		a->link_id = link_id;
-		a->prog_id = res.prog_id;
-		a->result_note = res.note;
-		if (!a->result_note && h && h->has_record && w->t.kind == HOOK_XDP)
-			a->result_note = NULL;
-	} else {
-		state_tidy(r->cli->bpffs, h->manifest);
-	}
-	a->done = true;
-	r->applied++;
-	return 0;
-}
-
-/* Everything that can fail without touching a hook, for every action. */
-static int preflight(struct run *r)
-{
-	int ret = 0;
-
-	for (size_t i = 0; i < r->plan.count; i++) {
-		struct cnf_action *a = &r->plan.actions[i];
-		const struct cnf_instance *w = a->want;
-		const struct hook_ops *ops;
-		char why[512];
-		int orig;
-
-		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
-			continue;
-		if (objects_load(objects_for(&r->objs, w->att), w->att->name,
-				 manifest_attachment_line(w->manifest, w->att_idx, "program")) < 0) {
-			ret = -EINVAL;
-			continue;
-		}
-		ops = ops_for_target(&w->t);
-		if (a->kind == ACT_UPDATE || !ops->preflight)
-			continue;
-		if (netns_enter(w->t.netns, &orig) < 0)
-			continue;
-		if (ops->preflight(w, a->have ? a->have->prog_id : 0, why, sizeof(why)) < 0) {
-			log_error("attachment '%s' (%s:%d): %s", w->att->name,
-				  ATT_LOC(w->manifest, w->att_idx, NULL), why);
-			ret = -EBUSY;
-		}
-		netns_leave(orig);
-	}
-	return ret;
-}
-
-int run_execute(struct run *r)
-{
-	int err;
-
-	if (r->plan.changes == 0)
-		return 0;
-	err = preflight(r);
-	if (err < 0)
-		return err;
-	if (r->mode == RUN_APPLY) {
-		err = state_root_check(r->cli->bpffs, true);
-		if (err < 0)
-			return err;
-	}
-	for (size_t i = 0; i < r->plan.count; i++) {
-		err = exec_action(r, &r->plan.actions[i]);
-		if (err < 0) {
-			log_error("stopped after %zu of %zu changes; the changes made so far are in "
-				  "place and recorded, run apply again once the cause is fixed",
-				  r->applied, r->plan.changes);
-			return err;
-		}
-	}
-	if (r->mode == RUN_APPLY && !r->cli->no_iter &&
-	    !(r->have_live && r->live.source == LIVE_SRC_ITER_PINNED)) {
-		/* Pin the link iterator now, so that later runs read every
-		 * link with one read() instead of loading it (tens of ms). */
-		struct live_opts lo = { .bpffs = r->cli->bpffs, .may_pin = true };
-		struct live_links tmp = {};
-
-		if (live_links_read(&lo, &tmp) == 0)
-			live_links_free(&tmp);
-	}
-	return 0;
-}

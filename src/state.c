@@ -31,6 +31,14 @@ void state_close_maps(void)
 	map_fds_count = map_fds_cap = 0;
 }
 
+bool state_key_is_leftover(const char *key)
+{
+	size_t n = strlen(key);
+
+	return (n > 4 && streq(key + n - 4, TMP_SUFFIX)) ||
+	       (n > 4 && streq(key + n - 4, PIN_TMP_SUFFIX));
+}
+
 int state_pin_path(char *buf, size_t len, const char *root, const char *manifest, const char *key)
 {
 	int n = key ? snprintf(buf, len, "%s/%s/links/%s", root, manifest, key)
@@ -129,6 +137,17 @@ int state_record_put(const char *root, const char *manifest, const char *key,
 	return bpf_map_update_elem(fd, k, rec, BPF_ANY) < 0 ? -errno : 0;
 }
 
+int state_record_prepare(const char *root, const char *manifest)
+{
+	int fd = state_map_open(root, manifest, true);
+
+	if (fd < 0) {
+		errno = -fd;
+		return fd;
+	}
+	return 0;
+}
+
 int state_record_del(const char *root, const char *manifest, const char *key)
 {
 	char k[CNF_KEY_MAX];
@@ -146,7 +165,7 @@ int state_record_del(const char *root, const char *manifest, const char *key)
 
 int state_pin(const char *root, const char *manifest, const char *key, int fd)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX];
 	char *slash;
 	int r = state_pin_path(path, sizeof(path), root, manifest, key);
 
@@ -158,10 +177,22 @@ int state_pin(const char *root, const char *manifest, const char *key, int fd)
 	if (r < 0)
 		return r;
 	*slash = '/';
-	/* A stale pin of a defunct link may still sit there. */
-	if (unlink(path) < 0 && errno != ENOENT)
+	/* Pin under a temporary name, then rename over whatever sits at the
+	 * path (a stale pin, the previous program): never a moment without a
+	 * pin. A killed run leaves the temporary pin, which the next run
+	 * removes as a leftover. */
+	if (snprintf(tmp, sizeof(tmp), "%s%s", path, PIN_TMP_SUFFIX) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (unlink(tmp) < 0 && errno != ENOENT)
 		return -errno;
-	return bpf_obj_pin(fd, path) < 0 ? -errno : 0;
+	if (bpf_obj_pin(fd, tmp) < 0)
+		return -errno;
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
 }
 
 int state_unpin(const char *root, const char *manifest, const char *key)

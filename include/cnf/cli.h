@@ -7,6 +7,7 @@
 
 #define CNF_DEFAULT_BPFFS "/sys/fs/bpf/cnf"
 #define CNF_DEFAULT_PATH "/etc/cnf.d"
+#define CNF_DEFAULT_WAIT 60       /* seconds, for the state root's lock */
 
 struct cli {
 	const char *verb;
@@ -17,6 +18,7 @@ struct cli {
 	bool detailed_exitcode;   /* apply: exit 2 when something changed */
 	bool all;                 /* destroy --all */
 	bool no_iter;             /* read links with GET_NEXT_ID only */
+	int wait_sec;             /* for the state root's lock; 0: fail at once */
 	int verbose;
 };
 

@@ -48,9 +48,9 @@ struct hook_ops {
 		       struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen);
 	/* Appends the canonical hook parameters (the hook identity). */
 	void (*describe)(const struct cnf_target *t, char *buf, size_t len);
-	/* Refuses to attach over a program the tool does not own: `own_prog_id`
-	 * is the program of the instance being replaced (0 if none). */
-	int (*preflight)(const struct cnf_instance *w, uint32_t own_prog_id,
+	/* Refuses to attach over a program the tool does not own: `own` are
+	 * the (sorted) ids of every program pinned under the state root. */
+	int (*preflight)(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 			 char *why, size_t whylen);
 	/* Attaches; returns a link fd to pin (or, without links, the program
 	 * fd duplicated for pinning), negative errno on failure. */
@@ -60,6 +60,10 @@ struct hook_ops {
 	int (*update)(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
 		      int prog_fd, uint32_t old_prog_id, const struct attach_args *args,
 		      struct attach_result *res);
+	/* Hooks holding one program: attaches `prog_fd` where `rec` says (the
+	 * caller entered its netns), to put back what a failed run removed.
+	 * Returns the new link's fd. */
+	int (*restore)(const struct cnf_record *rec, int prog_fd);
 	/* Detaches what `rec` describes; `pin_fd` may be -1 when the pin is gone. */
 	int (*detach)(const struct cnf_record *rec, int pin_fd);
 	/* For hooks without links: is the recorded program attached? Sets

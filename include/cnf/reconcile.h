@@ -46,6 +46,13 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode);
 int run_execute(struct run *r);
 void run_free(struct run *r);
 
+struct hook_ops;
+struct cnf_record;
+/* The hook family that handles a record / a target (tcx that fell back
+ * to tc is handled by tc). */
+const struct hook_ops *ops_for_record(const struct cnf_record *rec);
+const struct hook_ops *ops_for_target(const struct cnf_target *t);
+
 /* Enter a network namespace by path (NULL: stay). Returns the fd of the
  * namespace to go back to (or -1) in *ret_orig. */
 int netns_enter(const char *path, int *ret_orig);

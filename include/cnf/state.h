@@ -18,6 +18,14 @@
 #include "cnf/engine.h"
 
 #define CNF_MAPS_DIR "_maps"
+/* Suffix of the temporary pin of a replacement's new link, renamed over
+ * the old pin once the old link is detached. Escaped keys never contain
+ * '%' followed by anything but two hex digits. */
+#define TMP_SUFFIX "%new"
+/* Suffix of a pin being written (renamed into place at once). */
+#define PIN_TMP_SUFFIX "%pin"
+/* Pins with either suffix are leftovers of a killed run. */
+bool state_key_is_leftover(const char *key);
 
 struct state {
 	const char *root;
@@ -38,6 +46,8 @@ int state_pin_path(char *buf, size_t len, const char *root, const char *manifest
 int state_record_put(const char *root, const char *manifest, const char *key,
 		     const struct cnf_record *rec);
 int state_record_del(const char *root, const char *manifest, const char *key);
+/* Creates the manifest's state map if missing (before the first change). */
+int state_record_prepare(const char *root, const char *manifest);
 /* Pins `fd` at the instance's path (creating directories). */
 int state_pin(const char *root, const char *manifest, const char *key, int fd);
 int state_unpin(const char *root, const char *manifest, const char *key);

@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Carrying out a plan as one transaction.
+ *
+ * Before the first change everything that can be checked is checked
+ * (objects loaded, targets resolved, foreign programs in the way). Then
+ * the plan runs in three phases:
+ *
+ *   A. removals that free a hook holding one program (XDP): the old
+ *      program stays open so it can be put back;
+ *   B. everything that adds: creates, in-place updates, and the new half
+ *      of make-before-break replacements (pinned under a temporary name);
+ *   C. what the new state no longer needs: the old half of replacements
+ *      (the new pin takes the old one's name in one rename) and deletes.
+ *
+ * A failure in A or B undoes every change of the run, newest first, and
+ * the error says whether that worked. C only removes; a failure there
+ * leaves the new state in place plus leftovers that the next run removes.
+ *
+ * Every step keeps pins and records consistent, so a run killed at any
+ * point leaves state the next run recognises: a link is pinned before its
+ * record is written (a pin without a record is replaced), a legacy tc
+ * filter's program is pinned and recorded before the filter exists (the
+ * record says where to look), and a link that was never pinned dies with
+ * the process. */
+#include <fcntl.h>
+#include <limits.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/log.h"
+#include "cnf/reconcile.h"
+#include "cnf/util.h"
+
+
+struct xstate {
+	bool broke;                   /* A: the old instance was removed */
+	bool made;                    /* B: the new instance exists */
+	int old_prog_fd;              /* to put the old program back */
+	int new_fd;                   /* the new link (or tc program) */
+	struct cnf_record new_rec;    /* what B recorded */
+	bool tmp_pinned;              /* B pinned the new link under TMP_SUFFIX */
+};
+
+static const char *action_what(const struct cnf_action *a)
+{
+	static char buf[CNF_KEY_MAX + 2 * CNF_NAME_MAX + 64];
+
+	snprintf(buf, sizeof(buf), "attachment '%s' of manifest '%s' on %s",
+		 a->want ? a->want->att->name : a->have->rec.attachment,
+		 a->want ? a->want->manifest->name : a->have->manifest,
+		 a->want ? a->want->target_text : a->have->rec.target);
+	return buf;
+}
+
+static bool single_prog(const struct cnf_observed *h)
+{
+	const struct hook_ops *ops = h->has_record ? ops_for_record(&h->rec) : NULL;
+
+	return ops && !ops->caps.multi_prog;
+}
+
+/* The temporary pin of a replacement that a killed run left behind. */
+static bool is_leftover(const struct cnf_observed *h)
+{
+	return state_key_is_leftover(h->key);
+}
+
+static bool is_tc(const struct hook_ops *ops)
+{
+	return ops == &hook_tc_ops;
+}
+
+static void record_fill(struct run *r, const struct cnf_instance *w, const struct attach_result *res,
+			const struct cnf_record *prev, struct cnf_record *rec)
+{
+	const struct obj_entry *e = objects_for(&r->objs, w->att);
+	struct bpf_program *p = w->att->prog_name ?
+		objects_program((struct obj_entry *)e, w->att->prog_name) : NULL;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->version = CNF_RECORD_VERSION;
+	rec->hook = (uint32_t)w->t.kind;
+	rec->link_id = res->tc_parent ? 0 : res->link_id;
+	rec->prog_id = res->prog_id;
+	memcpy(rec->prog_hash, w->prog_hash, CNF_HASH_LEN);
+	memcpy(rec->hook_hash, w->hook_hash, CNF_HASH_LEN);
+	rec->obj_dev = e->st.st_dev;
+	rec->obj_ino = e->st.st_ino;
+	rec->obj_size = (uint64_t)e->st.st_size;
+	rec->obj_mtime_ns = (uint64_t)e->st.st_mtim.tv_sec * 1000000000ull +
+			    (uint64_t)e->st.st_mtim.tv_nsec;
+	memcpy(rec->obj_hash, e->hash, CNF_HASH_LEN);
+	rec->netns_ino = w->t.netns_ino;
+	rec->cgroup_id = w->t.cgroup_id;
+	rec->ifindex = w->t.ifindex;
+	rec->xdp_flags = res->xdp_flags;
+	rec->tc_priority = res->tc_priority;
+	rec->tc_handle = res->tc_handle;
+	rec->tc_parent = res->tc_parent;
+	rec->created_sec = prev ? prev->created_sec : (uint64_t)time(NULL);
+	snprintf(rec->attachment, sizeof(rec->attachment), "%s", w->att->name);
+	snprintf(rec->program, sizeof(rec->program), "%s",
+		 w->att->program ? w->att->program : w->att->map ? w->att->map : "");
+	snprintf(rec->target, sizeof(rec->target), "%s", w->target_text);
+	snprintf(rec->hook_desc, sizeof(rec->hook_desc), "%s", w->hook_desc);
+	snprintf(rec->netns, sizeof(rec->netns), "%s", w->t.netns ? w->t.netns : "");
+	rec->prog_type = p ? bpf_program__type(p) : 0;
+	rec->attach_type = w->t.attach_type;
+}
+
+static struct bpf_program *prog_of(struct run *r, const struct cnf_instance *w)
+{
+	struct obj_entry *e = objects_for(&r->objs, w->att);
+
+	return w->att->prog_name && e ? objects_program(e, w->att->prog_name) : NULL;
+}
+
+static int prog_fd_of(struct run *r, const struct cnf_instance *w)
+{
+	struct bpf_program *p = prog_of(r, w);
+
+	return p ? bpf_program__fd(p) : -1;
+}
+
+static uint32_t prog_id_of_fd(int fd)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	if (fd < 0 || bpf_prog_get_info_by_fd(fd, &pi, &len) < 0)
+		return 0;
+	return pi.id;
+}
+
+static void args_init(struct run *r, const struct cnf_instance *w, struct attach_args *args)
+{
+	struct obj_entry *e = objects_for(&r->objs, w->att);
+
+	memset(args, 0, sizeof(*args));
+	args->obj = e ? e->bo : NULL;
+	args->prog = prog_of(r, w);
+}
+
+/* Link id of the anchor's instance on the same target, as it is now. */
+static uint32_t anchor_link_id(struct run *r, const struct cnf_instance *w)
+{
+	const char *tk = strchr(w->key, '/') + 1;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+
+		if (!a->want || a->want->manifest != w->manifest ||
+		    !streq(a->want->att->name, w->t.anchor) || !streq(strchr(a->want->key, '/') + 1, tk))
+			continue;
+		if (a->done && a->link_id)
+			return a->link_id;
+		if (a->have)
+			return a->have->link_id;
+	}
+	return 0;
+}
+
+static int tmp_key(char *buf, size_t len, const char *key)
+{
+	return snprintf(buf, len, "%s%s", key, TMP_SUFFIX) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* Detaches what an observed instance (or a record) describes and removes
+ * its pin and record. `keep_record`: leave the record (a replacement
+ * writes a new one right after). */
+static int remove_instance(struct run *r, const char *manifest, const char *key,
+			   const struct cnf_record *rec, bool keep_record)
+{
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int orig, err = 0;
+
+	if (state_pin_path(path, sizeof(path), r->cli->bpffs, manifest, key) < 0)
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (rec) {
+		const struct hook_ops *ops = ops_for_record(rec);
+
+		if (ops) {
+			err = netns_enter(rec->netns[0] ? rec->netns : NULL, &orig);
+			if (err < 0)
+				return err;
+			err = ops->detach(rec, fd);
+			netns_leave(orig);
+		}
+	} else if (fd >= 0) {
+		err = link_detach_common(fd);
+	}
+	if (err < 0)
+		return err;
+	err = state_unpin(r->cli->bpffs, manifest, key);
+	if (err < 0 || keep_record)
+		return err;
+	return state_record_del(r->cli->bpffs, manifest, key);
+}
+
+/* Attaches the desired instance. The new link is pinned under `pin_key`
+ * (the instance's key, or its temporary name); its record is written
+ * when `record` is set. Legacy tc has no link: its program is pinned and
+ * recorded first, so that a run killed right after the attach still finds
+ * the filter. */
+static int make_instance(struct run *r, struct cnf_action *a, const char *pin_key, bool record,
+			 struct xstate *x)
+{
+	const struct cnf_instance *w = a->want;
+	const struct hook_ops *ops = ops_for_target(&w->t);
+	const char *m = w->manifest->name;
+	const struct cnf_record *prev = a->have && a->have->has_record ? &a->have->rec : NULL;
+	struct attach_result res = {};
+	struct attach_args args;
+	int orig, fd, err;
+
+	args_init(r, w, &args);
+	if (w->t.anchor)
+		args.anchor_link_id = anchor_link_id(r, w);
+
+	if (is_tc(ops)) {
+		res.tc_priority = w->t.tc_priority;
+		res.tc_handle = w->t.tc_handle;
+		res.tc_parent = w->t.dir == TC_DIR_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		res.prog_id = prog_id_of_fd(prog_fd_of(r, w));
+		err = state_pin(r->cli->bpffs, m, pin_key, prog_fd_of(r, w));
+		if (err < 0)
+			goto pin_failed;
+		record_fill(r, w, &res, prev, &x->new_rec);
+		if (record) {
+			err = state_record_put(r->cli->bpffs, m, w->key, &x->new_rec);
+			if (err < 0) {
+				state_unpin(r->cli->bpffs, m, pin_key);
+				goto record_failed;
+			}
+		}
+	}
+
+	err = netns_enter(w->t.netns, &orig);
+	if (err < 0)
+		return err;
+	fd = ops->attach(w, prog_fd_of(r, w), &args, &res);
+	netns_leave(orig);
+	if (fd < 0) {
+		if (is_tc(ops)) {
+			state_unpin(r->cli->bpffs, m, pin_key);
+			if (record)
+				state_record_del(r->cli->bpffs, m, w->key);
+		}
+		if (fd == -ESTALE)
+			log_error("%s: the hook changed while attaching (a concurrent change)",
+				  action_what(a));
+		else if (fd == -ENOENT && w->t.anchor)
+			log_error("%s: anchor '%s' is not attached", action_what(a), w->t.anchor);
+		else
+			log_error("%s: attach failed: %s", action_what(a), strerror(-fd));
+		return fd;
+	}
+	x->new_fd = fd;
+	x->made = true;
+	if (is_tc(ops)) {
+		res.prog_id = prog_id_of_fd(fd);
+	} else {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+
+		if (bpf_link_get_info_by_fd(fd, &li, &len) == 0) {
+			res.link_id = li.id;
+			res.prog_id = li.prog_id;
+		}
+		err = state_pin(r->cli->bpffs, m, pin_key, fd);
+		if (err < 0)
+			goto pin_failed;
+	}
+	record_fill(r, w, &res, prev, &x->new_rec);
+	if (record) {
+		err = state_record_put(r->cli->bpffs, m, w->key, &x->new_rec);
+		if (err < 0)
+			goto record_failed;
+	}
+	a->link_id = x->new_rec.link_id;
+	a->prog_id = x->new_rec.prog_id;
+	a->result_note = res.note;
+	return 0;
+
+pin_failed:
+	log_error("%s: pinning under %s failed: %s", action_what(a), r->cli->bpffs, strerror(-err));
+	return err;
+record_failed:
+	log_error("%s: writing its state record failed: %s", action_what(a), strerror(-err));
+	return err;
+}
+
+static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x)
+{
+	const struct cnf_instance *w = a->want;
+	const struct cnf_observed *h = a->have;
+	const struct hook_ops *ops = ops_for_target(&w->t);
+	struct attach_result res = { .link_id = h->link_id };
+	struct attach_args args;
+	char path[PATH_MAX];
+	_cleanup_close_ int pin = -1;
+	int orig, err;
+
+	state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
+	pin = bpf_obj_get(path);
+	if (pin < 0) {
+		err = -errno;
+		log_error("%s: opening pin %s: %s", action_what(a), path, strerror(-err));
+		return err;
+	}
+	/* Keep the running program: rollback swaps it back. */
+	x->old_prog_fd = h->prog_id ? bpf_prog_get_fd_by_id(h->prog_id) : -1;
+	args_init(r, w, &args);
+	err = netns_enter(w->t.netns, &orig);
+	if (err < 0)
+		return err;
+	err = ops->update(w, &h->rec, pin, prog_fd_of(r, w), h->prog_id, &args, &res);
+	netns_leave(orig);
+	if (err < 0) {
+		log_error("%s: in-place update failed: %s", action_what(a), strerror(-err));
+		return err;
+	}
+	x->made = true;
+	res.prog_id = res.prog_id ? res.prog_id : prog_id_of_fd(prog_fd_of(r, w));
+	if (is_tc(ops)) {
+		/* The pin holds the program: pin the new one. */
+		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, prog_fd_of(r, w));
+		if (err < 0) {
+			log_error("%s: pinning failed: %s", action_what(a), strerror(-err));
+			return err;
+		}
+	}
+	record_fill(r, w, &res, &h->rec, &x->new_rec);
+	/* Same attachment point: what the first attach obtained stays. */
+	x->new_rec.link_id = h->rec.link_id ? h->rec.link_id : h->link_id;
+	x->new_rec.xdp_flags = h->rec.xdp_flags;
+	x->new_rec.tc_priority = h->rec.tc_priority;
+	x->new_rec.tc_handle = h->rec.tc_handle;
+	x->new_rec.tc_parent = h->rec.tc_parent;
+	err = state_record_put(r->cli->bpffs, w->manifest->name, w->key, &x->new_rec);
+	if (err < 0) {
+		log_error("%s: writing its state record failed: %s", action_what(a), strerror(-err));
+		return err;
+	}
+	a->link_id = x->new_rec.link_id;
+	a->prog_id = x->new_rec.prog_id;
+	if (w->t.kind == HOOK_XDP)
+		a->result_note = h->rec.xdp_flags == 2 ? "generic" : h->rec.xdp_flags == 8 ? "offload"
+										     : "native";
+	return 0;
+}
+
+/* ---- undo ---- */
+
+static int undo_make(struct run *r, struct cnf_action *a, struct xstate *x)
+{
+	const struct cnf_instance *w = a->want;
+	char key[CNF_KEY_MAX];
+	int err;
+
+	if (x->tmp_pinned) {
+		if (tmp_key(key, sizeof(key), w->key) < 0)
+			return -ENAMETOOLONG;
+	} else {
+		snprintf(key, sizeof(key), "%s", w->key);
+	}
+	err = remove_instance(r, w->manifest->name, key, &x->new_rec, true);
+	if (err < 0)
+		return err;
+	if (x->tmp_pinned)
+		return 0;
+	/* A create's record goes; a replacement's old record comes back. */
+	if (a->have && a->have->has_record && a->kind != ACT_CREATE)
+		return state_record_put(r->cli->bpffs, w->manifest->name, w->key, &a->have->rec);
+	return state_record_del(r->cli->bpffs, w->manifest->name, w->key);
+}
+
+static int undo_update(struct run *r, struct cnf_action *a, struct xstate *x)
+{
+	const struct cnf_instance *w = a->want;
+	const struct cnf_observed *h = a->have;
+	const struct hook_ops *ops = ops_for_target(&w->t);
+	struct attach_result res = {};
+	struct attach_args args;
+	char path[PATH_MAX];
+	_cleanup_close_ int pin = -1;
+	int orig, err;
+
+	if (x->old_prog_fd < 0)
+		return -ENOENT;
+	state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
+	pin = bpf_obj_get(path);
+	if (pin < 0)
+		return -errno;
+	args_init(r, w, &args);
+	err = netns_enter(w->t.netns, &orig);
+	if (err < 0)
+		return err;
+	err = ops->update(w, &h->rec, pin, x->old_prog_fd, x->new_rec.prog_id, &args, &res);
+	netns_leave(orig);
+	if (err < 0)
+		return err;
+	if (is_tc(ops)) {
+		err = state_pin(r->cli->bpffs, h->manifest, h->key, x->old_prog_fd);
+		if (err < 0)
+			return err;
+	}
+	return state_record_put(r->cli->bpffs, h->manifest, h->key, &h->rec);
+}
+
+/* Puts back what phase A removed from a single-program hook. */
+static int undo_break(struct run *r, struct cnf_action *a, struct xstate *x)
+{
+	const struct cnf_observed *h = a->have;
+	const struct hook_ops *ops = ops_for_record(&h->rec);
+	struct cnf_record rec = h->rec;
+	_cleanup_close_ int fd = -1;
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	int orig, err;
+
+	if (!ops || !ops->restore || x->old_prog_fd < 0)
+		return -EOPNOTSUPP;
+	err = netns_enter(rec.netns[0] ? rec.netns : NULL, &orig);
+	if (err < 0)
+		return err;
+	fd = ops->restore(&rec, x->old_prog_fd);
+	netns_leave(orig);
+	if (fd < 0)
+		return fd;
+	if (bpf_link_get_info_by_fd(fd, &li, &len) == 0)
+		rec.link_id = li.id;
+	err = state_pin(r->cli->bpffs, h->manifest, h->key, fd);
+	if (err < 0) {
+		link_detach_common(fd);
+		return err;
+	}
+	return state_record_put(r->cli->bpffs, h->manifest, h->key, &rec);
+}
+
+static int rollback(struct run *r, struct xstate *xs)
+{
+	int failures = 0;
+
+	for (size_t i = r->plan.count; i > 0; i--) {
+		struct cnf_action *a = &r->plan.actions[i - 1];
+		struct xstate *x = &xs[i - 1];
+		int err = 0;
+
+		if (x->made)
+			err = a->kind == ACT_UPDATE ? undo_update(r, a, x) : undo_make(r, a, x);
+		if (err < 0) {
+			log_error("rollback: %s: could not undo the %s: %s", action_what(a),
+				  action_kind_name(a->kind), strerror(-err));
+			failures++;
+		}
+		err = 0;
+		if (x->broke)
+			err = undo_break(r, a, x);
+		if (err < 0) {
+			log_error("rollback: %s: could not put the removed program back: %s",
+				  action_what(a), strerror(-err));
+			failures++;
+		}
+		a->done = false;
+	}
+	return failures;
+}
+
+/* ---- phases ---- */
+
+static int phase_a(struct run *r, struct xstate *xs)
+{
+	for (size_t i = 0; i < r->plan.count; i++) {
+		struct cnf_action *a = &r->plan.actions[i];
+		struct xstate *x = &xs[i];
+		int err;
+
+		/* Leftovers go first too: a replacement of this run may need
+		 * their name. */
+		if (!((a->kind == ACT_DELETE && (single_prog(a->have) || is_leftover(a->have))) ||
+		      (a->kind == ACT_REPLACE && a->strategy == STRAT_BREAK_BEFORE_MAKE)))
+			continue;
+		x->old_prog_fd = a->have->alive && a->have->prog_id ?
+				 bpf_prog_get_fd_by_id(a->have->prog_id) : -1;
+		err = remove_instance(r, a->have->manifest, a->have->key,
+				      a->have->has_record ? &a->have->rec : NULL,
+				      a->kind == ACT_REPLACE);
+		if (err < 0) {
+			log_error("%s: detach failed: %s", action_what(a), strerror(-err));
+			return err;
+		}
+		x->broke = true;
+		if (a->kind == ACT_DELETE) {
+			a->done = true;
+			r->applied++;
+		}
+	}
+	return 0;
+}
+
+static int phase_b(struct run *r, struct xstate *xs)
+{
+	for (size_t i = 0; i < r->plan.count; i++) {
+		struct cnf_action *a = &r->plan.actions[i];
+		struct xstate *x = &xs[i];
+		const struct cnf_observed *h = a->have;
+		char key[CNF_KEY_MAX];
+		int err = 0;
+
+		switch (a->kind) {
+		case ACT_NOOP:
+			if (h) {
+				a->link_id = h->link_id;
+				a->prog_id = h->prog_id;
+			}
+			continue;
+		case ACT_DELETE:
+			continue;
+		case ACT_CREATE:
+			if (h && (h->has_pin || h->has_record)) {
+				/* A defunct or stale leftover: nothing runs there. */
+				err = remove_instance(r, h->manifest, h->key,
+						      h->has_record ? &h->rec : NULL, false);
+				if (err < 0) {
+					log_error("%s: removing the stale pin failed: %s",
+						  action_what(a), strerror(-err));
+					return err;
+				}
+			}
+			err = make_instance(r, a, a->want->key, true, x);
+			break;
+		case ACT_UPDATE:
+			err = update_instance(r, a, x);
+			break;
+		case ACT_REPLACE:
+			if (a->strategy == STRAT_BREAK_BEFORE_MAKE) {
+				err = make_instance(r, a, a->want->key, true, x);
+				break;
+			}
+			err = tmp_key(key, sizeof(key), a->want->key);
+			if (err >= 0)
+				err = make_instance(r, a, key, false, x);
+			x->tmp_pinned = err >= 0;
+			break;
+		}
+		if (err < 0)
+			return err;
+		if (!(a->kind == ACT_REPLACE && a->strategy == STRAT_MAKE_BEFORE_BREAK)) {
+			a->done = true;
+			r->applied++;
+		}
+	}
+	return 0;
+}
+
+static int phase_c(struct run *r, struct xstate *xs)
+{
+	int failures = 0;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		struct cnf_action *a = &r->plan.actions[i];
+		struct xstate *x = &xs[i];
+		const struct cnf_observed *h = a->have;
+		int err = 0;
+
+		if (a->kind == ACT_DELETE && !x->broke) {
+			err = remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
+					      false);
+			if (err < 0)
+				log_error("%s: detach failed: %s", action_what(a), strerror(-err));
+		} else if (a->kind == ACT_REPLACE && x->tmp_pinned) {
+			char from[PATH_MAX], to[PATH_MAX], key[CNF_KEY_MAX];
+
+			err = remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
+					      true);
+			if (err >= 0 && (err = tmp_key(key, sizeof(key), a->want->key)) >= 0) {
+				state_pin_path(from, sizeof(from), r->cli->bpffs, h->manifest, key);
+				state_pin_path(to, sizeof(to), r->cli->bpffs, h->manifest, h->key);
+				if (rename(from, to) < 0)
+					err = -errno;
+			}
+			if (err >= 0)
+				err = state_record_put(r->cli->bpffs, h->manifest, h->key, &x->new_rec);
+			if (err < 0)
+				log_error("%s: finishing the replacement failed: %s", action_what(a),
+					  strerror(-err));
+		} else {
+			continue;
+		}
+		if (err < 0) {
+			failures++;
+			continue;
+		}
+		a->done = true;
+		r->applied++;
+	}
+	return failures ? -EIO : 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Everything that can fail without touching a hook, for every action. */
+static int preflight(struct run *r)
+{
+	_cleanup_free_ uint32_t *own = xcalloc(2 * r->st.count + 1, sizeof(*own));
+	size_t n_own = 0;
+	int ret = 0;
+
+	/* Whatever runs from a pin under the root is the tool's own,
+	 * including leftovers of a killed run that this run removes. */
+	for (size_t i = 0; i < r->st.count; i++) {
+		if (r->st.obs[i].prog_id)
+			own[n_own++] = r->st.obs[i].prog_id;
+		if (r->st.obs[i].has_record && r->st.obs[i].rec.prog_id)
+			own[n_own++] = r->st.obs[i].rec.prog_id;
+	}
+	qsort(own, n_own, sizeof(*own), u32_cmp);
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		struct cnf_action *a = &r->plan.actions[i];
+		const struct cnf_instance *w = a->want;
+		const struct hook_ops *ops;
+		char why[512];
+		int orig;
+
+		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
+			continue;
+		if (objects_load(objects_for(&r->objs, w->att), w->att->name,
+				 manifest_attachment_line(w->manifest, w->att_idx, "program")) < 0) {
+			ret = -EINVAL;
+			continue;
+		}
+		ops = ops_for_target(&w->t);
+		if (a->kind == ACT_UPDATE || !ops->preflight)
+			continue;
+		if (netns_enter(w->t.netns, &orig) < 0)
+			continue;
+		if (ops->preflight(w, own, n_own, why, sizeof(why)) < 0) {
+			log_error("attachment '%s' (%s:%d): %s", w->att->name, w->manifest->path,
+				  manifest_attachment_line(w->manifest, w->att_idx, NULL), why);
+			ret = -EBUSY;
+		}
+		netns_leave(orig);
+	}
+	if (ret < 0)
+		return ret;
+	/* All checks passed: create the manifests' state maps now rather
+	 * than half-way through. */
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_instance *w = r->plan.actions[i].want;
+
+		if (!w || r->plan.actions[i].kind == ACT_NOOP)
+			continue;
+		if (state_record_prepare(r->cli->bpffs, w->manifest->name) < 0) {
+			log_error("manifest '%s': cannot create its state under %s: %s",
+				  w->manifest->name, r->cli->bpffs, strerror(errno));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+int run_execute(struct run *r)
+{
+	_cleanup_free_ struct xstate *xs = NULL;
+	int err;
+
+	if (r->plan.changes == 0)
+		return 0;
+	if (r->mode == RUN_APPLY) {
+		err = state_root_check(r->cli->bpffs, true);
+		if (err < 0)
+			return err;
+	}
+	err = preflight(r);
+	if (err < 0)
+		return err;
+
+	xs = xcalloc(r->plan.count, sizeof(*xs));
+	for (size_t i = 0; i < r->plan.count; i++)
+		xs[i].old_prog_fd = xs[i].new_fd = -1;
+
+	err = phase_a(r, xs);
+	if (err >= 0)
+		err = phase_b(r, xs);
+	if (err < 0) {
+		size_t done = r->applied;
+		int failures = rollback(r, xs);
+
+		r->applied = 0;
+		if (failures)
+			log_error("%zu change%s had been made; rolling them back failed for %d "
+				  "(see above): run apply again once the cause is fixed", done,
+				  done == 1 ? "" : "s", failures);
+		else
+			log_error("nothing changed: the %zu change%s made before the failure %s "
+				  "rolled back", done, done == 1 ? "" : "s", done == 1 ? "was" : "were");
+	} else {
+		err = phase_c(r, xs);
+		if (err < 0)
+			log_error("the new state is in place, but removing what it replaced failed "
+				  "(see above); the next apply removes the leftovers");
+	}
+	for (size_t i = 0; i < r->plan.count; i++) {
+		if (xs[i].old_prog_fd >= 0)
+			close(xs[i].old_prog_fd);
+		if (xs[i].new_fd >= 0)
+			close(xs[i].new_fd);
+	}
+	/* Drop what deletes left empty: directories, an empty state map. */
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+
+		if (a->kind == ACT_DELETE && a->done)
+			state_tidy(r->cli->bpffs, a->have->manifest);
+	}
+	if (err < 0)
+		return err;
+
+	if (r->mode == RUN_APPLY && !r->cli->no_iter &&
+	    !(r->have_live && r->live.source == LIVE_SRC_ITER_PINNED)) {
+		/* Pin the link iterator now, so that later runs read every
+		 * link with one read() instead of loading it (tens of ms). */
+		struct live_opts lo = { .bpffs = r->cli->bpffs, .may_pin = true };
+		struct live_links tmp = {};
+
+		if (live_links_read(&lo, &tmp) == 0)
+			live_links_free(&tmp);
+	}
+	return 0;
+}
