@@ -161,3 +161,11 @@ $(BUILD)/man/%: man/%.scd
 
 schema-test: $(BIN) $(TEST_BPF_OBJS)
 	$(Q)$(PYTHON) tests/schema/check_schema.py --build $(BUILD)
+
+# Small programs the integration tests use to act as another tool would.
+TEST_TOOLS := $(BUILD)/tests/tools/drift_tool
+all: $(TEST_TOOLS)
+$(BUILD)/tests/tools/drift_tool: tests/tools/drift_tool.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

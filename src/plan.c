@@ -161,6 +161,13 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 				 h->rec.hook_desc, w->hook_desc);
 		return;
 	}
+	if (h->order_drift[0]) {
+		/* Re-attaching puts the link back where the manifest says. */
+		a->kind = ACT_REPLACE;
+		a->strategy = STRAT_MAKE_BEFORE_BREAK;
+		snprintf(a->reason, sizeof(a->reason), "drift: %s", h->order_drift);
+		return;
+	}
 	if (h->prog_replaced || memcmp(h->rec.prog_hash, w->prog_hash, CNF_HASH_LEN) != 0) {
 		if (caps->link_update) {
 			a->kind = ACT_UPDATE;

@@ -575,6 +575,79 @@ static int observe_all(struct run *r)
 	return 0;
 }
 
+/* Ordered tcx links: is each still where its manifest put it? A foreign
+ * program inserted in front of an `order: first` link, say, is drift. */
+static void check_order(struct run *r)
+{
+	for (size_t i = 0; i < r->want_count; i++) {
+		const struct cnf_instance *w = &r->want[i];
+		struct cnf_observed *h = NULL;
+		LIBBPF_OPTS(bpf_prog_query_opts, q);
+		uint32_t links[256], progs[256];
+		int orig, pos = -1, anchor = -1;
+		uint32_t anchor_id = 0;
+
+		if (w->t.kind != HOOK_TCX || w->t.tc_fallback || w->t.order == ORDER_NONE ||
+		    !w->t.ifindex)
+			continue;
+		for (size_t j = 0; j < r->st.count && !h; j++)
+			if (streq(r->st.obs[j].manifest, w->manifest->name) &&
+			    streq(r->st.obs[j].key, w->key))
+				h = &r->st.obs[j];
+		if (!h || !h->alive || !h->link_id)
+			continue;
+		if (w->t.anchor) {
+			/* The anchor's link on the same interface. */
+			const char *tk = strchr(w->key, '/') + 1;
+
+			for (size_t j = 0; j < r->st.count; j++) {
+				const struct cnf_observed *o = &r->st.obs[j];
+
+				if (streq(o->manifest, w->manifest->name) && o->has_record &&
+				    streq(o->rec.attachment, w->t.anchor) &&
+				    streq(strchr(o->key, '/') + 1, tk))
+					anchor_id = o->link_id;
+			}
+			if (!anchor_id)
+				continue; /* the anchor itself is being created */
+		}
+		/* The kernel fills link ids only along with program ids. */
+		q.prog_ids = progs;
+		q.link_ids = links;
+		q.count = ARRAY_SIZE(links);
+		if (netns_enter(w->t.netns, &orig) < 0)
+			continue;
+		if (bpf_prog_query_opts(w->t.ifindex, w->t.attach_type, &q) < 0) {
+			netns_leave(orig);
+			continue;
+		}
+		netns_leave(orig);
+		for (__u32 k = 0; k < q.count && k < ARRAY_SIZE(links); k++) {
+			if (links[k] == h->link_id)
+				pos = (int)k;
+			if (anchor_id && links[k] == anchor_id)
+				anchor = (int)k;
+		}
+		log_debug("order of %s on %s: link %u at %d of %u", w->att->name, w->target_text,
+			  h->link_id, pos, q.count);
+		if (pos < 0)
+			continue;
+		if (w->t.order == ORDER_FIRST && pos != 0)
+			snprintf(h->order_drift, sizeof(h->order_drift),
+				 "declared first, but %d program%s run before it", pos, pos == 1 ? "" : "s");
+		else if (w->t.order == ORDER_LAST && pos != (int)q.count - 1)
+			snprintf(h->order_drift, sizeof(h->order_drift),
+				 "declared last, but %d program%s run after it", (int)q.count - 1 - pos,
+				 (int)q.count - 1 - pos == 1 ? "" : "s");
+		else if (w->t.order == ORDER_BEFORE && anchor >= 0 && pos > anchor)
+			snprintf(h->order_drift, sizeof(h->order_drift),
+				 "declared before '%s', but runs after it", w->t.anchor);
+		else if (w->t.order == ORDER_AFTER && anchor >= 0 && pos < anchor)
+			snprintf(h->order_drift, sizeof(h->order_drift),
+				 "declared after '%s', but runs before it", w->t.anchor);
+	}
+}
+
 /* ---- prepare ---- */
 
 /* Runs serialise on a lock of the state root directory: exclusive for
@@ -683,7 +756,11 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		err = -EINVAL;
 	if (err < 0)
 		return err;
-	return resolve_all(r);
+	err = resolve_all(r);
+	if (err < 0)
+		return err;
+	check_order(r);
+	return 0;
 }
 
 void run_free(struct run *r)

@@ -130,7 +130,7 @@ struct cnf_observed {
 	bool prog_replaced;           /* the link runs another program than recorded */
 	uint32_t link_id;
 	uint32_t prog_id;
-	const char *drift;            /* why it is not in sync, NULL if it is */
+	char order_drift[128];        /* tcx/netkit: why the link is out of its declared order */
 };
 
 enum action_kind { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE };
