@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* plan and apply. */
+#include <errno.h>
+
 #include "cnf/cli.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
@@ -39,6 +41,22 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 		return output_errors(cli);
 	}
 	if (!apply) {
+		/* What will be loaded must pass the verifier now, not half-way
+		 * through apply. */
+		for (size_t i = 0; i < r.plan.count && err >= 0; i++) {
+			const struct cnf_action *a = &r.plan.actions[i];
+
+			if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
+				continue;
+			if (objects_load(objects_for(&r.objs, a->want->att), a->want->att->name,
+					 manifest_attachment_line(a->want->manifest, a->want->att_idx,
+								  "program"), true) < 0)
+				err = -EINVAL;
+		}
+		if (err < 0) {
+			run_free(&r);
+			return output_errors(cli);
+		}
 		output_plan(&r, false);
 		ret = r.plan.changes ? EXIT_CHANGES : EXIT_OK;
 		run_free(&r);

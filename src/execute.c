@@ -106,6 +106,8 @@ static void record_fill(struct run *r, const struct cnf_instance *w, const struc
 	snprintf(rec->hook_desc, sizeof(rec->hook_desc), "%s", w->hook_desc);
 	snprintf(rec->netns, sizeof(rec->netns), "%s", w->t.netns ? w->t.netns : "");
 	rec->prog_type = p ? bpf_program__type(p) : 0;
+	rec->prog_flags = p ? bpf_program__flags(p) : 0;
+	rec->expected_attach_type = p ? bpf_program__expected_attach_type(p) : 0;
 	rec->attach_type = w->t.attach_type;
 }
 
@@ -635,7 +637,8 @@ static int preflight(struct run *r)
 		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
 			continue;
 		if (objects_load(objects_for(&r->objs, w->att), w->att->name,
-				 manifest_attachment_line(w->manifest, w->att_idx, "program")) < 0) {
+				 manifest_attachment_line(w->manifest, w->att_idx, "program"),
+				 false) < 0) {
 			ret = -EINVAL;
 			continue;
 		}

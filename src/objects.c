@@ -521,7 +521,7 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
-int objects_load(struct obj_entry *e, const char *for_attachment, int for_line)
+int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry)
 {
 	const struct cnf_manifest *m = e->manifest;
 	struct bpf_program *p;
@@ -540,6 +540,36 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line)
 			    streq_ptr(m->attachments[i].prog_name, bpf_program__name(p)))
 				used = true;
 		bpf_program__set_autoload(p, used);
+	}
+	{
+		struct bpf_map *map;
+
+		bpf_object__for_each_map(map, e->bo) {
+			const char *pin = bpf_map__pin_path(map);
+			char dir[PATH_MAX];
+			char *slash;
+
+			if (!pin)
+				continue;
+			if (dry) {
+				/* A check only: nothing may be pinned. */
+				bpf_map__set_pin_path(map, NULL);
+				continue;
+			}
+			/* libbpf pins (or reuses) at load; `pin:` may name
+			 * directories under _maps/ that do not exist yet. */
+			snprintf(dir, sizeof(dir), "%s", pin);
+			slash = strrchr(dir, '/');
+			if (slash) {
+				*slash = '\0';
+				if (mkdir_p(dir, 0700) < 0) {
+					log_error("object '%s' (%s:%d): cannot create %s for pinned map "
+						  "'%s': %s", e->obj->name, OBJ_LOC(e), dir,
+						  bpf_map__name(map), strerror(errno));
+					return -EINVAL;
+				}
+			}
+		}
 	}
 	log_libbpf_capture(true);
 	err = bpf_object__load(e->bo);

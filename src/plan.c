@@ -169,6 +169,25 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 		return;
 	}
 	if (h->prog_replaced || memcmp(h->rec.prog_hash, w->prog_hash, CNF_HASH_LEN) != 0) {
+		/* BPF_LINK_UPDATE keeps the link: the new program must fit it
+		 * as the old one did (type, expected attach type, XDP frags and
+		 * device binding). Otherwise it is a replacement. */
+		const uint32_t fit_flags = BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY;
+		bool fits = h->rec.prog_type == w->prog_type &&
+			    h->rec.expected_attach_type == w->expected_attach_type &&
+			    (h->rec.prog_flags & fit_flags) == (w->prog_flags & fit_flags);
+
+		if (caps->link_update && !fits) {
+			a->kind = ACT_REPLACE;
+			a->strategy = caps->multi_prog ? STRAT_MAKE_BEFORE_BREAK
+						       : STRAT_BREAK_BEFORE_MAKE;
+			snprintf(a->reason, sizeof(a->reason),
+				 "the new program does not fit the link (%s), so the link is replaced",
+				 h->rec.prog_type != w->prog_type ? "another program type" :
+				 h->rec.expected_attach_type != w->expected_attach_type ?
+				 "another expected attach type" : "XDP frags or device binding differ");
+			return;
+		}
 		if (caps->link_update) {
 			a->kind = ACT_UPDATE;
 			a->strategy = STRAT_IN_PLACE;

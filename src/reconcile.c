@@ -155,6 +155,11 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "map|%s",
 				      a->map ? a->map : "");
 	sha256_buf(buf, n, w->prog_hash);
+	if (prog) {
+		w->prog_type = bpf_program__type(prog);
+		w->prog_flags = bpf_program__flags(prog);
+		w->expected_attach_type = bpf_program__expected_attach_type(prog);
+	}
 	return 0;
 }
 

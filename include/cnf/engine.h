@@ -87,6 +87,10 @@ struct cnf_instance {
 	uint8_t hook_hash[CNF_HASH_LEN]; /* sha256 of hook_desc (full, untruncated) */
 	struct cnf_target t;
 	bool target_missing;          /* named target does not exist now */
+	/* What BPF_LINK_UPDATE needs to match (from the ELF; no load). */
+	uint32_t prog_type;
+	uint32_t prog_flags;
+	uint32_t expected_attach_type;
 };
 
 /* What the state root holds for one instance: written after a successful
@@ -116,6 +120,8 @@ struct cnf_record {
 	char netns[CNF_DESC_MAX];     /* netns path of network hooks, "" for the tool's own */
 	uint32_t prog_type;
 	uint32_t attach_type;
+	uint32_t prog_flags;          /* BPF_F_XDP_HAS_FRAGS, BPF_F_XDP_DEV_BOUND_ONLY, ... */
+	uint32_t expected_attach_type;
 };
 
 /* One instance as observed. */

@@ -45,7 +45,8 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 int objects_open(struct obj_cache *c);
 /* Load one object into the kernel (verifier), with autoload limited to the
  * programs some attachment uses. Errors show the verifier log's tail. */
-int objects_load(struct obj_entry *e, const char *for_attachment, int for_line);
+/* `dry`: for plan, loads without pinning maps (the verifier's verdict only). */
+int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry);
 
 struct bpf_program *objects_program(struct obj_entry *e, const char *prog_name);
 

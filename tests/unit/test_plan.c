@@ -121,6 +121,34 @@ TEST(test_prog_change_updates_in_place)
 	plan_free(&p);
 }
 
+TEST(test_prog_that_does_not_fit_the_link_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	/* An XDP program gaining frags support cannot be swapped into the
+	 * link: the hook holds one program, so break-before-make. */
+	want_init(&w, 0, HOOK_XDP, "fw", "eth0", 2, 1);
+	w.prog_flags = BPF_F_XDP_HAS_FRAGS;
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_BREAK_BEFORE_MAKE);
+	CHECK(strstr(p.actions[0].reason, "does not fit the link") != NULL);
+	plan_free(&p);
+
+	/* Another program type on tcx: make-before-break. */
+	want_init(&w, 0, HOOK_TCX, "c", "eth0", 2, 1);
+	w.prog_type = BPF_PROG_TYPE_SCHED_ACT;
+	have_init(&h, "edge", "c/eth0", HOOK_TCX, 1, 1);
+	h.rec.prog_type = BPF_PROG_TYPE_SCHED_CLS;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_MAKE_BEFORE_BREAK);
+	plan_free(&p);
+}
+
 TEST(test_prog_change_without_link_update_replaces)
 {
 	struct cnf_instance w;
@@ -367,6 +395,7 @@ TEST(test_names)
 }
 
 UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_place,
+	  test_prog_that_does_not_fit_the_link_replaces,
 	  test_prog_change_without_link_update_replaces, test_hook_change_replaces,
 	  test_hook_kind_change_replaces, test_missing_pin_or_dead_link_recreates,
 	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
