@@ -6,6 +6,7 @@
 #include "cnf/cli.h"
 #include "cnf/live.h"
 #include "cnf/log.h"
+#include "cnf/objects.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
@@ -42,6 +43,11 @@ int cmd_destroy(const struct cli *cli)
 	if (err < 0) {
 		run_free(&r);
 		return output_errors(cli);
+	}
+	if (!cli->all) {
+		/* Maps shared with `pin:` go once no program uses them. */
+		for (size_t i = 0; i < r.set->count; i++)
+			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs);
 	}
 	if (cli->all) {
 		char path[PATH_MAX];

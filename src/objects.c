@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <openssl/evp.h>
 
@@ -189,6 +190,117 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 		}
 	}
 	return ret;
+}
+
+int objects_check_pinned_maps(struct obj_cache *c)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < c->count; i++) {
+		struct obj_entry *e = &c->entries[i];
+		struct bpf_map *map;
+
+		if (!e->bo)
+			continue;
+		bpf_object__for_each_map(map, e->bo) {
+			const char *pin = bpf_map__pin_path(map);
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			_cleanup_close_ int fd = -1;
+			char what[160] = "";
+
+			if (!pin)
+				continue;
+			fd = bpf_obj_get(pin);
+			if (fd < 0)
+				continue; /* created at load */
+			if (bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+				continue;
+			if (info.type != (__u32)bpf_map__type(map))
+				snprintf(what, sizeof(what), "type %s, the object wants %s",
+					 libbpf_bpf_map_type_str(info.type),
+					 libbpf_bpf_map_type_str(bpf_map__type(map)));
+			else if (info.key_size != bpf_map__key_size(map))
+				snprintf(what, sizeof(what), "key size %u, the object wants %u",
+					 info.key_size, bpf_map__key_size(map));
+			else if (info.value_size != bpf_map__value_size(map))
+				snprintf(what, sizeof(what), "value size %u, the object wants %u",
+					 info.value_size, bpf_map__value_size(map));
+			else if (info.max_entries != bpf_map__max_entries(map))
+				snprintf(what, sizeof(what), "max_entries %u, the object wants %u",
+					 info.max_entries, bpf_map__max_entries(map));
+			else if (info.map_flags != bpf_map__map_flags(map))
+				snprintf(what, sizeof(what), "flags 0x%x, the object wants 0x%x",
+					 info.map_flags, bpf_map__map_flags(map));
+			if (!what[0])
+				continue;
+			{
+				int line = manifest_object_line(e->manifest, e->idx, NULL);
+
+				/* Point at the map's own entry in `maps:`. */
+				for (size_t k = 0; k < e->obj->maps_count; k++)
+					if (streq(e->obj->maps[k].name, bpf_map__name(map)))
+						line = e->obj->maps[k].line;
+				log_error("object '%s' (%s:%d): map '%s' is pinned at %s with %s; its "
+					  "contents cannot carry over to this version, and cnf-apply does "
+					  "not drop them on its own: remove the pin to start afresh",
+					  e->obj->name, e->manifest->path, line, bpf_map__name(map), pin,
+					  what);
+			}
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
+/* Is map `id` used by any loaded program? */
+static bool map_in_use(__u32 id)
+{
+	__u32 pid = 0;
+
+	while (bpf_prog_get_next_id(pid, &pid) == 0) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info), ids[64];
+		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(pid);
+
+		if (fd < 0)
+			continue;
+		info.nr_map_ids = ARRAY_SIZE(ids);
+		info.map_ids = (__u64)(unsigned long)ids;
+		if (bpf_prog_get_info_by_fd(fd, &info, &len) < 0)
+			continue;
+		for (__u32 k = 0; k < info.nr_map_ids && k < ARRAY_SIZE(ids); k++)
+			if (ids[k] == id)
+				return true;
+	}
+	return false;
+}
+
+int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < m->objects_count; i++) {
+		for (size_t k = 0; k < m->objects[i].maps_count; k++) {
+			const struct cnf_map_opt *mo = &m->objects[i].maps[k];
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			char path[PATH_MAX];
+			_cleanup_close_ int fd = -1;
+
+			if (!mo->pin)
+				continue;
+			snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", bpffs, mo->pin);
+			fd = bpf_obj_get(path);
+			if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+				continue;
+			if (map_in_use(info.id))
+				continue; /* another manifest's programs still use it */
+			if (unlink(path) == 0)
+				n++;
+		}
+	}
+	return n;
 }
 
 struct bpf_program *objects_program(struct obj_entry *e, const char *prog_name)

@@ -759,6 +759,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 	free(rec_manifests);
 	if (objects_open(&r->objs) < 0)
 		err = -EINVAL;
+	if (err >= 0 && mode != RUN_VALIDATE && objects_check_pinned_maps(&r->objs) < 0)
+		err = -EINVAL;
 	if (err < 0)
 		return err;
 	err = resolve_all(r);

@@ -48,6 +48,14 @@ int objects_open(struct obj_cache *c);
 /* `dry`: for plan, loads without pinning maps (the verifier's verdict only). */
 int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry);
 
+/* Maps shared through `pin:` keep their contents across program versions:
+ * an already pinned map must match the object's definition (type, key and
+ * value size, max entries, flags), else the error names what differs. */
+int objects_check_pinned_maps(struct obj_cache *c);
+/* destroy: unpins the `pin:` maps of a manifest's objects that no loaded
+ * program uses any more. Returns how many were removed. */
+int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
+
 struct bpf_program *objects_program(struct obj_entry *e, const char *prog_name);
 
 /* sha256 helpers */

@@ -141,4 +141,43 @@ EOF
 		"bpftool: the same tcx link still runs the hook"
 }
 
+test_incompatible_pinned_map() {
+	local before
+
+	veth_add u0 u0p
+	cp "$W/objs/traffic_v1.bpf.o" "$W/objs/traffic.bpf.o"
+	write_m 0
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	before=$(snapshot_host)
+
+	# A version whose counter map has another size cannot reuse the pin.
+	cp "$W/objs/traffic_big.bpf.o" "$W/objs/traffic.bpf.o"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 1 "plan refuses the incompatible map"
+	assert_contains "$ERR" "map 'pkt_counts' is pinned at" "the error names the map"
+	assert_contains "$ERR" "max_entries 4, the object wants 8" "the error says what differs"
+	assert_at "$ERR" "$W/m.yaml" 9
+	cnf_json apply "$W/m.yaml"
+	assert_rc 1 "apply refuses it too"
+	assert_unchanged "$before" "a refused apply changes nothing"
+}
+
+test_destroy_keeps_shared_maps_in_use() {
+	veth_add u0 u0p
+	cp "$W/objs/traffic_v1.bpf.o" "$W/objs/traffic.bpf.o"
+	write_m 0
+	sed -e 's/^name: up/name: other/' -e 's/interface: u0/interface: u0p/' "$W/m.yaml" >"$W/other.yaml"
+	cnf_json apply "$W/m.yaml" "$W/other.yaml"
+	assert_rc 0 "apply two manifests sharing one pinned map" || return
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy the first"
+	assert_exists "$T/bpffs/_maps/upgrade/pkt_counts" "the map stays: the other manifest's programs use it"
+	cnf_json destroy "$W/other.yaml"
+	assert_rc 0 "destroy the second"
+	assert_not_exists "$T/bpffs/_maps/upgrade/pkt_counts" "the map goes with its last user"
+}
+
 run_test "XDP and tcx upgraded under traffic: no drop, counters kept" test_upgrade_under_traffic
+run_test "an incompatible pinned map is refused before any change" test_incompatible_pinned_map
+run_test "destroy removes a shared map only with its last user" test_destroy_keeps_shared_maps_in_use
