@@ -129,10 +129,11 @@ test: all
 demo: all
 	$(Q)scripts/demo.sh $(BUILD)/cnf-apply
 
-install: $(BIN) man
+install: $(BIN) man $(EXAMPLE_BPF_OBJS)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/cnf-apply
 	install -D -m 0644 $(BUILD)/man/cnf-apply.8 $(DESTDIR)$(PREFIX)/share/man/man8/cnf-apply.8
 	install -D -m 0644 $(BUILD)/man/cnf.d.5 $(DESTDIR)$(PREFIX)/share/man/man5/cnf.d.5
+	$(install-operator-files)
 
 clean:
 	rm -rf build build-san cnf.d/objs
@@ -162,6 +163,161 @@ $(BUILD)/man/%: man/%.scd
 schema-test: $(BIN) $(TEST_BPF_OBJS)
 	$(Q)$(PYTHON) tests/schema/check_schema.py --build $(BUILD)
 
+# ---- Bad input and fuzzing (tests/badinput/, fuzz/) -----------------------
+
+# BPF objects only the bad-input catalogue uses: one with global variables
+# for `config:` cases, one with a legacy `maps` section libbpf refuses.
+BADINPUT_BPF  := $(sort $(wildcard tests/badinput/objs/*.bpf.c))
+BADINPUT_BPF_OBJS := $(BADINPUT_BPF:tests/badinput/objs/%.bpf.c=$(BUILD)/tests/badinput/%.bpf.o)
+
+all: $(BADINPUT_BPF_OBJS)
+
+$(BUILD)/tests/badinput/%.bpf.o: tests/badinput/objs/%.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
+
+# The manifest loader under libFuzzer, ASan and UBSan (clang only):
+#   make fuzz                       build build-fuzz/fuzz_manifest
+#   make fuzz-run FUZZ_SECONDS=60   fuzz for that long; fails on a crash,
+#                                   leak, timeout or broken promise
+# New inputs go to build-fuzz/corpus (not committed), crashes to
+# build-fuzz/artifacts/. tests/fuzz-replay.sh replays fuzz/corpus/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_JOBS    ?= 1
+FUZZ_ARGS    ?=
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
+		-Wformat=2 -Wno-format-nonliteral -Wmissing-prototypes -D_GNU_SOURCE -Iinclude -Isrc \
+		$(shell $(PKG_CONFIG) --cflags libcyaml yaml-0.1) $(FUZZ_SAN)
+FUZZ_LDLIBS  := $(shell $(PKG_CONFIG) --libs libcyaml yaml-0.1 libbpf) -lelf -lz
+# (clang, unlike gcc, flags vprintf-style wrappers under -Wformat=2.)
+# What manifest_load_buffer() needs, instrumented for coverage.
+FUZZ_LIB_SRCS := src/manifest.c src/manifest_pos.c src/log.c src/util.c
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_BUILD)/fuzz_manifest
+
+.PHONY: fuzz fuzz-run fuzz-replay
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BIN): fuzz/fuzz_manifest.c $(FUZZ_LIB_OBJS)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(FUZZ_LDLIBS)
+
+fuzz-run: $(FUZZ_BIN)
+	$(Q)mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+		-timeout=10 -rss_limit_mb=2048 -dict=fuzz/yaml.dict -print_final_stats=1 \
+		$(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS) -ignore_crashes=0) \
+		-artifact_prefix=$(FUZZ_BUILD)/artifacts/ $(FUZZ_ARGS) \
+		$(FUZZ_BUILD)/corpus fuzz/corpus
+
+fuzz-replay: $(FUZZ_BIN)
+	$(Q)tests/fuzz-replay.sh $(FUZZ_BIN)
+
+-include $(FUZZ_LIB_OBJS:.o=.d)
+
+.PHONY: clean-fuzz
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
+
+# Benchmark harness (bench/README.md): `sudo make bench` (BENCH_ARGS=--quick
+# for N=10,100 only). The floor program and the stopwatch are standalone;
+# plan_bench links the tool's objects, as the unit tests do.
+BENCH_BINS := $(BUILD)/bench/floor $(BUILD)/bench/stopwatch $(BUILD)/bench/plan_bench
+BENCH_BPF  := $(addprefix $(BUILD)/tests/bpf/,xdp_v1.bpf.o xdp_v2.bpf.o tc_v1.bpf.o tc_v2.bpf.o)
+
+.PHONY: bench bench-bins
+
+bench-bins: $(BIN) $(BENCH_BPF) $(BENCH_BINS)
+
+bench: bench-bins
+	$(Q)BENCH_NO_BUILD=1 BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+$(BUILD)/bench/floor: bench/floor.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bench/stopwatch: bench/stopwatch.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/bench/plan_bench: bench/plan_bench.c $(LIB_OBJS)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+-include $(BENCH_BINS:=.d)
+
+# ---- Installed for operators: completion, systemd units, examples ---------
+# `make install` (PREFIX, DESTDIR) also puts:
+#   $(BASHCOMPDIR)/cnf-apply             bash completion
+#   $(SYSTEMDUNITDIR)/cnf-apply.{service,path}, cnf-apply-reload.service
+#                                        (/usr/sbin/cnf-apply in them becomes
+#                                        $(PREFIX)/sbin/cnf-apply)
+#   $(CNF_DATADIR)/examples/<dir>/       every examples/ directory; a BPF object
+#                                        built from it sits beside its manifest,
+#                                        whose `file: ../../build/examples/<dir>/X`
+#                                        becomes `file: X`
+#   $(CNF_DATADIR)/schema/               the manifest schema (the examples'
+#                                        yaml-language-server modelines point here)
+#   $(SYSCONFDIR)/cnf.d/                 the manifest directory, empty
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+CNF_DATADIR    ?= $(PREFIX)/share/cnf-apply
+SYSCONFDIR     ?= /etc
+SYSTEMD_UNITS  := $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.mount))
+
+define install-operator-files
+install -D -m 0644 completion/cnf-apply.bash $(DESTDIR)$(BASHCOMPDIR)/cnf-apply
+for u in $(SYSTEMD_UNITS); do \
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) && \
+	sed 's|/usr/sbin/cnf-apply|$(PREFIX)/sbin/cnf-apply|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+done
+install -D -m 0644 schema/manifest.schema.json $(DESTDIR)$(CNF_DATADIR)/schema/manifest.schema.json
+find examples -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -name '.*' | sort | while read -r f; do \
+	dest=$(DESTDIR)$(CNF_DATADIR)/$$f; \
+	install -d "$${dest%/*}" || exit 1; \
+	case $$f in \
+	*.yaml|*.yml) sed 's|file: \.\./\.\./build/examples/[^/]*/|file: |' "$$f" >"$$dest" && chmod 0644 "$$dest" ;; \
+	*) install -m 0644 "$$f" "$$dest" ;; \
+	esac || exit 1; \
+done
+for o in $(EXAMPLE_BPF_OBJS); do \
+	install -D -m 0644 $$o $(DESTDIR)$(CNF_DATADIR)/examples/$${o#$(BUILD)/examples/} || exit 1; \
+done
+install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/cnf.d
+endef
+
+# Readers of the examples that report through ring buffers.
+EXAMPLE_READERS := $(BUILD)/examples/execve-trace/execve-trace-reader \
+		   $(BUILD)/examples/netkit-ipv6-monitor/ipv6-monitor-reader
+all: $(EXAMPLE_READERS)
+
+$(BUILD)/examples/execve-trace/execve-trace-reader: examples/execve-trace/reader.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/examples/netkit-ipv6-monitor/ipv6-monitor-reader: examples/netkit-ipv6-monitor/reader.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # Small programs the integration tests use to act as another tool would.
 TEST_TOOLS := $(BUILD)/tests/tools/drift_tool
 all: $(TEST_TOOLS)
@@ -169,3 +325,7 @@ $(BUILD)/tests/tools/drift_tool: tests/tools/drift_tool.c
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# Test objects built from another one with a different VERSION.
+$(BUILD)/tests/bpf/trace_v2.bpf.o: tests/bpf/trace_v1.bpf.c
+$(BUILD)/tests/bpf/sto_v2.bpf.o: tests/bpf/sto_v1.bpf.c

@@ -27,6 +27,15 @@ base_pkgs=(
 	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev
 	jq strace util-linux kmod
 	libclang-rt-14-dev libssl-dev scdoc python3-jsonschema python3-yaml
+	iputils-ping
+	# The kernel matrix (tests/vm/): QEMU (TCG), a static busybox for the
+	# guest's initramfs, cpio and xz to build it.
+	qemu-system-x86 busybox-static cpio xz-utils
+	# Operating it (tests/integration/test_{examples,ansible,systemd,install}.sh):
+	# Debian's ansible-core for the module, systemd (systemd-analyze, and
+	# PID 1 of the boot test) with man-db for its Documentation= checks,
+	# bash-completion's loader, pgrep.
+	ansible-core systemd man-db bash-completion procps
 )
 # Packages that must come from bookworm-backports (tcx/netkit APIs).
 bpo_pkgs=(libbpf-dev bpftool iproute2 linux-libc-dev)
