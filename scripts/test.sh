@@ -6,7 +6,8 @@
 #
 # Installs what is missing (scripts/setup.sh), builds (make), then runs
 # `make test`: unit and integration tests against the normal build and
-# against the sanitizer build. The last line is the summary,
+# against the sanitizer build, then the kernel matrix in QEMU
+# (tests/vm/run.sh; CNF_SKIP_VM=1 leaves it out). The last line is the summary,
 # "N passed, N failed, N skipped"; the exit status is 1 if anything failed.
 set -euo pipefail
 

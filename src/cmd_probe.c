@@ -58,6 +58,7 @@ static size_t feature_rows(const struct probe_result *p, struct feature_row *row
 	ROW(sk_lookup, "sk_lookup programs do not load");
 	ROW(flow_dissector, "flow_dissector programs do not load");
 	ROW(struct_ops, "struct_ops programs do not load");
+	ROW(struct_ops_link, "no struct_ops links (BPF_F_LINK maps): struct_ops attachments cannot be made");
 	/* Without bpf(), every probe above is "no" for that reason alone. */
 	if (!p->bpf)
 		for (size_t i = 1; i < n; i++)
@@ -96,7 +97,7 @@ static size_t hook_rows(const struct probe_result *p, struct hook_row *rows)
 	HOOK("netfilter", p->netfilter_link, "link");
 	HOOK("sk_lookup", p->sk_lookup && p->link_create, "link");
 	HOOK("flow_dissector", p->flow_dissector && p->link_create, "link");
-	HOOK("struct_ops", p->struct_ops, "map");
+	HOOK("struct_ops", p->struct_ops && p->struct_ops_link, "link");
 #undef HOOK
 	return n;
 }

@@ -10,6 +10,21 @@ static const struct hook_ops *const table[HOOK__COUNT] = {
 	[HOOK_TCX] = &hook_tcx_ops,
 	[HOOK_TC] = &hook_tc_ops,
 	[HOOK_CGROUP] = &hook_cgroup_ops,
+	[HOOK_NETKIT] = &hook_netkit_ops,
+	[HOOK_TRACEPOINT] = &hook_tracepoint_ops,
+	[HOOK_RAW_TRACEPOINT] = &hook_raw_tracepoint_ops,
+	[HOOK_KPROBE] = &hook_kprobe_ops,
+	[HOOK_KRETPROBE] = &hook_kretprobe_ops,
+	[HOOK_KPROBE_MULTI] = &hook_kprobe_multi_ops,
+	[HOOK_FENTRY] = &hook_fentry_ops,
+	[HOOK_FEXIT] = &hook_fexit_ops,
+	[HOOK_UPROBE] = &hook_uprobe_ops,
+	[HOOK_URETPROBE] = &hook_uretprobe_ops,
+	[HOOK_LSM] = &hook_lsm_ops,
+	[HOOK_NETFILTER] = &hook_netfilter_ops,
+	[HOOK_SK_LOOKUP] = &hook_sk_lookup_ops,
+	[HOOK_FLOW_DISSECTOR] = &hook_flow_dissector_ops,
+	[HOOK_STRUCT_OPS] = &hook_struct_ops_ops,
 };
 
 const struct hook_ops *hook_ops_get(enum hook_kind kind)

@@ -5,8 +5,11 @@
  * Every problem is logged once as "FILE:LINE: <entry>: <message>". */
 #include <cyaml/cyaml.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -129,6 +132,9 @@ struct cyaml_msgs {
 	char *text;
 	size_t len;
 };
+
+static void cyaml_collect(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 static void cyaml_collect(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
 {
@@ -537,6 +543,240 @@ static bool ref_split(const char *ref, size_t *ret_objlen)
 	return true;
 }
 
+/* ---- Who can change a file ------------------------------------------- */
+
+/* Run as root, cnf-apply loads and attaches whatever its manifests name:
+ * whoever can change a manifest or an object file -- or replace it, or a
+ * directory on the way to it -- can make root run their code in the
+ * kernel. So, as root, such a file must be owned by root and not writable
+ * by group or others, and every directory a name is looked up in on the
+ * way to it (following symbolic links) must be owned by root and not
+ * writable by group or others unless it has the sticky bit (like /tmp,
+ * where no one can rename or remove another user's entry). A symbolic
+ * link in such a shared sticky directory must be owned by root too, as
+ * the kernel's fs.protected_symlinks wants for open(). Not run as root,
+ * the tool can do nothing its user could not do anyway: nothing is
+ * checked. */
+
+#define TRUST_MAX_LINKS 40      /* the kernel's limit */
+
+static void owner_desc(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		snprintf(buf, len, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+static void group_desc(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		snprintf(buf, len, "group '%s'", gr->gr_name);
+	else
+		snprintf(buf, len, "gid %u", (unsigned)gid);
+}
+
+/* Why someone but root could change the file or directory `st` describes
+ * ("it is writable by others (mode 0666)"), or false. `what` names it. */
+static bool trust_problem(const struct stat *st, const char *what, char *why, size_t whylen)
+{
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+	bool shared = S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+	char who[128];
+
+	if (st->st_uid != 0) {
+		owner_desc(st->st_uid, who, sizeof(who));
+		snprintf(why, whylen, "%s is owned by %s, not root", what, who);
+		return true;
+	}
+	if (shared)
+		return false;
+	if (st->st_mode & S_IWOTH) {
+		snprintf(why, whylen, "%s is writable by others (mode %04o)", what, mode);
+		return true;
+	}
+	if (st->st_mode & S_IWGRP) {
+		group_desc(st->st_gid, who, sizeof(who));
+		snprintf(why, whylen, "%s is writable by %s (mode %04o)", what, who, mode);
+		return true;
+	}
+	return false;
+}
+
+static void parent_dir(char *dir)
+{
+	char *slash = strrchr(dir, '/');
+
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+}
+
+/* Resolves `path` the way the kernel does, one name at a time, checking
+ * every directory a name is looked up in and every symbolic link
+ * followed; *ret_st gets the lstat() of what the path names in the end.
+ * Returns 0, -EPERM when someone but root could change the way (reason
+ * in `why`), or another -errno (`why` says where). */
+static int trust_walk(const char *path, struct stat *ret_st, char *why, size_t whylen)
+{
+	_cleanup_free_ char *rest = NULL;
+	char cur[PATH_MAX] = "/", what[PATH_MAX + 32];
+	unsigned links = 0;
+	bool have_final = false;
+	struct stat st;
+	const char *p;
+
+	if (path[0] == '/') {
+		rest = xstrdup(path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd))) {
+			int err = errno;
+
+			snprintf(why, whylen, "current directory: %s", strerror(err));
+			return -err;
+		}
+		rest = strprintf("%s/%s", cwd, path);
+		if (!rest)
+			return -ENOMEM;
+	}
+	if (lstat("/", &st) < 0) {
+		snprintf(why, whylen, "'/': %s", strerror(errno));
+		return -errno;
+	}
+	if (trust_problem(&st, "directory '/'", why, whylen))
+		return -EPERM;
+
+	for (p = rest; *p;) {
+		char cand[PATH_MAX];
+		size_t n, curlen = strlen(cur);
+		const char *next;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		for (next = p + n; *next == '/'; next++)
+			;
+		if (n == 1 && p[0] == '.') {
+			p = next;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			parent_dir(cur);
+			p = next;
+			continue;
+		}
+		if (curlen + 1 + n >= sizeof(cand)) {
+			snprintf(why, whylen, "'%.64s...': %s", rest, strerror(ENAMETOOLONG));
+			return -ENAMETOOLONG;
+		}
+		snprintf(cand, sizeof(cand), "%s%s%.*s", cur, curlen > 1 ? "/" : "", (int)n, p);
+		if (lstat(cand, &st) < 0) {
+			int err = errno;
+
+			snprintf(why, whylen, "'%s': %s", cand, strerror(err));
+			return -err;
+		}
+
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			struct stat dst;
+			ssize_t len;
+			char *again;
+
+			if (++links > TRUST_MAX_LINKS) {
+				snprintf(why, whylen, "'%s': %s", cand, strerror(ELOOP));
+				return -ELOOP;
+			}
+			/* The directory holding the link passed the check above:
+			 * only a shared (sticky) one lets others add links. */
+			if (st.st_uid != 0 && lstat(cur, &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH))) {
+				char who[128];
+
+				owner_desc(st.st_uid, who, sizeof(who));
+				snprintf(why, whylen, "symbolic link '%s' is owned by %s, in directory "
+					 "'%s' that others can write to", cand, who, cur);
+				return -EPERM;
+			}
+			len = readlink(cand, target, sizeof(target) - 1);
+			if (len < 0) {
+				int err = errno;
+
+				snprintf(why, whylen, "'%s': %s", cand, strerror(err));
+				return -err;
+			}
+			if (len == 0) {
+				snprintf(why, whylen, "'%s': %s", cand, strerror(ENOENT));
+				return -ENOENT;
+			}
+			target[len] = '\0';
+			again = strprintf("%s%s%s", target, *next ? "/" : "", next);
+			if (!again)
+				return -ENOMEM;
+			free(rest);
+			rest = again;
+			p = rest;
+			if (target[0] == '/')
+				snprintf(cur, sizeof(cur), "/");
+			continue;
+		}
+
+		if (!*next) {
+			*ret_st = st;
+			have_final = true;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "'%s': %s", cand, strerror(ENOTDIR));
+			return -ENOTDIR;
+		}
+		snprintf(what, sizeof(what), "directory '%s'", cand);
+		if (trust_problem(&st, what, why, whylen))
+			return -EPERM;
+		snprintf(cur, sizeof(cur), "%s", cand);
+		p = next;
+	}
+	/* The path ended in "/", "." or "..": it names the directory reached. */
+	if (!have_final && lstat(cur, ret_st) < 0) {
+		int err = errno;
+
+		snprintf(why, whylen, "'%s': %s", cur, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+#define TRUST_HINT "make the file and the directories above it owned by root and not " \
+		   "writable by group or others"
+
+/* As root: can only root change the object file `path`? A file that
+ * does not exist (yet) is left to the object loader, which reports it
+ * when it opens the file and checks that file's owner and mode again.
+ * That also keeps manifests loaded from buffers under made-up names
+ * (unit tests, the fuzzer) from walking the current directory. */
+static bool object_trusted(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+	int r;
+
+	if (geteuid() != 0 || stat(path, &st) < 0)
+		return true;
+	r = trust_walk(path, &st, why, whylen);
+	if (r == -EPERM)
+		return false;
+	if (r < 0 || !S_ISREG(st.st_mode))
+		return true;
+	return !trust_problem(&st, "it", why, whylen);
+}
+
 /* ---- Sorted name lookups --------------------------------------------- */
 
 struct name_ref {
@@ -595,15 +835,19 @@ static size_t name_refs_find(const struct name_ref *refs, size_t n, const char *
 
 /* ---- Checks ------------------------------------------------------------ */
 
+#define CHK_MAX_ERRORS 50       /* per manifest; the rest are counted */
+
 struct chk {
 	const char *path;
 	struct cnf_manifest *m;
 	struct mdoc *d;
 	unsigned errors;
+	unsigned suppressed;            /* errors counted, not shown */
 	struct name_ref *objs;          /* objects by name */
 	size_t objs_count;
 	struct name_ref *atts;          /* attachments by name */
 	size_t atts_count;
+	char *known_objects;            /* see known_objects() */
 };
 
 static void chk_vlog(struct chk *c, int line, const char *label, const char *fmt, va_list ap)
@@ -613,10 +857,32 @@ static void chk_vlog(struct chk *c, int line, const char *label, const char *fmt
 {
 	_cleanup_free_ char *msg = NULL;
 
+	/* A hostile file can hold tens of thousands of problems: show the
+	 * first ones, count the rest (reported by manifest_check()). */
+	if (c->errors >= CHK_MAX_ERRORS) {
+		c->errors++;
+		c->suppressed++;
+		return;
+	}
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	log_error("%s (%s:%d): %s", label, c->path, line, msg ? msg : "(out of memory)");
 	c->errors++;
+}
+
+/* A problem at `line` of entry `idx` (of kind `kind`, named `name`). */
+static void chk_log(struct chk *c, int line, const char *kind, const char *name, size_t idx,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void chk_log(struct chk *c, int line, const char *kind, const char *name, size_t idx,
+		    const char *fmt, ...)
+{
+	_cleanup_free_ char *label = entry_label(kind, name, idx);
+	va_list ap;
+
+	va_start(ap, fmt);
+	chk_vlog(c, line, label, fmt, ap);
+	va_end(ap);
 }
 
 static void man_err(struct chk *c, const char *key, const char *fmt, ...)
@@ -831,14 +1097,10 @@ static void check_config_dups(struct chk *c, size_t i)
 		refs[j] = (struct name_ref){ o->config[j].name, j };
 	dup = name_refs_sort(refs, o->config_count, o->config_count);
 	for (size_t j = 0; j < o->config_count; j++)
-		if (dup[j] != j) {
-			_cleanup_free_ char *label = entry_label("object", o->name, i);
-
-			c->errors++;
-			log_error("%s (%s:%d): config '%s' is set twice (first at line %d)",
-				  label, c->path, o->config[j].line, o->config[j].name,
-				  o->config[dup[j]].line);
-		}
+		if (dup[j] != j)
+			chk_log(c, o->config[j].line, "object", o->name, i,
+				"config '%s' is set twice (first at line %d)", o->config[j].name,
+				o->config[dup[j]].line);
 }
 
 static void check_objects(struct chk *c)
@@ -869,6 +1131,14 @@ static void check_objects(struct chk *c)
 			o->path = xstrdup(o->file);
 		else if (!(o->path = strprintf("%s/%s", m->dir, o->file)))
 			abort();
+		if (o->path) {
+			char why[PATH_MAX + 256];
+
+			if (!object_trusted(o->path, why, sizeof(why)))
+				obj_err(c, i, "file", "refusing to load '%s' as root: %s; whoever can "
+					"change an object can make cnf-apply attach any BPF program: "
+					TRUST_HINT, o->path, why);
+		}
 
 		label = entry_label("object", o->name, i);
 		c->errors += mdoc_read_config(c->d, c->path, i, o, label);
@@ -1006,6 +1276,43 @@ static uint32_t att_keys_present(struct chk *c, size_t i)
 	return present;
 }
 
+#define KNOWN_OBJECTS_SHOWN 8
+
+/* "fw, tc", the objects a reference may name, for messages: built once
+ * per manifest, and only the first few of a long list. */
+static const char *known_objects(struct chk *c)
+{
+	const struct cnf_manifest *m = c->m;
+	size_t len = 0, shown = 0, named = 0;
+	char *s;
+
+	if (c->known_objects)
+		return c->known_objects;
+	for (size_t k = 0; k < m->objects_count; k++)
+		if (m->objects[k].name) {
+			named++;
+			if (shown < KNOWN_OBJECTS_SHOWN) {
+				len += strlen(m->objects[k].name) + 2;
+				shown++;
+			}
+		}
+	s = xcalloc(1, len + 64);
+	shown = 0;
+	for (size_t k = 0; k < m->objects_count && shown < KNOWN_OBJECTS_SHOWN; k++) {
+		if (!m->objects[k].name)
+			continue;
+		if (shown++)
+			strcat(s, ", ");
+		strcat(s, m->objects[k].name);
+	}
+	if (!named)
+		strcpy(s, "none");
+	else if (named > shown)
+		sprintf(s + strlen(s), ", ... (%zu in all)", named);
+	c->known_objects = s;
+	return s;
+}
+
 /* `program: OBJECT/PROGRAM` or struct_ops `map: OBJECT/MAP`. */
 static void check_ref(struct chk *c, size_t i, const char *key, const char *ref,
 		      const char *what)
@@ -1019,23 +1326,8 @@ static void check_ref(struct chk *c, size_t i, const char *key, const char *ref,
 	}
 	oi = name_refs_find(c->objs, c->objs_count, ref, objlen);
 	if (oi == SIZE_MAX) {
-		_cleanup_free_ char *known = NULL;
-		size_t len = 1;
-
-		for (size_t k = 0; k < c->m->objects_count; k++)
-			if (c->m->objects[k].name)
-				len += strlen(c->m->objects[k].name) + 2;
-		known = xcalloc(1, len);
-		for (size_t k = 0; k < c->m->objects_count; k++) {
-			if (!c->m->objects[k].name)
-				continue;
-			if (*known)
-				strcat(known, ", ");
-			strcat(known, c->m->objects[k].name);
-		}
 		att_err(c, i, key, "%s '%s' names object '%.*s', which this manifest does not "
-			"define (objects: %s)", key, ref, (int)objlen, ref,
-			*known ? known : "none");
+			"define (objects: %s)", key, ref, (int)objlen, ref, known_objects(c));
 		return;
 	}
 	a->object = &c->m->objects[oi];
@@ -1341,16 +1633,22 @@ static int manifest_check(const char *path, struct cnf_manifest *m)
 	check_attachments(&c);
 	free(c.objs);
 	free(c.atts);
+	free(c.known_objects);
+	if (c.suppressed)
+		log_error("%s: %u more problems not shown", path, c.suppressed);
 	return c.errors ? -EINVAL : 0;
 }
 
 /* ---- Loading ----------------------------------------------------------- */
 
 /* Absolute directory of `path`, or its dirname as written when that does
- * not resolve (buffers loaded under made-up names). */
+ * not resolve (buffers loaded under made-up names). A manifest reached
+ * through a symbolic link is in its target's directory: it was written
+ * next to its objects, wherever a link to it is put. */
 static char *manifest_dir(const char *path)
 {
-	_cleanup_free_ char *copy = xstrdup(path);
+	_cleanup_free_ char *file = realpath(path, NULL);
+	_cleanup_free_ char *copy = xstrdup(file ? file : path);
 	char *dir = dirname(copy);
 	char *real = realpath(dir, NULL);
 
@@ -1417,13 +1715,53 @@ int manifest_load_buffer(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
-static int read_manifest(const char *path, char **ret_buf, size_t *ret_len)
+/* As root: refuses a manifest someone but root could change (see "Who
+ * can change a file"). `fd` is the opened manifest, `walk_r` and `wst` the
+ * result of walking its path before it was opened. */
+static int manifest_trusted(const char *path, int fd, int walk_r, const char *walk_why,
+			    const struct stat *wst)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	char why[PATH_MAX + 256];
 	struct stat st;
 
+	if (fstat(fd, &st) < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (walk_r < 0)
+		snprintf(why, sizeof(why), "%s", walk_why);
+	else if (wst->st_dev != st.st_dev || wst->st_ino != st.st_ino)
+		snprintf(why, sizeof(why), "it was replaced while being checked");
+	else if (!trust_problem(&st, "it", why, sizeof(why)))
+		return 0;
+	log_error("%s: refusing to use this manifest as root: %s; whoever can change a "
+		  "manifest can make cnf-apply attach any BPF program: " TRUST_HINT, path, why);
+	return -EINVAL;
+}
+
+static int read_manifest(const char *path, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	char walk_why[PATH_MAX + 256] = "";
+	struct stat st, wst;
+	bool root = geteuid() == 0;
+	int walk_r = 0;
+	size_t len = 0;
+
+	/* Walk first: a path that leads through a directory others can
+	 * write is refused before anything is opened there. */
+	if (root) {
+		walk_r = trust_walk(path, &wst, walk_why, sizeof(walk_why));
+		if (walk_r == -EPERM) {
+			log_error("%s: refusing to use this manifest as root: %s; whoever can change "
+				  "a manifest can make cnf-apply attach any BPF program: " TRUST_HINT,
+				  path, walk_why);
+			return -EINVAL;
+		}
+	}
+	/* O_NONBLOCK: a FIFO named like a manifest must not hang the run. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		log_error("%s: %s", path, strerror(errno));
 		return -EINVAL;
@@ -1432,6 +1770,8 @@ static int read_manifest(const char *path, char **ret_buf, size_t *ret_len)
 		log_error("%s: not a regular file", path);
 		return -EINVAL;
 	}
+	if (root && manifest_trusted(path, fd, walk_r, walk_why, &wst) < 0)
+		return -EINVAL;
 	if (st.st_size > (off_t)MANIFEST_MAX_BYTES) {
 		log_error("%s: file is larger than 1 MiB (%lld bytes)", path,
 			  (long long)st.st_size);
@@ -1501,7 +1841,7 @@ static int list_manifests(const char *dir, char ***ret, size_t *ret_count)
 {
 	_cleanup_closedir_ DIR *dh = opendir(dir);
 	size_t n = 0, cap = 0, dlen = strlen(dir);
-	bool slash = dlen && dir[dlen - 1] == '/';
+	bool slash = dlen && dir[dlen - 1] == '/', broken = false;
 	char **files = NULL;
 	struct dirent *de;
 
@@ -1520,7 +1860,17 @@ static int list_manifests(const char *dir, char ***ret, size_t *ret_count)
 			strv_free(files, n);
 			return -ENOMEM;
 		}
-		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (stat(p, &st) < 0) {
+			/* Skipping it would make apply prune what it owns. */
+			if (errno == ENOENT)
+				log_error("%s: dangling symbolic link: its target does not exist", p);
+			else
+				log_error("%s: %s", p, strerror(errno));
+			broken = true;
+			free(p);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
 			free(p);
 			continue;
 		}
@@ -1533,6 +1883,9 @@ static int list_manifests(const char *dir, char ***ret, size_t *ret_count)
 	}
 	if (errno) {
 		log_error("%s: %s", dir, strerror(errno));
+		broken = true;
+	}
+	if (broken) {
 		strv_free(files, n);
 		return -EINVAL;
 	}

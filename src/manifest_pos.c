@@ -171,6 +171,7 @@ static int check_events(const char *path, const char *buf, size_t len)
 		yaml_event_t ev;
 		yaml_event_type_t type;
 		const char *anchor = NULL;
+		bool nul = false;
 		int line;
 
 		if (!yaml_parser_parse(&parser, &ev)) {
@@ -193,6 +194,10 @@ static int check_events(const char *path, const char *buf, size_t len)
 		case YAML_SCALAR_EVENT:
 			anchor = (const char *)ev.data.scalar.anchor;
 			nodes++;
+			/* "\0" in a quoted scalar: everything after it would be
+			 * silently dropped, as strings are C strings here. */
+			nul = ev.data.scalar.length &&
+			      memchr(ev.data.scalar.value, '\0', ev.data.scalar.length);
 			break;
 		case YAML_ALIAS_EVENT:
 			nodes++;
@@ -208,6 +213,11 @@ static int check_events(const char *path, const char *buf, size_t len)
 			anchors++;
 		yaml_event_delete(&ev);
 
+		if (nul) {
+			log_error("%s:%d: a string contains a NUL character (\\0)", path, line);
+			r = -EINVAL;
+			break;
+		}
 		if (depth > MANIFEST_MAX_DEPTH) {
 			log_error("%s:%d: document is nested more than %d levels deep",
 				  path, line, MANIFEST_MAX_DEPTH);
@@ -426,6 +436,8 @@ static const char *node_kind(const yaml_node_t *n)
 	}
 }
 
+#define CONFIG_MAX_ERRORS 50    /* shown per object; the rest are counted */
+
 static void config_error(const char *path, const yaml_node_t *at, const char *label,
 			 unsigned *errors, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -436,12 +448,15 @@ static void config_error(const char *path, const yaml_node_t *at, const char *la
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
 
+	/* A hostile mapping can hold thousands of bad entries: show the
+	 * first ones, count the rest (see mdoc_read_config()). */
+	if ((*errors)++ >= CONFIG_MAX_ERRORS)
+		return;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
 	log_error("%s (%s:%d): %s", label, path, mdoc_line(at), msg ? msg : "invalid config");
-	(*errors)++;
 }
 
 unsigned mdoc_read_config(struct mdoc *d, const char *path, size_t idx,
@@ -517,5 +532,8 @@ unsigned mdoc_read_config(struct mdoc *d, const char *path, size_t idx,
 			var->items[var->items_count++] = xstrdup(mdoc_scalar(it));
 		}
 	}
+	if (errors > CONFIG_MAX_ERRORS)
+		log_error("%s (%s:%d): %u more problems in 'config' not shown", label, path,
+			  mdoc_line(key), errors - CONFIG_MAX_ERRORS);
 	return errors;
 }

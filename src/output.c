@@ -83,7 +83,7 @@ static const char *action_target(const struct cnf_action *a)
 static const char *action_program(const struct cnf_action *a)
 {
 	if (a->want)
-		return a->want->att->program;
+		return a->want->att->program ? a->want->att->program : a->want->att->map;
 	return a->have->has_record ? a->have->rec.program : NULL;
 }
 

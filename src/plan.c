@@ -200,9 +200,10 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 			snprintf(a->reason, sizeof(a->reason),
 				 "drift: the link runs program id %u, not the one applied (%u)",
 				 h->prog_id, h->rec.prog_id);
-		else if (!streq(h->rec.program, w->att->program))
+		else if (!streq(h->rec.program, w->att->program ? w->att->program :
+					     w->att->map ? w->att->map : ""))
 			snprintf(a->reason, sizeof(a->reason), "program changed: %.100s -> %.100s",
-				 h->rec.program, w->att->program);
+				 h->rec.program, w->att->program ? w->att->program : w->att->map);
 		else
 			snprintf(a->reason, sizeof(a->reason), "object or config changed");
 		return;

@@ -105,6 +105,31 @@ static bool lsm_has_bpf(void)
 	return false;
 }
 
+bool probe_bpf_lsm_active(void)
+{
+	static int cached = -1;
+
+	if (cached < 0)
+		cached = lsm_has_bpf();
+	return cached;
+}
+
+const struct btf *probe_vmlinux_btf(void)
+{
+	static struct btf *btf;
+	static bool tried;
+
+	/* Kept for the life of the process: every hook that needs it
+	 * (fentry, LSM, raw tracepoints, struct_ops) shares one parse. */
+	if (!tried) {
+		tried = true;
+		btf = btf__load_vmlinux_btf();
+		if (!btf)
+			log_debug("probe: cannot parse vmlinux BTF: %s", strerror(errno));
+	}
+	return btf;
+}
+
 static bool probe_tcx_uncached(void);
 
 bool probe_tcx(void)
@@ -129,13 +154,30 @@ static bool probe_tcx_uncached(void)
 	return bpf_prog_query_opts(1, BPF_TCX_INGRESS, &q) == 0;
 }
 
-static bool probe_netkit(void)
+static int probe_netkit_uncached(void)
 {
 	LIBBPF_OPTS(bpf_prog_query_opts, q);
 	int r = bpf_prog_query_opts(1, BPF_NETKIT_PRIMARY, &q);
 
 	log_debug("probe: netkit query on lo: %s", strerror(-r));
-	return r == 0 || r == -ENXIO || r == -ENODEV || r == -EACCES;
+	if (r == 0 || r == -ENXIO || r == -ENODEV || r == -EACCES)
+		return 1;
+	/* Without CAP_NET_ADMIN the query is refused before the device. */
+	return r == -EPERM ? -1 : 0;
+}
+
+int probe_netkit_support(void)
+{
+	static int cached = -2;
+
+	if (cached == -2)
+		cached = probe_netkit_uncached();
+	return cached;
+}
+
+static bool probe_netkit(void)
+{
+	return probe_netkit_support() == 1;
 }
 
 static bool probe_link_create(void)
@@ -164,6 +206,17 @@ static bool probe_cgroup_link(void)
 	if (fd >= 0)
 		close(fd);
 	return fd >= 0 || errno == EBADF;
+}
+
+static bool probe_kprobe_multi(void);
+
+static bool probe_kprobe_multi_support(void)
+{
+	static int cached = -1;
+
+	if (cached < 0)
+		cached = probe_kprobe_multi();
+	return cached;
 }
 
 static bool probe_kprobe_multi(void)
@@ -298,7 +351,7 @@ static void probe_in_private_netns(struct probe_result *r)
 
 static void probe_all(struct probe_result *r)
 {
-	struct btf *vmlinux = NULL;
+	const struct btf *vmlinux = NULL;
 	struct utsname u;
 	int fd;
 
@@ -311,7 +364,7 @@ static void probe_all(struct probe_result *r)
 		     path_exists("/sys/kernel/debug/tracing/events");
 	r->kprobe_pmu = path_exists("/sys/bus/event_source/devices/kprobe/type");
 	r->uprobe_pmu = path_exists("/sys/bus/event_source/devices/uprobe/type");
-	r->lsm_active = lsm_has_bpf();
+	r->lsm_active = probe_bpf_lsm_active();
 
 	/* bpf() usable as the tool needs it: a program loads, and the
 	 * CAP_SYS_ADMIN-only id walk works. */
@@ -342,7 +395,7 @@ static void probe_all(struct probe_result *r)
 	r->kprobe_prog = prog_loads(BPF_PROG_TYPE_KPROBE, 0, 0);
 	r->kprobe = r->kprobe_pmu && r->kprobe_prog;
 	r->uprobe = r->uprobe_pmu && r->kprobe_prog;
-	r->kprobe_multi = r->kprobe_prog && probe_kprobe_multi();
+	r->kprobe_multi = r->kprobe_prog && probe_kprobe_multi_support();
 	r->sk_lookup = prog_loads(BPF_PROG_TYPE_SK_LOOKUP, BPF_SK_LOOKUP, 1);
 	r->flow_dissector = prog_loads(BPF_PROG_TYPE_FLOW_DISSECTOR, BPF_FLOW_DISSECTOR, 0);
 	r->struct_ops = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_STRUCT_OPS, NULL) == 1;
@@ -351,19 +404,18 @@ static void probe_all(struct probe_result *r)
 	probe_in_private_netns(r);
 
 	/* The expensive ones last: they parse vmlinux BTF. */
-	if (r->btf_vmlinux) {
-		vmlinux = btf__load_vmlinux_btf();
-		if (!vmlinux)
-			log_debug("probe: cannot parse vmlinux BTF: %s", strerror(errno));
-	}
+	if (r->btf_vmlinux)
+		vmlinux = probe_vmlinux_btf();
 	r->trampoline = probe_btf_prog(vmlinux, "bpf_fentry_test1",
 				       BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY);
 	r->bpf_lsm = r->lsm_active &&
 		     probe_btf_prog(vmlinux, "bpf_lsm_file_open",
 				    BPF_PROG_TYPE_LSM, BPF_LSM_MAC);
+	/* struct_ops links (BPF_F_LINK maps) came with this kernel type. */
+	r->struct_ops_link = r->struct_ops && vmlinux &&
+			     btf__find_by_name_kind(vmlinux, "bpf_struct_ops_link", BTF_KIND_STRUCT) > 0;
 	r->link_iter = probe_btf_prog(vmlinux, "bpf_iter_bpf_link",
 				      BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER);
-	btf__free(vmlinux);
 }
 
 const struct probe_result *probe_kernel(void)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The whole suite: unit and integration tests against the normal build,
 # then again against the sanitizer build (make SAN=1 -> BUILD-san, ASan +
-# UBSan, leaks detected). Prints a line per test, a failing test's output,
+# UBSan, leaks detected), then the kernel matrix (tests/vm/run.sh: the
+# kernel-dependent integration tests in QEMU on other kernels). Prints a line per test, a failing test's output,
 # and finally ONE line "N passed, N failed, N skipped" over everything.
 # Exit 1 if anything failed.
 #
@@ -75,6 +76,16 @@ else
 	echo "FAIL san: make SAN=1 failed"
 	sed 's/^/    /' "$log" | tail -n 40
 	failed=$((failed + 1))
+fi
+
+# The kernel matrix: the kernel-dependent integration tests again, in
+# QEMU on Debian's 6.12 and 6.1 kernels, with the normal build
+# (tests/vm/run.sh). CNF_SKIP_VM=1 leaves it out.
+if [ -n "${CNF_SKIP_VM:-}" ]; then
+	echo "skip vm: CNF_SKIP_VM is set"
+	skipped=$((skipped + 1))
+else
+	run_counted "$root/tests/vm/run.sh" all "$build"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

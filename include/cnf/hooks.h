@@ -91,3 +91,75 @@ int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t
 /* cgroup attach types by the names the manifest uses. */
 int cgroup_attach_type_by_name(const char *name, enum bpf_attach_type *ret);
 const char *cgroup_attach_type_name(enum bpf_attach_type t);
+
+extern const struct hook_ops hook_netkit_ops;
+extern const struct hook_ops hook_tracepoint_ops;
+extern const struct hook_ops hook_raw_tracepoint_ops;
+extern const struct hook_ops hook_kprobe_ops;
+extern const struct hook_ops hook_kretprobe_ops;
+extern const struct hook_ops hook_kprobe_multi_ops;
+extern const struct hook_ops hook_fentry_ops;
+extern const struct hook_ops hook_fexit_ops;
+extern const struct hook_ops hook_uprobe_ops;
+extern const struct hook_ops hook_uretprobe_ops;
+extern const struct hook_ops hook_lsm_ops;
+extern const struct hook_ops hook_netfilter_ops;
+extern const struct hook_ops hook_sk_lookup_ops;
+extern const struct hook_ops hook_flow_dissector_ops;
+extern const struct hook_ops hook_struct_ops_ops;
+
+/* Shared by the families that target neither interfaces nor cgroups
+ * (hook_targets.c). */
+
+/* Refuses a program whose type is not `type` (`needs` says what the hook
+ * needs, e.g. "tracepoint (SEC(\"tracepoint/GROUP/NAME\"))"). */
+int hook_check_prog_type(const struct cnf_attachment *a, struct bpf_program *prog,
+			 enum bpf_prog_type type, const char *needs, char *why, size_t whylen);
+/* What the program's ELF section names after one of `prefixes` and '/'
+ * ("tracepoint/syscalls/sys_enter_openat" -> "syscalls/sys_enter_openat"),
+ * NULL when the section names nothing. Sets *ret_prefix to the match. */
+const char *hook_section_target(struct bpf_program *prog, const char *const *prefixes,
+				const char **ret_prefix);
+/* The tracefs mount ("/sys/kernel/tracing" or the debugfs one), NULL if none. */
+const char *hook_tracefs(void);
+/* Is `name` a text symbol in /proc/kallsyms (vmlinux or a module)? 1 yes,
+ * 0 no, negative errno when kallsyms cannot be read. */
+int hook_kallsyms_has(const char *name);
+/* Kernel functions that ftrace can attach to (available_filter_functions)
+ * matching the names or globs in `pats`, sorted and deduplicated. When a
+ * pattern matches nothing, *ret_unmatched points to it and -ENOENT is
+ * returned. */
+int hook_filter_functions(char *const *pats, size_t npats, char ***ret, size_t *ret_count,
+			  const char **ret_unmatched);
+void hook_strv_free(char **v, size_t n);
+/* Does vmlinux BTF have a type `name` of `kind` (BTF_KIND_FUNC, ...)? 1, 0,
+ * or -ENOENT without BTF. A fact of the kernel, found without loading. */
+int hook_kernel_has(int kind, const char *name);
+/* Is there a BTF function `name` in vmlinux or a module? 1, 0 or -errno. */
+int hook_btf_func_exists(const char *name);
+/* A perf event opened on a PMU (`pmu` names /sys/bus/event_source/devices/
+ * <pmu>; "tracepoint" uses PERF_TYPE_TRACEPOINT with `config`) and a
+ * BPF_PERF_EVENT link from `prog_fd` to it. Returns the link fd. */
+struct hook_perf_event {
+	const char *pmu;               /* "kprobe", "uprobe" or "tracepoint" */
+	bool retprobe;
+	uint64_t config;               /* tracepoint id */
+	const char *name;              /* kprobe function / uprobe binary path */
+	uint64_t offset;
+	int pid;                       /* uprobe: 0 all processes */
+};
+int hook_perf_link(int prog_fd, const struct hook_perf_event *ev);
+/* Is there a PMU for dynamic probes of that kind (kprobe, uprobe)? */
+bool hook_pmu_exists(const char *pmu);
+/* Link-based hooks whose links cannot be updated: detach through the pin. */
+int hook_link_detach(const struct cnf_record *rec, int pin_fd);
+/* The netns of the calling thread (network hooks have entered theirs). */
+int hook_netns_fd(void);
+/* Hooks of a whole network namespace (sk_lookup, flow_dissector): `netns`
+ * or the tool's own. Sets t->netns (the engine enters it around attach,
+ * detach and queries), t->path and t->netns_ino; -ENOENT if it is gone. */
+int hook_netns_target(const struct cnf_attachment *a, struct cnf_target *t, char *text,
+		      size_t textlen, char *why, size_t whylen);
+/* BPF_PROG_QUERY on the current netns: programs not in `own`. */
+int hook_netns_foreign(enum bpf_attach_type type, const uint32_t *own, size_t n_own,
+		       struct foreign_prog **ret, size_t *ret_count);

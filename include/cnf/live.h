@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/bpf.h>
+
+struct btf;
 
 /* One link as the kernel sees it. Fields a link type does not have are 0. */
 struct live_link {
@@ -88,6 +91,7 @@ struct probe_result {
 	bool uprobe_pmu;        /* /sys/bus/event_source/devices/uprobe */
 	bool kprobe_prog;       /* BPF_PROG_TYPE_KPROBE loads (kprobes and uprobes) */
 	bool lsm_active;        /* "bpf" is in the kernel's active LSM list */
+	bool struct_ops_link;   /* struct_ops maps attach through bpf_links (BPF_F_LINK) */
 };
 
 /* Probes once per process and caches; cheap probes first. Never changes
@@ -96,3 +100,9 @@ struct probe_result {
 const struct probe_result *probe_kernel(void);
 /* Just tcx, with one query (the hot path needs nothing else). */
 bool probe_tcx(void);
+/* Single cached probes for the hooks that need one, cheaper than
+ * probe_kernel(): 1 supported, 0 not, -1 cannot tell (no privileges). */
+int probe_netkit_support(void);
+bool probe_bpf_lsm_active(void);
+/* vmlinux BTF, parsed once per process (NULL without it). */
+const struct btf *probe_vmlinux_btf(void);

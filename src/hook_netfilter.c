@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* netfilter: a BPF program as a netfilter hook function (family, hook,
+ * priority) of the tool's network namespace, through a netfilter link.
+ * The link cannot swap its program, and the kernel refuses two BPF
+ * programs at the same family, hook and priority (EBUSY): a new version
+ * replaces the old one break-before-make. */
+#include <linux/netfilter.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+
+#include "cnf/hooks.h"
+#include "cnf/live.h"
+#include "cnf/util.h"
+
+static const char *const nf_hook_names[] = {
+	[NF_INET_PRE_ROUTING] = "pre_routing",
+	[NF_INET_LOCAL_IN] = "local_in",
+	[NF_INET_FORWARD] = "forward",
+	[NF_INET_LOCAL_OUT] = "local_out",
+	[NF_INET_POST_ROUTING] = "post_routing",
+};
+
+static int nf_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
+		      struct cnf_target *t, char *why, size_t whylen)
+{
+	int err = hook_check_prog_type(a, prog, BPF_PROG_TYPE_NETFILTER,
+				       "netfilter (SEC(\"netfilter\"))", why, whylen);
+
+	if (err < 0)
+		return err;
+	/* The manifest loader checked the names and the priority's range. */
+	t->nf_family = a->family && streq(a->family, "ipv6") ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	t->nf_hooknum = NF_INET_LOCAL_IN;
+	for (uint32_t i = 0; i < ARRAY_SIZE(nf_hook_names); i++)
+		if (a->netfilter_hook && streq(a->netfilter_hook, nf_hook_names[i]))
+			t->nf_hooknum = i;
+	t->nf_priority = a->priority ? (int32_t)*a->priority : 0;
+	t->attach_type = BPF_NETFILTER;
+	return 0;
+}
+
+static int nf_resolve(const struct cnf_attachment *a, struct bpf_program *prog,
+		      struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen)
+{
+	snprintf(text, textlen, "%s:%s:%d", t->nf_family == NFPROTO_IPV6 ? "ipv6" : "ipv4",
+		 nf_hook_names[t->nf_hooknum], t->nf_priority);
+	/* A fact of the kernel's BTF, not a test load: a run that changes
+	 * nothing loads no program. */
+	if (hook_kernel_has(BTF_KIND_FUNC, "bpf_nf_link_attach") == 0) {
+		snprintf(why, whylen, "this kernel has no netfilter BPF programs (Linux 6.4+, "
+			 "CONFIG_NETFILTER_BPF_LINK)");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void nf_describe(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "family=%s hook=%s priority=%d flags=0x%x",
+		 t->nf_family == NFPROTO_IPV6 ? "ipv6" : "ipv4", nf_hook_names[t->nf_hooknum],
+		 t->nf_priority, t->nf_flags);
+}
+
+static int nf_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
+		     struct attach_result *res)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o);
+	int fd;
+
+	o.netfilter.pf = w->t.nf_family;
+	o.netfilter.hooknum = w->t.nf_hooknum;
+	o.netfilter.priority = w->t.nf_priority;
+	o.netfilter.flags = w->t.nf_flags;
+	fd = bpf_link_create(prog_fd, 0, BPF_NETFILTER, &o);
+	return fd < 0 ? -errno : fd;
+}
+
+const struct hook_ops hook_netfilter_ops = {
+	.kind = HOOK_NETFILTER,
+	.caps = { .link_update = false, .multi_prog = false },
+	.prepare = nf_prepare,
+	.resolve = nf_resolve,
+	.describe = nf_describe,
+	.attach = nf_attach,
+	.detach = hook_link_detach,
+};
