@@ -62,6 +62,24 @@ suite() {
 
 suite "" "$build"
 
+# The manifest loader under libFuzzer (ASan + UBSan): the committed corpus
+# replayed, then a bounded fuzzing run (CNF_FUZZ_SECONDS, default 60).
+fuzz_bounded() {
+	local secs=${CNF_FUZZ_SECONDS:-60}
+
+	if make -s -C "$root" fuzz-run FUZZ_SECONDS="$secs" >"$log.fuzz" 2>&1; then
+		echo "ok   fuzz: $secs s of libFuzzer on the manifest loader, nothing found"
+		echo "1 passed, 0 failed"
+	else
+		echo "FAIL fuzz: libFuzzer found a problem (or could not run):"
+		tail -n 40 "$log.fuzz" | sed 's/^/    /'
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+run_counted "$root/tests/fuzz-replay.sh"
+run_counted fuzz_bounded
+
 # The sanitizer build. The parent make's variables must not leak into it
 # (a BUILD= from the command line would override the -san suffix).
 san_build=$build-san
