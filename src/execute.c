@@ -274,8 +274,12 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		}
 		err = state_pin(r->cli->bpffs, m, pin_key, fd);
 		if (err < 0)
-			goto pin_failed;
+			goto pin_failed; /* the fd is closed at the end: the link goes */
 	}
+	/* The pin holds it now; a run attaching thousands of links must not
+	 * hold thousands of descriptors. */
+	close(fd);
+	x->new_fd = -1;
 	record_fill(r, w, &res, prev, &x->new_rec);
 	if (record) {
 		err = state_record_put(r->cli->bpffs, m, w->key, &x->new_rec);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* cnf-apply: options and the verb table. */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 
 #include "cnf/cli.h"
@@ -138,6 +139,16 @@ int main(int argc, char **argv)
 		default:
 			usage(stderr);
 			return EXIT_FAIL;
+		}
+	}
+	/* Every link and program is a descriptor while it is made or kept
+	 * for rollback: thousands of attachments need more than 1024. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
 	log_verbosity = cli.verbose;

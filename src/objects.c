@@ -13,11 +13,22 @@
 #include "cnf/state.h"
 #include "cnf/util.h"
 
+/* OpenSSL 3 looks the implementation up on every digest started with
+ * EVP_sha256() (EVP_MD_fetch: locks, a property query); fetch it once. */
+static const EVP_MD *sha256_md(void)
+{
+	static EVP_MD *md;
+
+	if (!md)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md ? md : EVP_sha256();
+}
+
 void sha256_buf(const void *buf, size_t len, uint8_t out[CNF_HASH_LEN])
 {
 	unsigned int n = CNF_HASH_LEN;
 
-	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+	EVP_Digest(buf, len, out, &n, sha256_md(), NULL);
 }
 
 int sha256_file(int fd, uint8_t out[CNF_HASH_LEN])
@@ -30,7 +41,7 @@ int sha256_file(int fd, uint8_t out[CNF_HASH_LEN])
 
 	if (!ctx)
 		return -ENOMEM;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, sha256_md(), NULL);
 	while ((r = read(fd, buf, sizeof(buf))) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
@@ -157,7 +168,7 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 
 			if (!ctx)
 				return -ENOMEM;
-			EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+			EVP_DigestInit_ex(ctx, sha256_md(), NULL);
 			for (size_t k = 0; k < e->obj->config_count; k++) {
 				const struct cnf_config_var *v = &e->obj->config[k];
 

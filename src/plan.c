@@ -69,8 +69,47 @@ enum hook_kind hook_kind_from_name(const char *name)
 
 struct have_ref {
 	const struct cnf_observed *o;
+	uint64_t hash;                /* of (manifest, key) */
 	bool matched;
 };
+
+/* FNV-1a of "<manifest>\0<key>". */
+static uint64_t key_hash(const char *manifest, const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *p = manifest; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	h *= 0x100000001b3ull;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+/* Open addressing over `refs`: a slot holds an index + 1, 0 is empty. Half
+ * full at most, so a lookup is a probe or two: matching is linear in the
+ * number of instances, not n log n with a string compare per step. */
+struct have_index {
+	size_t *slot;
+	size_t mask;
+};
+
+static void index_build(struct have_index *ix, struct have_ref *refs, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	ix->slot = xcalloc(cap, sizeof(*ix->slot));
+	ix->mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t pos = refs[i].hash & ix->mask;
+
+		while (ix->slot[pos])
+			pos = (pos + 1) & ix->mask;
+		ix->slot[pos] = i + 1;
+	}
+}
 
 static int have_cmp(const void *a, const void *b)
 {
@@ -80,23 +119,17 @@ static int have_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->o->key, y->o->key);
 }
 
-static struct have_ref *have_find(struct have_ref *refs, size_t n,
+static struct have_ref *have_find(const struct have_index *ix, struct have_ref *refs,
 				  const char *manifest, const char *key)
 {
-	size_t lo = 0, hi = n;
+	uint64_t h = key_hash(manifest, key);
+	size_t s;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(refs[mid].o->manifest, manifest);
+	for (size_t pos = h & ix->mask; (s = ix->slot[pos]); pos = (pos + 1) & ix->mask) {
+		struct have_ref *r = &refs[s - 1];
 
-		if (!r)
-			r = strcmp(refs[mid].o->key, key);
-		if (!r)
-			return &refs[mid];
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (r->hash == h && streq(r->o->manifest, manifest) && streq(r->o->key, key))
+			return r;
 	}
 	return NULL;
 }
@@ -254,8 +287,11 @@ static void emit_with_anchors(struct emitter *e, size_t i)
 
 int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 {
-	_cleanup_free_ struct have_ref *refs = NULL;
+	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL;
+	_cleanup_free_ size_t *slots = NULL;
 	_cleanup_free_ struct cnf_action *decided = NULL;
+	struct have_index ix;
+	size_t ngone = 0;
 	_cleanup_free_ bool *emitted = NULL, *visiting = NULL;
 	struct cnf_action *out;
 	struct emitter e;
@@ -263,14 +299,17 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	refs = xcalloc(nh, sizeof(*refs));
-	for (size_t i = 0; i < nh; i++)
+	for (size_t i = 0; i < nh; i++) {
 		refs[i].o = &in->have[i];
-	qsort(refs, nh, sizeof(*refs), have_cmp);
+		refs[i].hash = key_hash(in->have[i].manifest, in->have[i].key);
+	}
+	index_build(&ix, refs, nh);
+	slots = ix.slot;
 
 	decided = xcalloc(nw, sizeof(*decided));
 	for (size_t i = 0; i < nw; i++) {
 		const struct cnf_instance *w = &in->want[i];
-		struct have_ref *r = have_find(refs, nh, w->manifest->name, w->key);
+		struct have_ref *r = have_find(&ix, refs, w->manifest->name, w->key);
 
 		if (r) {
 			if (r->matched)
@@ -280,17 +319,24 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 		decide(in, w, r ? r->o : NULL, &decided[i]);
 	}
 
-	out = xcalloc(nw + nh, sizeof(*out));
+	/* What is observed and not desired, in a stable order: the deletes. */
+	gone = xcalloc(nh, sizeof(*gone));
+	for (size_t i = 0; i < nh; i++)
+		if (!refs[i].matched)
+			gone[ngone++] = refs[i];
+	qsort(gone, ngone, sizeof(*gone), have_cmp);
+
+	out = xcalloc(nw + ngone, sizeof(*out));
 	e = (struct emitter){ .src = decided, .n = nw, .out = out };
 	e.emitted = emitted = xcalloc(nw, sizeof(bool));
 	e.visiting = visiting = xcalloc(nw, sizeof(bool));
 
 	/* 1. Deletes that free a hook holding one program (a replacement
 	 *    or a renamed attachment may need it). */
-	for (size_t i = 0; i < nh; i++) {
-		const struct cnf_observed *h = refs[i].o;
+	for (size_t i = 0; i < ngone; i++) {
+		const struct cnf_observed *h = gone[i].o;
 
-		if (refs[i].matched || !in_scope(in, h->manifest))
+		if (!in_scope(in, h->manifest))
 			continue;
 		if (h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog)
 			continue;
@@ -300,10 +346,10 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	for (size_t i = 0; i < nw; i++)
 		emit_with_anchors(&e, i);
 	/* 3. Remaining deletes: make-before-break for renamed attachments. */
-	for (size_t i = 0; i < nh; i++) {
-		const struct cnf_observed *h = refs[i].o;
+	for (size_t i = 0; i < ngone; i++) {
+		const struct cnf_observed *h = gone[i].o;
 
-		if (refs[i].matched || !in_scope(in, h->manifest))
+		if (!in_scope(in, h->manifest))
 			continue;
 		if (!(h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog))
 			continue;

@@ -100,16 +100,35 @@ static bool is_glob(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
+/* The program identity: object content, config, program, its type. The
+ * same for every target of an attachment: computed once per attachment. */
+static void prog_identity(const struct cnf_attachment *a, const struct obj_entry *e,
+			  struct bpf_program *prog, uint8_t out[CNF_HASH_LEN])
+{
+	uint8_t buf[3 * CNF_HASH_LEN + 256];
+	size_t n;
+
+	memcpy(buf, e->hash, CNF_HASH_LEN);
+	memcpy(buf + CNF_HASH_LEN, e->cfg_hash, CNF_HASH_LEN);
+	n = 2 * CNF_HASH_LEN;
+	if (prog)
+		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "%s|%d|%d", a->prog_name,
+				      (int)bpf_program__type(prog),
+				      (int)bpf_program__expected_attach_type(prog));
+	else
+		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "map|%s",
+				      a->map ? a->map : "");
+	sha256_buf(buf, n, out);
+}
+
 static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m, size_t idx,
 			const struct cnf_target *t, const char *tkey, const char *ttext,
-			const struct obj_entry *e, struct bpf_program *prog)
+			struct bpf_program *prog, const uint8_t prog_hash[CNF_HASH_LEN])
 {
 	const struct cnf_attachment *a = &m->attachments[idx];
 	const struct hook_ops *ops = ops_for_target(t);
 	struct cnf_instance *w;
 	char params[CNF_DESC_MAX] = "";
-	uint8_t buf[3 * CNF_HASH_LEN + 256];
-	size_t n;
 
 	if (grow_array((void **)&r->want, cap, r->want_count + 1, sizeof(*r->want)) < 0)
 		return -ENOMEM;
@@ -143,18 +162,7 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 		snprintf(w->hook_desc, sizeof(w->hook_desc), "%s", desc);
 		sha256_buf(desc, strlen(desc), w->hook_hash);
 	}
-	/* The program identity: object content, config, program, its type. */
-	memcpy(buf, e->hash, CNF_HASH_LEN);
-	memcpy(buf + CNF_HASH_LEN, e->cfg_hash, CNF_HASH_LEN);
-	n = 2 * CNF_HASH_LEN;
-	if (prog)
-		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "%s|%d|%d", a->prog_name,
-				      (int)bpf_program__type(prog),
-				      (int)bpf_program__expected_attach_type(prog));
-	else
-		n += (size_t)snprintf((char *)buf + n, sizeof(buf) - n, "map|%s",
-				      a->map ? a->map : "");
-	sha256_buf(buf, n, w->prog_hash);
+	memcpy(w->prog_hash, prog_hash, CNF_HASH_LEN);
 	if (prog) {
 		w->prog_type = bpf_program__type(prog);
 		w->prog_flags = bpf_program__flags(prog);
@@ -165,20 +173,24 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 
 /* The interfaces of a namespace, listed once per run however many
  * attachments look at them. The caller has entered the namespace. */
-static const struct if_nameindex *run_interfaces(struct run *r, const char *netns)
+static const struct iface_list *run_interfaces(struct run *r, const char *netns)
 {
 	struct if_cache *c;
+	int err;
 
 	for (size_t i = 0; i < r->ifcache_count; i++)
 		if (streq_ptr(r->ifcache[i].netns, netns))
-			return r->ifcache[i].ifs;
+			return &r->ifcache[i].ifs;
 	if (grow_array((void **)&r->ifcache, &r->ifcache_cap, r->ifcache_count + 1,
 		       sizeof(*r->ifcache)) < 0)
 		return NULL;
 	c = &r->ifcache[r->ifcache_count++];
 	c->netns = netns;
-	c->ifs = if_nameindex();
-	return c->ifs;
+	err = iface_list_read(&c->ifs);
+	if (err < 0)
+		log_warn("listing interfaces%s%s: %s", netns ? " in " : "", netns ? netns : "",
+			 strerror(-err));
+	return &c->ifs;
 }
 
 /* Expands one attachment over its targets. */
@@ -189,6 +201,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	struct obj_entry *e;
 	struct bpf_program *prog;
 	struct cnf_target t = {};
+	uint8_t prog_hash[CNF_HASH_LEN];
 	char why[512];
 	enum hook_kind kind = hook_kind_from_name(a->hook);
 	int err;
@@ -244,6 +257,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	}
 	if (r->mode == RUN_VALIDATE)
 		return 0;
+	prog_identity(a, e, prog, prog_hash);
 	if (kind == HOOK_TCX && !probe_tcx()) {
 		t.tc_fallback = true;
 		t.tc_handle = 1;
@@ -262,7 +276,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 			if (r->mode == RUN_STATUS) {
 				/* status reports it; plan and apply refuse. */
 				t.cgroup_path = TAKE_PTR(path);
-				err = add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, e, prog);
+				err = add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, prog, prog_hash);
 				if (err >= 0)
 					r->want[r->want_count - 1].target_missing = true;
 				return err;
@@ -278,7 +292,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		}
 		t.cgroup_path = TAKE_PTR(path);
 		t.cgroup_id = st.st_ino;
-		return add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, e, prog);
+		return add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, prog, prog_hash);
 	}
 
 	if (!ops->network) {
@@ -308,7 +322,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		}
 		t.ifindex = 0;
 		missing = err == -ENOENT;
-		err = add_instance(r, cap, m, idx, &t, key, text, e, prog);
+		err = add_instance(r, cap, m, idx, &t, key, text, prog, prog_hash);
 		if (err >= 0 && missing)
 			r->want[r->want_count - 1].target_missing = true; /* status only */
 		return err;
@@ -316,9 +330,10 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 
 	/* Network hooks: names, lists and globs, in a namespace. */
 	{
-		const struct if_nameindex *ifs = NULL;
+		const struct iface_list *ifs = NULL;
 		char nskey[CNF_KEY_MAX] = "";
 		size_t npat = a->interface ? 1 : a->interfaces_count;
+		size_t first = r->want_count; /* this attachment's instances follow */
 		int orig, ret = 0;
 
 		if (a->netns) {
@@ -345,28 +360,31 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 			const char *pat = a->interface ? a->interface : a->interfaces[p];
 			bool found = false;
 
-			for (const struct if_nameindex *it = ifs; it && it->if_index && ret == 0; it++) {
+			for (size_t i = 0; ifs && i < ifs->count && ret == 0; i++) {
+				const struct iface *it = &ifs->v[i];
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
 				bool dup = false;
 
-				if (is_glob(pat) ? fnmatch(pat, it->if_name, 0) != 0
-						 : !streq(pat, it->if_name))
+				if (is_glob(pat) ? fnmatch(pat, it->name, 0) != 0
+						 : !streq(pat, it->name))
 					continue;
 				found = true;
-				snprintf(t.ifname, sizeof(t.ifname), "%s", it->if_name);
-				t.ifindex = (int)it->if_index;
-				if (path_component_escape(it->if_name, tkey, sizeof(tkey)) < 0)
+				snprintf(t.ifname, sizeof(t.ifname), "%s", it->name);
+				t.ifindex = it->ifindex;
+				memcpy(t.xdp_prog_id, it->xdp_prog_id, sizeof(t.xdp_prog_id));
+				t.xdp_known = true;
+				if (path_component_escape(it->name, tkey, sizeof(tkey)) < 0)
 					continue; /* cannot happen: IFNAMSIZ */
 				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
 					 nskey[0] ? "@" : "", nskey);
-				snprintf(ttext, sizeof(ttext), "%s%s%s", it->if_name, a->netns ? "@" : "",
+				snprintf(ttext, sizeof(ttext), "%s%s%s", it->name, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
-				/* A list may name an interface twice (a name and a glob). */
-				for (size_t k = 0; k < r->want_count; k++)
-					dup |= r->want[k].manifest == m && r->want[k].att_idx == idx &&
-					       streq(r->want[k].target_text, ttext);
+				/* A list may name an interface twice (a name and a glob);
+				 * one pattern matches each interface once. */
+				for (size_t k = first; npat > 1 && k < r->want_count; k++)
+					dup |= streq(r->want[k].target_text, ttext);
 				if (!dup)
-					ret = add_instance(r, cap, m, idx, &t, tkey, ttext, e, prog);
+					ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
 			}
 			if (!found && !is_glob(pat) && r->mode == RUN_STATUS) {
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
@@ -380,7 +398,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 					 nskey[0] ? "@" : "", nskey);
 				snprintf(ttext, sizeof(ttext), "%s%s%s", pat, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
-				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, e, prog);
+				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
 				if (ret >= 0)
 					r->want[r->want_count - 1].target_missing = true;
 			} else if (!found && !is_glob(pat)) {
@@ -773,8 +791,7 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->ifcache_count; i++)
-		if (r->ifcache[i].ifs)
-			if_freenameindex(r->ifcache[i].ifs);
+		iface_list_free(&r->ifcache[i].ifs);
 	free(r->ifcache);
 	for (size_t i = 0; i < r->want_count; i++) {
 		free(r->want[i].t.cgroup_path);

@@ -239,25 +239,47 @@ void state_tidy(const char *root, const char *manifest)
 	}
 }
 
-static struct cnf_observed *obs_get(struct state *s, size_t *cap, const char *manifest,
-				    const char *key)
+/* Appends an entry. Each key is seen once per source: the state map's keys
+ * are unique, and so are the pins' paths. */
+static struct cnf_observed *obs_append(struct state *s, size_t *cap, const char *manifest,
+				       const char *key)
 {
-	for (size_t i = s->count; i > 0; i--) {
-		struct cnf_observed *o = &s->obs[i - 1];
+	struct cnf_observed *o;
 
-		if (streq(o->manifest, manifest) && streq(o->key, key))
-			return o;
-		if (!streq(o->manifest, manifest))
-			break; /* entries of one manifest are contiguous */
-	}
 	if (grow_array((void **)&s->obs, cap, s->count + 1, sizeof(*s->obs)) < 0)
 		return NULL;
-	struct cnf_observed *o = &s->obs[s->count++];
-
+	o = &s->obs[s->count++];
 	memset(o, 0, sizeof(*o));
 	snprintf(o->manifest, sizeof(o->manifest), "%s", manifest);
 	snprintf(o->key, sizeof(o->key), "%s", key);
 	return o;
+}
+
+static int obs_idx_cmp(const void *a, const void *b, void *arg)
+{
+	const struct cnf_observed *obs = arg;
+
+	return strcmp(obs[*(const size_t *)a].key, obs[*(const size_t *)b].key);
+}
+
+/* Binary search in `idx`, indexes into s->obs sorted by key. */
+static struct cnf_observed *obs_find(struct state *s, const size_t *idx, size_t n,
+				     const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->obs[idx[mid]].key, key);
+
+		if (!c)
+			return &s->obs[idx[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static int add_record(struct state *s, size_t *cap, const char *manifest, char *k,
@@ -271,7 +293,7 @@ static int add_record(struct state *s, size_t *cap, const char *manifest, char *
 			 "treating it as absent", manifest, k, rec->version);
 		return 0;
 	}
-	o = obs_get(s, cap, manifest, k);
+	o = obs_append(s, cap, manifest, k);
 	if (!o)
 		return -ENOMEM;
 	o->has_record = true;
@@ -342,16 +364,24 @@ static int read_records(struct state *s, size_t *cap, const char *manifest)
 	}
 }
 
-static int read_pins(struct state *s, size_t *cap, const char *manifest)
+/* The manifest's records are s->obs[first..]: a pin with a record marks it,
+ * one without gets an entry of its own. */
+static int read_pins(struct state *s, size_t *cap, const char *manifest, size_t first)
 {
 	char path[PATH_MAX];
 	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_free_ size_t *idx = NULL;
+	size_t nrec = s->count - first;
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "%s/%s/links", s->root, manifest);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
+	idx = xcalloc(nrec, sizeof(*idx));
+	for (size_t i = 0; i < nrec; i++)
+		idx[i] = first + i;
+	qsort_r(idx, nrec, sizeof(*idx), obs_idx_cmp, s->obs);
 	while ((de = readdir(d))) {
 		_cleanup_closedir_ DIR *sd = NULL;
 		struct dirent *se;
@@ -372,7 +402,9 @@ static int read_pins(struct state *s, size_t *cap, const char *manifest)
 			if (snprintf(key, sizeof(key), "%s/%s", de->d_name, se->d_name) >=
 			    (int)sizeof(key))
 				continue;
-			o = obs_get(s, cap, manifest, key);
+			o = obs_find(s, idx, nrec, key);
+			if (!o)
+				o = obs_append(s, cap, manifest, key);
 			if (!o)
 				return -ENOMEM;
 			o->has_pin = true;
@@ -421,9 +453,11 @@ int state_read(const char *root, char *const *only, size_t only_count, struct st
 	if (ret->manifests_count > 1)
 		qsort(ret->manifests, ret->manifests_count, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < ret->manifests_count; i++) {
+		size_t first = ret->count;
+
 		r = read_records(ret, &cap, ret->manifests[i]);
 		if (r >= 0)
-			r = read_pins(ret, &cap, ret->manifests[i]);
+			r = read_pins(ret, &cap, ret->manifests[i], first);
 		if (r < 0) {
 			log_error("state of manifest '%s' under '%s': %s", ret->manifests[i], root,
 				  strerror(-r));

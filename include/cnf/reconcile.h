@@ -5,6 +5,7 @@
 
 #include "cnf/cli.h"
 #include "cnf/engine.h"
+#include "cnf/iflist.h"
 #include "cnf/live.h"
 #include "cnf/manifest.h"
 #include "cnf/objects.h"
@@ -20,7 +21,7 @@ enum run_mode {
 
 struct if_cache {
 	const char *netns;         /* NULL: the tool's own */
-	struct if_nameindex *ifs;
+	struct iface_list ifs;
 };
 
 struct run {
