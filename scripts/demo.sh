@@ -47,6 +47,14 @@ fi
 
 TMP=$(mktemp -d /tmp/cnf-demo.XXXXXX)
 BPFFS=$TMP/bpffs
+
+# Run as root, cnf-apply refuses manifests and objects a user could
+# change, and a checkout usually belongs to one: the demo runs on a
+# root-owned copy of cnf.d/ (shown as cnf.d in the transcript).
+cp -R "$ROOT/cnf.d" "$TMP/cnf.d"
+chown -R root:root "$TMP/cnf.d"
+chmod -R go-w "$TMP/cnf.d"
+cd "$TMP"
 CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 CG=${CG2:+$CG2/cnf-demo}
 cg_created=

@@ -52,18 +52,13 @@ static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	uint32_t ids[3];
 
-	if (w->t.xdp_known) {
-		/* Read with the interface list, in this run, before any change:
-		 * no query (a dump of every interface) per interface. */
-		memcpy(ids, w->t.xdp_prog_id, sizeof(ids));
-	} else if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0) {
+	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0) {
 		snprintf(why, whylen, "cannot query XDP on %s: %s", w->target_text, strerror(errno));
 		return -errno;
-	} else {
-		ids[0] = q.drv_prog_id;
-		ids[1] = q.skb_prog_id;
-		ids[2] = q.hw_prog_id;
 	}
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
 		if (!ids[i] || own_has(own, n_own, ids[i]))
 			continue;

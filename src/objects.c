@@ -102,7 +102,8 @@ struct obj_entry *objects_for(struct obj_cache *c, const struct cnf_attachment *
 	return NULL;
 }
 
-#define OBJ_LOC(e) (e)->manifest->path, manifest_object_line((e)->manifest, (e)->idx, NULL)
+/* File problems point at the object's `file:` key. */
+#define OBJ_LOC(e) (e)->manifest->path, manifest_object_line((e)->manifest, (e)->idx, "file")
 
 /* Does a record describe the same object of the same manifest? The record
  * keeps "object/program" in `program`. */
@@ -136,6 +137,18 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 			ret = -EINVAL;
 			continue;
 		}
+		/* The manifest loader checked the way to the file; check the
+		 * file opened, in case it changed since. */
+		if (geteuid() == 0 && (e->st.st_uid != 0 || (e->st.st_mode & (S_IWGRP | S_IWOTH)))) {
+			log_error("object '%s' (%s:%d): refusing to load '%s' as root: it is owned by "
+				  "uid %u with mode %04o; whoever can change an object can make "
+				  "cnf-apply attach any BPF program: make it owned by root and not "
+				  "writable by group or others", e->obj->name, OBJ_LOC(e), e->obj->path,
+				  (unsigned)e->st.st_uid, (unsigned)(e->st.st_mode & 07777));
+			ret = -EINVAL;
+			continue;
+		}
+		e->identified = true;
 		for (size_t j = 0; j < nrecs && !reused; j++) {
 			const struct cnf_record *r = &recs[j];
 			uint64_t mt = (uint64_t)e->st.st_mtim.tv_sec * 1000000000ull +
@@ -598,7 +611,8 @@ int objects_open(struct obj_cache *c)
 		struct bpf_object *bo;
 		int err;
 
-		if (e->bo)
+		/* Its identity step reported the problem already. */
+		if (e->bo || !e->identified)
 			continue;
 		log_libbpf_capture(true);
 		bo = bpf_object__open_file(e->obj->path, &oo);

@@ -173,24 +173,20 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 
 /* The interfaces of a namespace, listed once per run however many
  * attachments look at them. The caller has entered the namespace. */
-static const struct iface_list *run_interfaces(struct run *r, const char *netns)
+static const struct if_nameindex *run_interfaces(struct run *r, const char *netns)
 {
 	struct if_cache *c;
-	int err;
 
 	for (size_t i = 0; i < r->ifcache_count; i++)
 		if (streq_ptr(r->ifcache[i].netns, netns))
-			return &r->ifcache[i].ifs;
+			return r->ifcache[i].ifs;
 	if (grow_array((void **)&r->ifcache, &r->ifcache_cap, r->ifcache_count + 1,
 		       sizeof(*r->ifcache)) < 0)
 		return NULL;
 	c = &r->ifcache[r->ifcache_count++];
 	c->netns = netns;
-	err = iface_list_read(&c->ifs);
-	if (err < 0)
-		log_warn("listing interfaces%s%s: %s", netns ? " in " : "", netns ? netns : "",
-			 strerror(-err));
-	return &c->ifs;
+	c->ifs = if_nameindex();
+	return c->ifs;
 }
 
 /* Expands one attachment over its targets. */
@@ -330,7 +326,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 
 	/* Network hooks: names, lists and globs, in a namespace. */
 	{
-		const struct iface_list *ifs = NULL;
+		const struct if_nameindex *ifs = NULL;
 		char nskey[CNF_KEY_MAX] = "";
 		size_t npat = a->interface ? 1 : a->interfaces_count;
 		size_t first = r->want_count; /* this attachment's instances follow */
@@ -360,24 +356,21 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 			const char *pat = a->interface ? a->interface : a->interfaces[p];
 			bool found = false;
 
-			for (size_t i = 0; ifs && i < ifs->count && ret == 0; i++) {
-				const struct iface *it = &ifs->v[i];
+			for (const struct if_nameindex *it = ifs; it && it->if_index && ret == 0; it++) {
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
 				bool dup = false;
 
-				if (is_glob(pat) ? fnmatch(pat, it->name, 0) != 0
-						 : !streq(pat, it->name))
+				if (is_glob(pat) ? fnmatch(pat, it->if_name, 0) != 0
+						 : !streq(pat, it->if_name))
 					continue;
 				found = true;
-				snprintf(t.ifname, sizeof(t.ifname), "%s", it->name);
-				t.ifindex = it->ifindex;
-				memcpy(t.xdp_prog_id, it->xdp_prog_id, sizeof(t.xdp_prog_id));
-				t.xdp_known = true;
-				if (path_component_escape(it->name, tkey, sizeof(tkey)) < 0)
+				snprintf(t.ifname, sizeof(t.ifname), "%s", it->if_name);
+				t.ifindex = (int)it->if_index;
+				if (path_component_escape(it->if_name, tkey, sizeof(tkey)) < 0)
 					continue; /* cannot happen: IFNAMSIZ */
 				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
 					 nskey[0] ? "@" : "", nskey);
-				snprintf(ttext, sizeof(ttext), "%s%s%s", it->name, a->netns ? "@" : "",
+				snprintf(ttext, sizeof(ttext), "%s%s%s", it->if_name, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
 				/* A list may name an interface twice (a name and a glob);
 				 * one pattern matches each interface once. */
@@ -791,7 +784,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->ifcache_count; i++)
-		iface_list_free(&r->ifcache[i].ifs);
+		if (r->ifcache[i].ifs)
+			if_freenameindex(r->ifcache[i].ifs);
 	free(r->ifcache);
 	for (size_t i = 0; i < r->want_count; i++) {
 		free(r->want[i].t.cgroup_path);

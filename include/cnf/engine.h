@@ -54,8 +54,6 @@ struct cnf_target {
 	const char *netns;            /* path from the manifest, NULL = the tool's own */
 	uint64_t netns_ino;
 	enum xdp_mode xdp_mode;
-	uint32_t xdp_prog_id[3];      /* XDP programs on the interface when resolved: */
-	bool xdp_known;               /* native, generic, offload (0: none) */
 	enum tc_dir dir;
 	uint32_t tc_priority;
 	uint32_t tc_handle;

@@ -19,6 +19,7 @@ struct obj_entry {
 	bool loaded;
 	bool load_failed;
 	bool needed;                  /* some action needs its programs */
+	bool identified;              /* opened, a regular file root may load */
 	struct stat st;
 	uint8_t hash[CNF_HASH_LEN];   /* sha256 of the file */
 	bool hash_from_record;        /* unchanged file: hash reused, not reread */

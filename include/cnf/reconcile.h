@@ -5,7 +5,6 @@
 
 #include "cnf/cli.h"
 #include "cnf/engine.h"
-#include "cnf/iflist.h"
 #include "cnf/live.h"
 #include "cnf/manifest.h"
 #include "cnf/objects.h"
@@ -21,7 +20,7 @@ enum run_mode {
 
 struct if_cache {
 	const char *netns;         /* NULL: the tool's own */
-	struct iface_list ifs;
+	struct if_nameindex *ifs;
 };
 
 struct run {
