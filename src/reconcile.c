@@ -205,7 +205,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	ops = hook_ops_get(kind);
 	if (!ops) {
 		log_error("attachment '%s' (%s:%d): hook '%s' is not available in this build of "
-			  "cnf-apply (supported: xdp, tcx, tc, cgroup)", a->name,
+			  "cnf-apply", a->name,
 			  ATT_LOC(m, idx, "hook"), a->hook);
 		return -EOPNOTSUPP;
 	}
