@@ -10,7 +10,7 @@
 # there is one), directories after --bpffs, and manifest paths: directories
 # and *.yaml/*.yml files. Works with or without the bash-completion package.
 
-_cnf_apply_verbs="plan apply status destroy validate probe"
+_cnf_apply_verbs="plan apply status destroy validate probe watch"
 
 # The options of src/main.c, by the verbs they go with; before the verb,
 # all of them. (tests/integration/test_install.sh checks the list against
@@ -19,11 +19,12 @@ _cnf_apply_opts() {
 	local verb=$1 opts="--bpffs --json --no-iter -v --verbose -h --help -V --version"
 
 	case $verb in
-	'') opts+=" --dry-run --detailed-exitcode --all --wait --no-wait" ;;
+	'') opts+=" --dry-run --detailed-exitcode --all --wait --no-wait --interval --settle" ;;
 	plan) opts+=" --dry-run --wait --no-wait" ;;
 	apply) opts+=" --dry-run --detailed-exitcode --wait --no-wait" ;;
 	status) opts+=" --wait --no-wait" ;;
 	destroy) opts+=" --detailed-exitcode --all --wait --no-wait" ;;
+	watch) opts+=" --wait --no-wait --interval --settle" ;;
 	esac
 	echo "$opts"
 }

@@ -24,7 +24,7 @@ fi
 # Packages from bookworm itself.
 base_pkgs=(
 	build-essential pkg-config make gcc clang llvm
-	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev
+	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev libmnl-dev
 	jq strace util-linux kmod
 	libclang-rt-14-dev libssl-dev scdoc python3-jsonschema python3-yaml
 	iputils-ping

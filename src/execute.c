@@ -186,10 +186,17 @@ static int remove_instance(struct run *r, const char *manifest, const char *key,
 
 		if (ops) {
 			err = netns_enter(rec->netns[0] ? rec->netns : NULL, &orig);
-			if (err < 0)
-				return err;
-			err = ops->detach(rec, fd);
-			netns_leave(orig);
+			if (err == -ENOENT || err == -EINVAL) {
+				/* The namespace's file is gone (ip netns del): so
+				 * is what was attached in it, or it soon will be.
+				 * A link is detached without entering it. */
+				log_debug("%s/%s: network namespace %s is gone", manifest, key,
+					  rec->netns);
+				err = fd >= 0 && rec->link_id ? link_detach_common(fd) : 0;
+			} else if (err >= 0) {
+				err = ops->detach(rec, fd);
+				netns_leave(orig);
+			}
 		}
 	} else if (fd >= 0) {
 		err = link_detach_common(fd);

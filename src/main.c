@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* cnf-apply: options and the verb table. */
+#include <errno.h>
 #include <getopt.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static const struct verb verbs[] = {
 	{ "destroy",  cmd_destroy,  "remove everything the named manifests own" },
 	{ "validate", cmd_validate, "check manifests and objects; no kernel changes" },
 	{ "probe",    cmd_probe,    "report what this kernel supports" },
+	{ "watch",    cmd_watch,    "apply, then keep converging as things change" },
 };
 
 static void usage(FILE *f)
@@ -51,6 +53,8 @@ static void usage(FILE *f)
 		"  --no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator\n"
 		"  --wait SECONDS         wait that long for another run's lock (default 60)\n"
 		"  --no-wait              fail at once if another run holds the lock\n"
+		"  --interval SECONDS     watch: full reconcile this often (default 30; 0: never)\n"
+		"  --settle MS            watch: quiet time that ends a burst of events (default 100)\n"
 		"  -v, --verbose          more messages (libbpf's log; twice: debug)\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          print the version\n"
@@ -68,7 +72,22 @@ enum {
 	OPT_NO_ITER,
 	OPT_WAIT,
 	OPT_NO_WAIT,
+	OPT_INTERVAL,
+	OPT_SETTLE,
 };
+
+/* A whole number in [min, max], or -1. */
+static long parse_num(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < min || v > max)
+		return -1;
+	return v;
+}
 
 int main(int argc, char **argv)
 {
@@ -81,13 +100,17 @@ int main(int argc, char **argv)
 		{ "no-iter",           no_argument,       NULL, OPT_NO_ITER },
 		{ "wait",              required_argument, NULL, OPT_WAIT },
 		{ "no-wait",           no_argument,       NULL, OPT_NO_WAIT },
+		{ "interval",          required_argument, NULL, OPT_INTERVAL },
+		{ "settle",            required_argument, NULL, OPT_SETTLE },
 		{ "verbose",           no_argument,       NULL, 'v' },
 		{ "help",              no_argument,       NULL, 'h' },
 		{ "version",           no_argument,       NULL, 'V' },
 		{}
 	};
 	static char *default_paths[] = { (char *)CNF_DEFAULT_PATH };
-	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS, .wait_sec = CNF_DEFAULT_WAIT };
+	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS, .wait_sec = CNF_DEFAULT_WAIT,
+			   .interval_sec = CNF_DEFAULT_INTERVAL, .settle_ms = CNF_DEFAULT_SETTLE_MS };
+	long num;
 	const struct verb *verb = NULL;
 	bool dry_run = false;
 	int c, r;
@@ -126,6 +149,20 @@ int main(int argc, char **argv)
 		}
 		case OPT_NO_WAIT:
 			cli.wait_sec = 0;
+			break;
+		case OPT_INTERVAL:
+			if ((num = parse_num(optarg, 0, 86400)) < 0) {
+				output_fail(&cli, "--interval '%s': seconds from 0 to 86400", optarg);
+				return EXIT_FAIL;
+			}
+			cli.interval_sec = (int)num;
+			break;
+		case OPT_SETTLE:
+			if ((num = parse_num(optarg, 1, 60000)) < 0) {
+				output_fail(&cli, "--settle '%s': milliseconds from 1 to 60000", optarg);
+				return EXIT_FAIL;
+			}
+			cli.settle_ms = (int)num;
 			break;
 		case 'v':
 			cli.verbose++;

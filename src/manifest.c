@@ -1914,6 +1914,13 @@ static int worse(int r, int q)
 	return r < 0 ? r : q;
 }
 
+static bool allow_empty_dirs;
+
+void manifest_set_allow_empty_dirs(bool allow)
+{
+	allow_empty_dirs = allow;
+}
+
 int manifest_set_load(char *const *paths, size_t paths_count,
 		      struct cnf_manifest_set **ret)
 {
@@ -1952,7 +1959,7 @@ int manifest_set_load(char *const *paths, size_t paths_count,
 		}
 
 		q = list_manifests(path, &files, &nfiles);
-		if (q == 0 && !nfiles) {
+		if (q == 0 && !nfiles && !allow_empty_dirs) {
 			log_error("no manifests in %s", path);
 			q = -EINVAL;
 		}

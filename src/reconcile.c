@@ -189,6 +189,13 @@ static const struct if_nameindex *run_interfaces(struct run *r, const char *netn
 	return c->ifs;
 }
 
+/* Absent targets are reported (status) or waited for (watch) rather than
+ * refused. */
+static bool pending_ok(const struct run *r)
+{
+	return r->mode == RUN_STATUS || r->cli->pending_ok;
+}
+
 /* Expands one attachment over its targets. */
 static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manifest *m, size_t idx)
 {
@@ -269,8 +276,9 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		if (!path)
 			return -ENOMEM;
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			if (r->mode == RUN_STATUS) {
-				/* status reports it; plan and apply refuse. */
+			if (pending_ok(r)) {
+				/* status reports it, watch waits for it; plan and
+				 * apply refuse. */
 				t.cgroup_path = TAKE_PTR(path);
 				err = add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, prog, prog_hash);
 				if (err >= 0)
@@ -299,7 +307,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				   : -EOPNOTSUPP;
 		if (err == -EOPNOTSUPP && !ops->resolve)
 			snprintf(why, sizeof(why), "hook '%s' has no target resolver", a->hook);
-		if (err < 0 && !(err == -ENOENT && r->mode == RUN_STATUS)) {
+		if (err < 0 && !(err == -ENOENT && pending_ok(r))) {
 			log_error("attachment '%s' (%s:%d): %s", a->name, ATT_LOC(m, idx, NULL), why);
 			free(t.name);
 			free(t.path);
@@ -335,6 +343,12 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		if (a->netns) {
 			int er = netns_enter(a->netns, &orig);
 
+			if (er < 0 && r->cli->pending_ok && (er == -ENOENT || er == -EINVAL)) {
+				/* Not there (yet): nothing of it is desired now. */
+				log_debug("attachment '%s': waiting for network namespace '%s'",
+					  a->name, a->netns);
+				return 0;
+			}
 			if (er < 0) {
 				log_error("attachment '%s' (%s:%d): network namespace '%s': %s", a->name,
 					  ATT_LOC(m, idx, "netns"), a->netns, strerror(-er));
@@ -379,7 +393,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				if (!dup)
 					ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
 			}
-			if (!found && !is_glob(pat) && r->mode == RUN_STATUS) {
+			if (!found && !is_glob(pat) && pending_ok(r)) {
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
 
 				/* status reports it; plan and apply refuse. */
@@ -664,6 +678,93 @@ static void check_order(struct run *r)
 	}
 }
 
+/* ---- focus (watch) ---- */
+
+static bool focus_netns(const struct run_focus *f, const char *netns)
+{
+	if (!netns)
+		return f->own_netns;
+	for (size_t i = 0; i < f->netns_count; i++)
+		if (streq(f->netns[i], netns))
+			return true;
+	return false;
+}
+
+static bool focus_match(const struct run_focus *f, const char *netns, const char *ifname)
+{
+	if (focus_netns(f, netns))
+		return true;
+	if (!ifname || !ifname[0])
+		return false;
+	for (size_t i = 0; i < f->ifs_count; i++)
+		if (streq_ptr(f->ifs[i].netns, netns) && streq(f->ifs[i].ifname, ifname))
+			return true;
+	return false;
+}
+
+static bool hook_per_netns(enum hook_kind k)
+{
+	const struct hook_ops *ops = hook_ops_get(k);
+
+	return (ops && ops->network) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR;
+}
+
+static bool want_in_focus(const struct cnf_instance *w, const struct run_focus *f)
+{
+	if (!hook_per_netns(w->t.kind))
+		return false;
+	return focus_match(f, w->t.netns, hook_ops_get(w->t.kind)->network ? w->t.ifname : NULL);
+}
+
+static bool have_in_focus(const struct cnf_observed *o, const struct run_focus *f)
+{
+	const char *netns;
+	char ifname[IF_NAMESIZE] = "";
+
+	/* Without a record nothing says where it is: full runs handle it. */
+	if (!o->has_record || !hook_per_netns((enum hook_kind)o->rec.hook))
+		return false;
+	netns = o->rec.netns[0] ? o->rec.netns : NULL;
+	if (o->rec.ifindex) {
+		/* The target text is "IFNAME" or "IFNAME@NETNS". */
+		size_t n = strlen(o->rec.target), sfx = netns ? strlen(netns) + 1 : 0;
+
+		if (n > sfx && n - sfx < sizeof(ifname)) {
+			memcpy(ifname, o->rec.target, n - sfx);
+			ifname[n - sfx] = '\0';
+		}
+	}
+	return focus_match(f, netns, ifname);
+}
+
+/* Keeps only the desired and observed instances on the focused targets:
+ * the planner then neither creates nor deletes anything elsewhere. */
+static void apply_focus(struct run *r, const struct run_focus *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->want_count; i++) {
+		struct cnf_instance *w = &r->want[i];
+
+		if (want_in_focus(w, f)) {
+			if (n != i)
+				r->want[n] = *w;
+			n++;
+		} else {
+			free(w->t.cgroup_path);
+			free(w->t.name);
+			free(w->t.path);
+		}
+	}
+	r->want_count = n;
+	n = 0;
+	for (size_t i = 0; i < r->st.count; i++)
+		if (have_in_focus(&r->st.obs[i], f))
+			r->st.obs[n++] = r->st.obs[i];
+	r->st.count = n;
+	log_debug("focus: %zu desired and %zu observed instances", r->want_count, r->st.count);
+}
+
 /* ---- prepare ---- */
 
 /* Runs serialise on a lock of the state root directory: exclusive for
@@ -778,6 +879,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 	if (err < 0)
 		return err;
 	check_order(r);
+	if (cli->focus)
+		apply_focus(r, cli->focus);
 	return 0;
 }
 

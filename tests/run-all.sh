@@ -21,7 +21,8 @@ passed=0
 failed=0
 skipped=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+fails=$(mktemp)
+trap 'rm -f "$log" "$fails"' EXIT
 
 # run_counted CMD...: run a sub-runner, pass its lines on except its final
 # summary line, and add that summary ("P passed, F failed[, S skipped]")
@@ -32,17 +33,18 @@ run_counted() {
 		{ prev = $0 }
 		END { if (NR > 0 && prev !~ /^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$/) print prev }'
 	local rc=${PIPESTATUS[0]} last
+	grep -E '^(\[[^]]*\] )?FAIL ' "$log" >>"$fails"
 	last=$(tail -n 1 "$log")
 	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
 		passed=$((passed + BASH_REMATCH[1]))
 		failed=$((failed + BASH_REMATCH[2]))
 		skipped=$((skipped + ${BASH_REMATCH[4]:-0}))
 		if [ "$rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then
-			echo "FAIL $(basename "$1"): exited with status $rc"
+			echo "FAIL $(basename "$1"): exited with status $rc" | tee -a "$fails"
 			failed=$((failed + 1))
 		fi
 	else
-		echo "FAIL $(basename "$1"): exited with status $rc without a summary"
+		echo "FAIL $(basename "$1"): exited with status $rc without a summary" | tee -a "$fails"
 		failed=$((failed + 1))
 	fi
 }
@@ -91,7 +93,7 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD="$build" \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		suite san "$san_build"
 else
-	echo "FAIL san: make SAN=1 failed"
+	echo "FAIL san: make SAN=1 failed" | tee -a "$fails"
 	sed 's/^/    /' "$log" | tail -n 40
 	failed=$((failed + 1))
 fi
@@ -106,5 +108,11 @@ else
 	run_counted "$root/tests/vm/run.sh" all "$build"
 fi
 
+# The failures again, together, just above the summary: a long log's tail
+# then says what failed without scrolling back.
+if [ -s "$fails" ]; then
+	echo "Failed:"
+	sed 's/^/  /' "$fails"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,10 @@
 #define CNF_DEFAULT_BPFFS "/sys/fs/bpf/cnf"
 #define CNF_DEFAULT_PATH "/etc/cnf.d"
 #define CNF_DEFAULT_WAIT 60       /* seconds, for the state root's lock */
+#define CNF_DEFAULT_INTERVAL 30   /* watch: seconds between full reconciles */
+#define CNF_DEFAULT_SETTLE_MS 100 /* watch: quiet time that ends a burst of events */
+
+struct run_focus;
 
 struct cli {
 	const char *verb;
@@ -20,6 +24,12 @@ struct cli {
 	bool no_iter;             /* read links with GET_NEXT_ID only */
 	int wait_sec;             /* for the state root's lock; 0: fail at once */
 	int verbose;
+	/* watch */
+	int interval_sec;         /* full reconcile every so often; 0: never */
+	int settle_ms;            /* a burst of events ends after this much quiet */
+	bool pending_ok;          /* absent interfaces, namespaces, cgroups, binaries
+	                           * are waited for, not errors */
+	const struct run_focus *focus; /* limit one reconcile to these targets */
 };
 
 /* Exit codes (SPEC): set in one place. */
@@ -35,3 +45,4 @@ int cmd_status(const struct cli *cli);
 int cmd_destroy(const struct cli *cli);
 int cmd_validate(const struct cli *cli);
 int cmd_probe(const struct cli *cli);
+int cmd_watch(const struct cli *cli);

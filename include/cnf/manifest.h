@@ -115,6 +115,9 @@ struct cnf_manifest_set {
 int manifest_set_load(char *const *paths, size_t paths_count,
 		      struct cnf_manifest_set **ret);
 void manifest_set_free(struct cnf_manifest_set *set);
+/* A directory without manifests is an error (a wrong path, most likely),
+ * unless allowed: watch takes it as "nothing is desired any more". */
+void manifest_set_allow_empty_dirs(bool allow);
 
 /* Line of `key` inside attachment/object `idx` of `m`, or the entry's line
  * when the key is absent; 0 when unknown. */

@@ -42,6 +42,23 @@ struct run {
 	size_t ifcache_count, ifcache_cap;
 };
 
+/* What one watch-triggered reconcile looks at: interfaces that appeared,
+ * went away or were renamed, and whole network namespaces. Only desired
+ * and observed instances on these targets are planned; everything else is
+ * left as it is. `netns` NULL is the tool's own namespace. */
+struct focus_if {
+	const char *netns;
+	char ifname[IF_NAMESIZE];
+};
+
+struct run_focus {
+	struct focus_if *ifs;
+	size_t ifs_count;
+	const char **netns;        /* whole namespaces, by path */
+	size_t netns_count;
+	bool own_netns;            /* the tool's own namespace as a whole */
+};
+
 int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode);
 int run_execute(struct run *r);
 void run_free(struct run *r);

@@ -23,7 +23,7 @@ export BUILD
 lib_setup "$@"
 
 SYSTEMD_BIN=/usr/lib/systemd/systemd
-UNITS="cnf-apply.service cnf-apply.path cnf-apply-reload.service cnf-apply-bpffs.service"
+UNITS="cnf-apply.service cnf-apply.path cnf-apply-reload.service cnf-apply-bpffs.service cnf-apply-watch.service"
 
 make_install() {       # make_install DESTDIR PREFIX [VAR=VALUE...]
 	local destdir=$1 prefix=$2

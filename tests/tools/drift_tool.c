@@ -44,6 +44,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "drift_tool: link update: %s\n", strerror(errno));
 			return 1;
 		}
+		/* The link holds the program now. */
+		bpf_object__close(o);
 		return 0;
 	}
 	if (argc == 6 && !strcmp(argv[1], "tcx-first")) {
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "drift_tool: tcx attach: %s\n", strerror(errno));
 			return 1;
 		}
+		bpf_object__close(o);
 		return 0;
 	}
 	fprintf(stderr, "usage: drift_tool link-update LINK_PIN OBJECT PROGRAM\n"
