@@ -148,14 +148,18 @@ for _ in $(seq 600); do
 	[ "$(find "$WD/bpffs" -path '*/links/*' -type f | wc -l)" -ge 100 ] && break
 	sleep 0.05
 done
-hz=$(getconf CLK_TCK)
-cpu() { awk '{ print $14 + $15 }' "/proc/$WPID/stat"; }
+# Time on CPU in nanoseconds (schedstat: finer than the clock ticks of
+# /proc/PID/stat), and the number of context switches (wake-ups).
+cpu() { awk '{ print $1 }' "/proc/$WPID/schedstat"; }
+wakeups() { awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n }' "/proc/$WPID/status"; }
 c0=$(cpu)
+w0=$(wakeups)
 sleep "$IDLE"
 c1=$(cpu)
+w1=$(wakeups)
 rss=$(awk '/VmHWM/ { print $2 }' "/proc/$WPID/status")
 stop_watch
-awk -v c=$((c1 - c0)) -v hz="$hz" -v s="$IDLE" -v rss="$rss" 'BEGIN {
-	printf "- idle, 100 attachments, --interval 30, %d s: %.2f CPU seconds (%.3f%% of one CPU), max RSS %d KiB\n",
-		s, c / hz, 100 * c / hz / s, rss }' | tee -a "$OUT/results.md"
+awk -v c=$((c1 - c0)) -v w=$((w1 - w0)) -v s="$IDLE" -v rss="$rss" 'BEGIN {
+	printf "- idle, 100 attachments, --interval 30, %d s: %.1f ms on CPU (%.4f%% of one CPU), %d wake-ups, max RSS %d KiB\n",
+		s, c / 1e6, 100 * c / 1e9 / s, w, rss }' | tee -a "$OUT/results.md"
 echo "results in $OUT"

@@ -216,7 +216,10 @@ static void report_run(const struct watch *w, const struct run *r, int err, doub
 			for (int k = 0; k <= ACT_DELETE; k++)
 				json_object_object_add(o, action_kind_name((enum action_kind)k),
 						       json_object_new_int64((int64_t)counts[k]));
-			json_object_object_add(o, "ms", json_object_new_double(ms));
+			char num[32];
+
+			snprintf(num, sizeof(num), "%.1f", ms);
+			json_object_object_add(o, "ms", json_object_new_double_s(ms, num));
 			json_line("reconcile", o);
 		} else {
 			printf("reconciled (%s): %zu created, %zu updated, %zu replaced, %zu deleted, "
@@ -1077,7 +1080,8 @@ int cmd_watch(const struct cli *cli)
 		}
 	}
 	sd_notify_state("STOPPING=1");
-	say(&w, "stop", "stopping on %s; pinned state stays as it is", strsignal(w.stop_sig));
+	say(&w, "stop", "stopping on SIG%s; pinned state stays as it is",
+	    sigabbrev_np(w.stop_sig) ? sigabbrev_np(w.stop_sig) : "?");
 	watch_free(&w);
 	return EXIT_OK;
 }

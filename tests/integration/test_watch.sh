@@ -160,49 +160,66 @@ test_selective() {
 }
 
 test_namespaces() {
-	local ns=cnfw$$ p
+	local ns=cnfw$$ p i n
 
 	netns_add cnfw-dummy$$ || return  # /run/netns private to this test
 	mkdir -p "$W/m"
-	cat >"$W/m/pod.yaml" <<EOF
+	{
+		cat <<EOF
 apiVersion: cnf-apply/v1
 name: pod
 objects:
   - name: x
     file: ../objs/xdp_v1.bpf.o
 attachments:
-  - name: fw
+EOF
+		for i in 0 1 2 3; do
+			cat <<EOF
+  - name: fw$i
     program: x/xdp_main
     hook: xdp
     mode: generic
-    netns: /run/netns/$ns
+    netns: /run/netns/$ns-$i
     interface: "pv*"
 EOF
+		done
+	} >"$W/m/pod.yaml"
 	start_watch --interval 0 "$W/m" || return
-	assert_eq "$(link_pins)" 0 "nothing while the namespace does not exist"
+	assert_eq "$(link_pins)" 0 "nothing while the namespaces do not exist"
 
-	netns_add "$ns" || return
-	ip -n "$ns" link add pv0 type veth peer name pv1
-	ip -n "$ns" link set pv0 up
-	ip -n "$ns" link set pv1 up
-	wait_for '[ "$(link_pins)" = 2 ]'
-	assert_eq "$(link_pins)" 2 "both interfaces of the new namespace attached"
-	p=$(in_netns "$ns" bpftool -j net | jq '[.[0].xdp[]?] | length')
-	assert_eq "$p" 2 "bpftool net in the namespace: 2 XDP programs"
+	# A burst: four namespaces with a veth pair each.
+	for i in 0 1 2 3; do
+		netns_add "$ns-$i" || return
+		ip -n "$ns-$i" link add pv0 type veth peer name pv1
+		ip -n "$ns-$i" link set pv0 up
+		ip -n "$ns-$i" link set pv1 up
+	done
+	wait_for '[ "$(link_pins)" = 8 ]'
+	assert_eq "$(link_pins)" 8 "both interfaces of each new namespace attached"
+	for i in 0 1 2 3; do
+		p=$(in_netns "$ns-$i" bpftool -j net | jq '[.[0].xdp[]?] | length')
+		assert_eq "$p" 2 "bpftool net in $ns-$i: 2 XDP programs"
+	done
 
-	ip -n "$ns" link add pv2 type veth peer name pv3
-	ip -n "$ns" link set pv2 up
-	wait_for '[ "$(link_pins)" = 4 ]'
-	assert_eq "$(link_pins)" 4 "interfaces added later in the namespace are attached"
+	ip -n "$ns-1" link add pv2 type veth peer name pv3
+	ip -n "$ns-1" link set pv2 up
+	wait_for '[ "$(link_pins)" = 10 ]'
+	assert_eq "$(link_pins)" 10 "interfaces added later in a namespace are attached"
+	p=$(in_netns "$ns-1" bpftool -j net | jq '[.[0].xdp[]?] | length')
+	assert_eq "$p" 4 "bpftool net in $ns-1: 4 XDP programs"
 
-	ip netns del "$ns"
+	# And all four away at once.
+	for i in 0 1 2 3; do
+		ip netns del "$ns-$i"
+	done
 	wait_for '[ "$(link_pins)" = 0 ]'
-	assert_eq "$(link_pins)" 0 "the namespace went away: its pins are removed"
+	assert_eq "$(link_pins)" 0 "the namespaces went away: their pins are removed"
 	for p in $(jq -r 'select(.event == "action") | .link_id // empty' "$W/watch.out" | sort -un); do
 		link_exists "$p" && _fail "bpftool link: link $p is still there"
 	done
-	assert_jq "$(watch_lines action | jq -s .)" \
-		"[.[] | select(.action == \"delete\")] | length == 4" "4 deletes logged"
+	n=$(watch_lines action | jq -s '[.[] | select(.action == "delete" and .done)] | length')
+	assert_eq "$n" 10 "10 deletes logged"
+	kill -0 "$WATCH_PID" || _fail "watch is still running"
 }
 
 test_manifest_edits() {
@@ -305,7 +322,7 @@ test_bad_options() {
 
 run_test "a burst of interfaces is attached, and detached when they go" test_burst
 run_test "an interface event reconciles only that interface" test_selective
-run_test "namespaces that appear and go" test_namespaces
+run_test "a burst of namespaces that appear and go" test_namespaces
 run_test "manifest and object edits, a broken manifest" test_manifest_edits
 run_test "a link detached by hand comes back; SIGTERM leaves state" test_drift_and_sigterm
 run_test "bad options" test_bad_options
