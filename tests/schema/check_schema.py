@@ -2,16 +2,26 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Checks schema/manifest.schema.json against the manifests and the loader.
 
-- every cnf.d/*.yaml and examples/**/*.yaml validates against the schema;
+- every cnf.d/*.yaml and examples/**/*.yaml validates against the schema
+  and carries the yaml-language-server modeline that points editors at it;
+- the manifests of cnf.d(5) and README.md (whole ones, and the lists of
+  attachments of cnf.d(5)'s hook sections) validate;
 - embedded valid manifests validate, embedded invalid ones do not, and
   `cnf-apply validate` rejects each invalid one too (exit 1, with the
   loader's message), using the test objects under build/tests/bpf/;
+- the bad-input catalogue (tests/badinput/): each case's `schema:` line
+  says whether the schema can see its problem, and the schema agrees
+  (see check_badinput());
 - the schema, include/cnf/manifest.h, the loader's tables in src/manifest.c
   and src/hook_cgroup.c, and the man pages name the same keys, hooks,
   enums and limits.
 
-Prints one line per case and "N passed, N failed"; exits 1 on a failure.
-Needs python3-jsonschema and python3-yaml.
+Documents are read as cnf-apply reads them: a key given twice in a
+mapping is an error (yamldoc.py), not silently the last value.
+
+Prints one line per check ("ok   schema: ..." or "FAIL schema: ...") and
+"N passed, N failed"; exits 1 on a failure. Needs python3-jsonschema and
+python3-yaml.
 """
 import argparse
 import glob
@@ -25,6 +35,9 @@ import tempfile
 
 import jsonschema
 import yaml
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import yamldoc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(ROOT, "schema", "manifest.schema.json")
@@ -265,7 +278,8 @@ class Result:
             self.passed += 1
         else:
             self.failed += 1
-        print("%s %s%s" % ("PASS" if ok else "FAIL", title, ": " + detail if detail else ""))
+        print("%s schema: %s%s" % ("ok  " if ok else "FAIL", title,
+                                   ": " + detail if detail else ""), flush=True)
 
 
 def first_error(validator, doc):
@@ -330,14 +344,82 @@ def check_files(res, validator):
              if not os.path.relpath(f, ROOT).startswith(os.path.join("examples", "ansible") + os.sep)]
     for path in files:
         rel = os.path.relpath(path, ROOT)
+        with open(path, "rb") as f:
+            data = f.read()
+        check_modeline(res, rel, data)
         try:
-            with open(path) as f:
-                doc = yaml.safe_load(f)
+            doc, _ = yamldoc.load(data)
         except yaml.YAMLError as e:
             res.report(False, "valid file %s" % rel, "YAML: %s" % short(str(e)))
             continue
         err = first_error(validator, doc)
         res.report(err is None, "valid file %s" % rel, err or "")
+
+
+MODELINE = re.compile(rb"^#\s*yaml-language-server:\s*\$schema=(\S+)\s*$", re.M)
+
+
+def check_modeline(res, rel, data):
+    """The modeline is there and names this tree's schema, relative to the
+    file (so that it also holds where the examples are installed)."""
+    title = "modeline in %s" % rel
+    m = MODELINE.search(data)
+    if not m:
+        res.report(False, title, "no '# yaml-language-server: $schema=...' line")
+        return
+    target = m.group(1).decode()
+    if "://" in target or os.path.isabs(target):
+        res.report(False, title, "'%s' is not a path relative to the file" % target)
+        return
+    path = os.path.join(ROOT, os.path.dirname(rel), target)
+    ok = os.path.exists(path) and os.path.samefile(path, SCHEMA)
+    res.report(ok, title, "$schema=%s" % target if ok else
+               "$schema=%s is not schema/manifest.schema.json" % target)
+
+
+def doc_blocks(rel, fence_re):
+    """(line, text) of the fenced blocks of a document."""
+    out, block, start = [], None, 0
+    with open(os.path.join(ROOT, rel)) as f:
+        for n, line in enumerate(f, 1):
+            if block is None:
+                if re.match(fence_re, line):
+                    block, start = [], n + 1
+            elif line.startswith("```"):
+                out.append((start, "".join(block)))
+                block = None
+            else:
+                block.append(line)
+    return out
+
+
+def check_doc_examples(res, validator):
+    """The manifests the documentation shows: whole manifests, and the
+    lists of attachments of cnf.d(5)'s hook sections, inside a manifest
+    that defines the objects they name."""
+    docs = [("man/cnf.d.5.scd", r"^```\s*$"), ("README.md", r"^```ya?ml\s*$")]
+    for rel, fence in docs:
+        seen = 0
+        for line, text in doc_blocks(rel, fence):
+            first = next((ln for ln in text.splitlines() if ln.strip() and
+                          not ln.lstrip().startswith("#")), "")
+            if not (first.startswith("apiVersion:") or first.startswith("- name:")):
+                continue
+            seen += 1
+            title = "example in %s:%d" % (rel, line)
+            try:
+                doc, _ = yamldoc.load(text)
+            except yaml.YAMLError as e:
+                res.report(False, title, "YAML: %s" % short(str(e)))
+                continue
+            if isinstance(doc, list):
+                objs = sorted({a["program"].split("/")[0] for a in doc
+                               if isinstance(a, dict) and "/" in str(a.get("program", ""))})
+                doc = manifest(*doc, objects=[{"name": o, "file": o + ".bpf.o"} for o in objs])
+            err = first_error(validator, doc)
+            res.report(err is None, title, err or "")
+        res.report(seen > 0, "%s shows manifests" % rel,
+                   "%d checked" % seen if seen else "no manifest found in its examples")
 
 
 def check_cases(res, validator, tool):
@@ -374,6 +456,269 @@ def check_cases(res, validator, tool):
                        "cnf-apply said %r, expected %r" % (short(out), expect))
         else:
             res.report(True, "invalid: " + title, "schema, cnf-apply")
+
+
+# ---- the bad-input catalogue -----------------------------------------------
+#
+# Each case of tests/badinput/ says in its `expect` file, on a `schema:`
+# line, whether the schema can see what is wrong with it:
+#
+#   schema: KEYWORD /PATH   the schema refuses the manifest, with KEYWORD
+#                           (required, additionalProperties, type, enum,
+#                           pattern, ...) at /PATH, the JSON pointer of the
+#                           key the problem is about (a missing or unknown
+#                           key's own path); cnf-apply's `at:` line lies
+#                           within that key (for a missing key: within the
+#                           entry that lacks it), its `entry:` is the one
+#                           /PATH is in, and nothing outside that entry is
+#                           refused
+#   schema: yaml REASON     the YAML itself is broken (syntax, encoding,
+#                           several documents, an undefined alias, a key
+#                           given twice): a YAML loader refuses it before
+#                           any schema, at one of the `at:` lines
+#   schema: limit REASON    a limit of cnf-apply's loader that a YAML
+#                           loader does not have and JSON Schema cannot
+#                           state (size, nesting, alias expansion, anchors,
+#                           NUL in strings): not validated
+#   schema: n/a REASON      the problem is outside the document (files,
+#                           permissions, objects and their BTF, the kernel,
+#                           references between entries, sets of
+#                           manifests): the schema must accept the case's
+#                           manifests, or it would be stricter than the tool
+
+BADINPUT = os.path.join(ROOT, "tests", "badinput")
+# What tests/integration/test_badinput.sh puts for its placeholders.
+PLACEHOLDERS = [(b"@W@", b"/run/cnf-badinput"), (b"@CGREL@", b"cnf-badinput"),
+                (b"@CG@", b"/sys/fs/cgroup/cnf-badinput")]
+
+
+def template(data):
+    for k, v in PLACEHOLDERS:
+        data = data.replace(k, v)
+    return data
+
+
+def read_expect(case):
+    """{key: [values]} of a case's descriptor, read as test_badinput.sh does."""
+    out = {}
+    with open(os.path.join(case, "expect"), "rb") as f:
+        for raw in f.read().split(b"\n"):
+            line = template(raw).decode()
+            if re.match(r"^\s*(#|$)", line):
+                continue
+            m = re.match(r"^([a-z]+):\s*(.*)$", line)
+            if not m:
+                raise ValueError("cannot read line %r" % line)
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+def case_manifests(case, tmp):
+    """{relative path: bytes} of the case's manifests, placeholders replaced.
+    Where none is committed, the case's setup script makes them (in tmp)."""
+    def collect(top):
+        files = {}
+        for dirpath, _, names in os.walk(top):
+            for n in names:
+                path = os.path.join(dirpath, n)
+                rel = os.path.relpath(path, top)
+                if not n.endswith((".yaml", ".yml")) or not os.path.isfile(path):
+                    continue
+                with open(path, "rb") as f:
+                    files[rel] = template(f.read())
+        return files
+
+    files = collect(case)
+    setup = os.path.join(case, "setup")
+    if files or not os.path.isfile(setup):
+        return files
+    subprocess.run(["bash", "-e", setup], cwd=tmp, check=True, timeout=120,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return collect(tmp)
+
+
+def at_lines(specs, files):
+    """(file, line) for each `at:` spec, FILE:N or FILE:/TEXT/ (the first
+    line holding TEXT); line None for a bare FILE, 0 for a TEXT not found."""
+    out = []
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        if not rest:
+            out.append((name, None))
+        elif len(rest) > 1 and rest[0] == "/" and rest[-1] == "/":
+            lines = files.get(name, b"").split(b"\n")
+            text = rest[1:-1].encode()
+            out.append((name, next((n for n, ln in enumerate(lines, 1) if text in ln), 0)))
+        else:
+            out.append((name, int(rest)))
+    return out
+
+
+def pointer(path):
+    return "/" + "/".join(str(p) for p in path)
+
+
+def pointer_path(ptr):
+    return [int(p) if p.isdigit() else p for p in ptr.strip("/").split("/") if p]
+
+
+def error_locations(err):
+    """The keys an error is about: its instance's path, and for a missing
+    or an unknown key, that key's path below it."""
+    base, inst = list(err.absolute_path), err.instance
+    if err.validator == "required" and isinstance(inst, dict):
+        return [pointer(base + [k]) for k in err.validator_value if k not in inst]
+    if err.validator == "additionalProperties" and isinstance(inst, dict):
+        props = err.schema.get("properties", {})
+        pats = err.schema.get("patternProperties", {})
+        return [pointer(base + [k]) for k in inst
+                if k not in props and not any(re.search(p, k) for p in pats)]
+    return [pointer(base)]
+
+
+def describe(err):
+    return "%s at %s" % (err.validator, " ".join(error_locations(err)))
+
+
+def entry_named(entry, doc, path):
+    """Whether the path lies in the entry an `entry:` line names
+    ("manifest", "attachment 'fw'", "object #2", "object 'o': map 'm'")."""
+    if entry == "manifest" or entry.startswith("manifest "):
+        return len(path) <= 1
+    m = re.match(r"^(attachment|object) (?:'([^']*)'|#(\d+))", entry)
+    if not m:
+        return True  # a form this check does not know: not compared
+    if len(path) < 2 or path[0] != m.group(1) + "s" or not isinstance(path[1], int):
+        return False
+    if m.group(3):
+        return path[1] == int(m.group(3)) - 1
+    item = doc[path[0]][path[1]]
+    return isinstance(item, dict) and str(item.get("name")) == m.group(2)
+
+
+def check_case_refused(res, title, validator, keyword, want, exp, files):
+    where = at_lines(exp.get("at", []), files)
+    name = where[0][0] if where else "bad.yaml"
+    if name not in files:
+        res.report(False, title, "no manifest %s in the case" % name)
+        return
+    try:
+        doc, root = yamldoc.load(files[name])
+    except yaml.YAMLError as e:
+        res.report(False, title, "a YAML loader refuses it: %s (schema: yaml?)"
+                   % short(str(e), 80))
+        return
+    errors = list(validator.iter_errors(doc))
+    if not errors:
+        res.report(False, title, "the schema accepts it; cnf-apply does not")
+        return
+    if not any(e.validator == keyword and want in error_locations(e) for e in errors):
+        res.report(False, title, "the schema says %s, not %s at %s"
+                   % ("; ".join(describe(e) for e in errors), keyword, want))
+        return
+    # Nothing the schema refuses lies outside the entry of the problem
+    # (the rest of the case is valid).
+    parent = want.rsplit("/", 1)[0]
+    stray = [describe(e) for e in errors
+             if not any(parent == "" or loc == parent or loc.startswith(parent + "/")
+                        for loc in error_locations(e))]
+    if stray:
+        res.report(False, title, "the schema also refuses: %s" % "; ".join(stray))
+        return
+    first, last = yamldoc.span(root, pointer_path(want))
+    lines = [n for f, n in where if f == name and n]
+    if not any(first <= n <= last for n in lines):
+        res.report(False, title, "the schema points at %s (%s:%d-%d), cnf-apply at %s"
+                   % (want, name, first, last, ", ".join(exp.get("at", []))))
+        return
+    entry = (exp.get("entry") or [""])[0]
+    if entry and not entry_named(entry, doc, pointer_path(want)):
+        res.report(False, title, "the schema points at %s, cnf-apply at %s" % (want, entry))
+        return
+    res.report(True, title, "schema: %s at %s (%s), cnf-apply: %sline %s"
+               % (keyword, want, "line %d" % first if first == last else
+                  "lines %d-%d" % (first, last), entry + ", " if entry else "",
+                  "/".join(str(n) for n in lines)))
+
+
+def check_case_yaml(res, title, exp, files):
+    where = at_lines(exp.get("at", []), files)
+    name = where[0][0] if where else "bad.yaml"
+    if name not in files:
+        res.report(False, title, "no manifest %s in the case" % name)
+        return
+    data = files[name]
+    try:
+        yamldoc.load(data)
+    except yaml.YAMLError as e:
+        line = yamldoc.error_line(e, data)
+        lines = [n for f, n in where if f == name and n is not None]
+        what = getattr(e, "problem", None) or str(e).split("\n")[0]
+        res.report(not lines or line in lines, title,
+                   "YAML loader: %s, at line %s; cnf-apply: %s"
+                   % (what, line, ", ".join(exp.get("at", []))))
+        return
+    res.report(False, title, "a YAML loader reads it without error (schema: limit or n/a?)")
+
+
+def check_case_accepted(res, title, validator, reason, files):
+    if not files:
+        res.report(True, title, "n/a (%s); no manifest to validate" % reason)
+        return
+    bad = []
+    for name in sorted(files):
+        try:
+            doc, _ = yamldoc.load(files[name])
+        except yaml.YAMLError as e:
+            bad.append("%s: YAML: %s" % (name, short(str(e), 60)))
+            continue
+        err = first_error(validator, doc)
+        if err:
+            bad.append("%s: %s" % (name, err))
+    if bad:
+        res.report(False, title, "n/a, but the schema refuses it (stricter than cnf-apply): "
+                   + "; ".join(bad))
+    else:
+        res.report(True, title, "n/a (%s); the schema accepts %s" % (reason, ", ".join(sorted(files))))
+
+
+def check_badinput(res, validator):
+    cases = sorted(d for d in glob.glob(os.path.join(BADINPUT, "[0-9]*"))
+                   if os.path.isdir(d))
+    res.report(bool(cases), "the bad-input catalogue has cases", BADINPUT)
+    for case in cases:
+        title = "badinput %s" % os.path.basename(case)
+        try:
+            exp = read_expect(case)
+        except (OSError, ValueError) as e:
+            res.report(False, title, "expect: %s" % e)
+            continue
+        spec = exp.get("schema", [])
+        if len(spec) != 1:
+            res.report(False, title, "expect needs one 'schema:' line, has %d" % len(spec))
+            continue
+        kind, _, arg = spec[0].partition(" ")
+        arg = arg.strip()
+        if not arg:
+            res.report(False, title, "schema: '%s' says neither the path nor the reason" % kind)
+            continue
+        tmp = tempfile.mkdtemp(prefix="cnf-schema-case-")
+        try:
+            files = case_manifests(case, tmp)
+            if kind == "limit":
+                res.report(True, title, "n/a: a limit of cnf-apply's loader (%s)" % arg)
+            elif kind == "yaml":
+                check_case_yaml(res, title, exp, files)
+            elif kind == "n/a":
+                check_case_accepted(res, title, validator, arg, files)
+            elif re.fullmatch(r"[a-zA-Z]+", kind) and arg.startswith("/"):
+                check_case_refused(res, title, validator, kind, arg, exp, files)
+            else:
+                res.report(False, title, "cannot read 'schema: %s'" % spec[0])
+        except subprocess.SubprocessError as e:
+            res.report(False, title, "its setup script failed: %s" % e)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---- the loader's tables ---------------------------------------------------
@@ -632,7 +977,9 @@ def main():
         print("note: not running cnf-apply validate: %s" % tool.why_not)
     try:
         check_files(res, validator)
+        check_doc_examples(res, validator)
         check_cases(res, validator, tool)
+        check_badinput(res, validator)
     finally:
         tool.close()
     check_consistency(res, schema)
