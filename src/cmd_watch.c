@@ -77,6 +77,7 @@ struct nsw {
 	ino_t ino;
 	struct ifent *ifs;
 	size_t ifs_count, ifs_cap;
+	bool named;                /* a manifest still names it */
 };
 
 struct watch {
@@ -89,6 +90,7 @@ struct watch {
 	struct nsw *ns;
 	size_t ns_count, ns_cap;
 	int ns_retries;
+	int retry_ms;              /* after a failed reconcile that may pass later */
 	/* what the next reconcile covers */
 	bool pending, full;
 	struct run_focus focus;
@@ -818,7 +820,7 @@ static void ns_refresh(struct watch *w)
 		struct stat st;
 		bool present;
 
-		if (!ns->path)
+		if (!ns->path || !ns->named)
 			continue;
 		present = stat(ns->path, &st) == 0 && statfs(ns->path, &sf) == 0 &&
 			  (unsigned long)sf.f_type == NSFS_MAGIC;
@@ -860,16 +862,45 @@ static void ns_track(struct watch *w)
 
 			ns_find(w, p, &idx);
 		}
+	/* Stop listening where no manifest looks any more. */
+	for (size_t i = 0; i < w->ns_count; i++) {
+		struct nsw *ns = &w->ns[i];
+		bool named = !ns->path;
+
+		for (size_t k = 0; k < w->paths_count && !named; k++) {
+			const struct wpath *p = &w->paths[k];
+			size_t n = strlen(p->dir);
+
+			named = p->kind == WP_NETNS && strncmp(ns->path, p->dir, n) == 0 &&
+				ns->path[n] == '/' && streq(ns->path + n + 1, p->name);
+		}
+		ns->named = named;
+		if (!named && ns->nl)
+			ns_close(w, ns);
+	}
 	ns_refresh(w);
 }
 
 /* ---- reconcile ---- */
+
+static void retry_in(struct watch *w, int ms)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+						.tv_nsec = (long)(ms % 1000) * 1000000L } };
+
+	w->pending = true;
+	w->full = true;
+	clock_gettime(CLOCK_MONOTONIC, &w->since);
+	snprintf(w->trigger, sizeof(w->trigger), "retry after a failure (%d ms)", ms);
+	timerfd_settime(w->settle, 0, &its, NULL);
+}
 
 static void reconcile(struct watch *w)
 {
 	struct cli c = *w->cli;
 	struct timespec t0, t1;
 	struct run r;
+	bool transient;
 	int err;
 
 	if (w->more) {
@@ -884,14 +915,17 @@ static void reconcile(struct watch *w)
 	log_reset();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = run_prepare(&r, &c, RUN_APPLY);
+	transient = err == -EWOULDBLOCK; /* another run held the lock too long */
 	if (r.set) {
 		paths_build(w, r.set);
 		dirs_refresh(w);
 	}
 	if (err >= 0)
 		err = run_plan(&r);
-	if (err >= 0)
+	if (err >= 0) {
 		err = run_execute(&r);
+		transient = err < 0; /* a kernel operation failed, rolled back */
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	report_run(w, &r, err, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 		   (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -900,6 +934,19 @@ static void reconcile(struct watch *w)
 	focus_clear(w);
 	/* Namespaces the manifests now name: a new one is reconciled next. */
 	ns_track(w);
+	/* What failed for a reason that may pass is tried again, as a whole,
+	 * backing off up to the periodic interval. A manifest or object that
+	 * fails its checks waits for the next edit instead. */
+	if (transient) {
+		int cap = w->cli->interval_sec > 0 ? w->cli->interval_sec * 1000 : 300000;
+
+		w->retry_ms = w->retry_ms ? w->retry_ms * 2 : 1000;
+		if (w->retry_ms > cap)
+			w->retry_ms = cap;
+		retry_in(w, w->retry_ms);
+	} else if (err >= 0) {
+		w->retry_ms = 0;
+	}
 }
 
 /* ---- setup and loop ---- */

@@ -312,6 +312,23 @@ test_drift_and_sigterm() {
 	assert_eq "$(count_xdp)" 2 "bpftool net: still attached"
 }
 
+# A reconcile that cannot take the lock is tried again, not forgotten.
+test_lock_retry() {
+	write_glob_manifest
+	start_watch --interval 0 --wait 1 "$W/m" || return
+	flock "$T/bpffs" sleep 4 &
+	track_pid $!
+	sleep 0.3
+	veth_add wv0 wv0p
+	wait_for '[ -n "$(watch_lines error)" ]'
+	assert_jq "$(watch_lines error | head -n 1)" '.message | test("lock")' "the lock timeout is reported"
+	assert_eq "$(link_pins)" 0 "nothing attached while the lock is held"
+	wait_for '[ "$(link_pins)" = 4 ]'
+	assert_eq "$(link_pins)" 4 "attached once the lock is free"
+	assert_eq "$(count_xdp)" 2 "bpftool net: XDP on both interfaces"
+	assert_jq "$(watch_lines action | tail -n 1)" '.trigger | test("retry")' "by a retry"
+}
+
 test_bad_options() {
 	cnf_run watch --interval -1 "$W"
 	assert_rc 1 "a negative interval is refused"
@@ -325,4 +342,5 @@ run_test "an interface event reconciles only that interface" test_selective
 run_test "a burst of namespaces that appear and go" test_namespaces
 run_test "manifest and object edits, a broken manifest" test_manifest_edits
 run_test "a link detached by hand comes back; SIGTERM leaves state" test_drift_and_sigterm
+run_test "a reconcile blocked by the lock is retried" test_lock_retry
 run_test "bad options" test_bad_options
