@@ -24,7 +24,7 @@ BUILD := $(BUILD)-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS := libbpf libcyaml yaml-0.1 json-c libcrypto libmnl
+PKGS := libbpf libcyaml yaml-0.1 json-c nettle libmnl
 PKG_CHECK := $(shell $(PKG_CONFIG) --exists $(PKGS) && echo ok)
 ifneq ($(PKG_CHECK),ok)
 $(error missing libraries: need $(PKGS) via pkg-config; run scripts/setup.sh as root)

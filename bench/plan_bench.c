@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* plan_bench: the planner alone, against a synthetic observed state.
  *
- *   plan_bench [--reps K] [--case noop|rollout|fresh] N...
+ *   plan_bench [--reps K] [--case noop|rollout|fresh|anchored] N...
  *
  * For each N builds N desired instances (half xdp, half tcx, on N/2
  * interfaces, as the benchmark's glob manifest does) and N observed ones,
@@ -12,6 +12,9 @@
  *   noop     observed == desired: every action is a noop (the no-op apply)
  *   rollout  every program hash differs: every action is an update
  *   fresh    nothing observed: every action is a create
+ *   anchored the no-op with every tcx instance declared `after:` the xdp
+ *            attachment on its interface: the planner orders each after
+ *            its anchor's instance (a lookup per instance)
  *
  * Prints one line per (N, case):
  *   N case cold_us warm_median_us warm_min_us warm_max_us warm_ns_per_instance
@@ -85,7 +88,7 @@ static uint64_t next_rand(void)
 	return rng;
 }
 
-static void want_fill(struct cnf_instance *w, size_t i)
+static void want_fill(struct cnf_instance *w, size_t i, bool anchored)
 {
 	int a = (int)(i % 2);
 	enum hook_kind kind = a ? HOOK_TCX : HOOK_XDP;
@@ -99,6 +102,10 @@ static void want_fill(struct cnf_instance *w, size_t i)
 	w->t.kind = kind;
 	snprintf(w->t.ifname, sizeof(w->t.ifname), "%s", ifname);
 	w->t.ifindex = (int)i / 2 + 2;
+	if (anchored && kind == HOOK_TCX) {
+		w->t.order = ORDER_AFTER;
+		w->t.anchor = atts[0].name;
+	}
 	snprintf(w->key, sizeof(w->key), "%s/%s", atts[a].name, ifname);
 	snprintf(w->target_text, sizeof(w->target_text), "%s", ifname);
 	snprintf(w->hook_desc, sizeof(w->hook_desc), "%s %s %s", atts[a].hook, ifname,
@@ -131,6 +138,7 @@ static void have_fill(struct cnf_observed *h, const struct cnf_instance *w, size
 static int bench(size_t n, const char *kase, int reps)
 {
 	bool fresh = !strcmp(kase, "fresh"), rollout = !strcmp(kase, "rollout");
+	bool anchored = !strcmp(kase, "anchored");
 	struct cnf_instance *want = calloc(n, sizeof(*want));
 	struct cnf_observed *have = calloc(n, sizeof(*have));
 	double *t = calloc((size_t)reps + 1, sizeof(*t)), cold;
@@ -141,7 +149,7 @@ static int bench(size_t n, const char *kase, int reps)
 	if (!want || !have || !t)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		want_fill(&want[i], i);
+		want_fill(&want[i], i, anchored);
 	for (size_t i = 0; i < nh; i++)
 		have_fill(&have[i], &want[i], i, rollout);
 	for (size_t i = nh; i > 1; i--) {
@@ -199,7 +207,7 @@ static int bench(size_t n, const char *kase, int reps)
 
 int main(int argc, char **argv)
 {
-	static const char *const cases[] = { "noop", "rollout", "fresh" };
+	static const char *const cases[] = { "noop", "rollout", "fresh", "anchored" };
 	const char *only = NULL;
 	int reps = 21, i = 1;
 
@@ -216,7 +224,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 1 << 30);
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	if (i >= argc) {
-		fprintf(stderr, "usage: plan_bench [--reps K] [--case noop|rollout|fresh] N...\n");
+		fprintf(stderr, "usage: plan_bench [--reps K] [--case noop|rollout|fresh|anchored] N...\n");
 		return 1;
 	}
 	for (; i < argc; i++) {

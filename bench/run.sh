@@ -16,6 +16,8 @@
 #   --cnf PATH    measure this cnf-apply binary instead of BUILD/cnf-apply
 #                 (e.g. one built with a proposed change)
 #   --contenders LIST  a subset of "cnf floor byhand" (default: all three)
+#   BENCH_COMMIT=TEXT  what meta.tsv says was measured (default: git describe
+#                 of this checkout); meta.tsv also has the binary's sha256
 #
 # Scenarios, each a separate process, as a user runs them:
 #   fresh    apply on an empty state root (XDP + tcx ingress on every interface)
@@ -156,7 +158,8 @@ EOF
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	printf 'kernel\t%s\n' "$(uname -r)"
 	printf 'binary\t%s\n' "${CNF_BIN:-$B/cnf-apply}"
-	printf 'commit\t%s\n' "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	printf 'commit\t%s\n' "${BENCH_COMMIT:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}"
+	printf 'binary_sha256\t%s\n' "$(sha256sum "$T/bin/cnf-apply" | cut -c1-12)"
 	printf 'tree\t%s\n' "$(git -C "$ROOT" diff HEAD -- src include 2>/dev/null | sha256sum | cut -c1-12)"
 	printf 'cpus\t%s\n' "$(nproc)"
 	printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -394,7 +397,7 @@ say "== planner: plan_build() against a synthetic observed state"
 printf 'n\tcase\tcold_us\twarm_median_us\twarm_min_us\twarm_max_us\twarm_ns_per_instance\tinput_bytes\tplan_bytes\tpeak_rss_delta_kib\n' \
 	>"$OUT/plan.tsv"
 for n in 10 100 1000 10000; do
-	for c in noop rollout fresh; do
+	for c in noop rollout fresh anchored; do
 		"$T/bin/plan_bench" --reps 21 --case $c $n >>"$OUT/plan.tsv" || die "plan_bench failed"
 	done
 done

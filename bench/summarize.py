@@ -109,7 +109,8 @@ def main():
     out = []
     p = out.append
     p(f"Run: {meta.get('date')}, kernel {meta.get('kernel')}, commit {meta.get('commit')} "
-      f"(src/include diff {meta.get('tree')}), {meta.get('cpus')} CPUs ({meta.get('cpu')}), "
+      f"(src/include diff {meta.get('tree')}, binary sha256 {meta.get('binary_sha256', '?')}), "
+      f"{meta.get('cpus')} CPUs ({meta.get('cpu')}), "
       f"load average at start {meta.get('loadavg')}; libbpf {meta.get('libbpf')}, "
       f"{meta.get('bpftool')}, {meta.get('iproute2')}.")
     p("")

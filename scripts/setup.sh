@@ -26,7 +26,7 @@ base_pkgs=(
 	build-essential pkg-config make gcc clang llvm
 	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev libmnl-dev
 	jq strace util-linux kmod
-	libclang-rt-14-dev libssl-dev scdoc python3-jsonschema python3-yaml
+	libclang-rt-14-dev nettle-dev scdoc python3-jsonschema python3-yaml
 	iputils-ping
 	# The kernel matrix (tests/vm/): QEMU (TCG), a static busybox for the
 	# guest's initramfs, cpio and xz to build it.

@@ -3,10 +3,34 @@
 #include <errno.h>
 
 #include "cnf/cli.h"
+#include "cnf/config_diff.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
+#include "cnf/util.h"
+
+/* What happens to the pinned maps of the objects the plan loads (reused,
+ * created, recreated), with the pins apply puts back first as given. */
+static int plan_maps(struct run *r)
+{
+	_cleanup_free_ struct map_pin_hint *hints = xcalloc(r->map_drifts_count + 1,
+							     sizeof(*hints));
+	size_t n = 0;
+	int err;
+
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		if (r->map_drifts[i].map_id)
+			hints[n++] = (struct map_pin_hint){ r->map_drifts[i].path,
+							    r->map_drifts[i].map_id };
+	err = objects_plan_maps(&r->objs, &r->plan, hints, n);
+	if (err < 0)
+		return err;
+	/* A pin a killed run left to move is a change of its own. */
+	r->plan.changes += objects_maps_changes(&r->objs);
+	return 0;
+}
 
 int run_plan(struct run *r)
 {
@@ -23,9 +47,19 @@ int run_plan(struct run *r)
 	};
 	int err = plan_build(&in, &r->plan);
 
-	if (err < 0)
+	if (err < 0) {
 		log_error("planning failed: %s", strerror(-err));
-	return err;
+		return err;
+	}
+	if (r->mode == RUN_DESTROY)
+		return 0;
+	/* Only for what is already an update: a no-op run reads nothing. */
+	config_diff_annotate(r);
+	/* Pinning a live map again is a change of its own. */
+	r->plan.changes += map_pins_changes(r);
+	if (r->mode == RUN_PLAN || r->mode == RUN_APPLY)
+		return plan_maps(r);
+	return 0;
 }
 
 static int plan_or_apply(const struct cli *cli, bool apply)

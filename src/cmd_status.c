@@ -6,6 +6,7 @@
 #include "cnf/cli.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
@@ -68,11 +69,18 @@ int cmd_status(const struct cli *cli)
 	for (size_t i = 0; i < r.plan.count; i++) {
 		const struct cnf_action *a = &r.plan.actions[i];
 		const struct cnf_instance *w = a->want;
-		const char *st = state_of(a);
+		const char *st = state_of(a), *why = a->reason;
+		const struct map_pin_drift *md;
 		_cleanup_free_ struct foreign_prog *fp = NULL;
 		size_t nfp = 0;
 		uint32_t link = a->have ? a->have->link_id : 0, prog = a->have ? a->have->prog_id : 0;
 
+		/* Its programs hold a map whose pin went away. */
+		if (streq(st, "in-sync") && a->have &&
+		    (md = map_pins_drift_of_prog(&r, a->have->prog_id))) {
+			st = "drifted";
+			why = md->reason;
+		}
 		if (!streq(st, "in-sync"))
 			differ = true;
 		if (w && !w->target_missing) {
@@ -90,6 +98,7 @@ int cmd_status(const struct cli *cli)
 
 			json_object_object_del(o, "action");
 			json_object_object_add(o, "state", json_object_new_string(st));
+			json_object_object_add(o, "reason", json_object_new_string(why));
 			json_object_object_add(o, "link_id", link ? json_object_new_int64(link) : NULL);
 			json_object_object_add(o, "prog_id", prog ? json_object_new_int64(prog) : NULL);
 			for (size_t k = 0; k < nfp; k++) {
@@ -114,7 +123,7 @@ int cmd_status(const struct cli *cli)
 			if (prog)
 				printf("  prog %u", prog);
 			if (!streq(st, "in-sync"))
-				printf("\n          %s", a->reason);
+				printf("\n          %s", why);
 			for (size_t k = 0; k < nfp; k++)
 				printf("\n          foreign program on this hook: prog %u '%s'%s", fp[k].prog_id,
 				       fp[k].prog_name, fp[k].link_id ? " (link)" : "");
@@ -124,10 +133,16 @@ int cmd_status(const struct cli *cli)
 	if (cli->json) {
 		json_object_object_add(doc, "in_sync", json_object_new_boolean(!differ));
 		json_object_object_add(doc, "attachments", arr);
+		json_object_object_add(doc, "maps", output_map_pins_json(&r, false));
 		output_json(doc);
 		json_object_put(doc);
-	} else if (r.plan.count == 0) {
-		printf("Nothing declared and nothing under %s.\n", cli->bpffs);
+	} else {
+		for (size_t i = 0; i < r.map_drifts_count; i++)
+			printf("%-9s %s/%s  map %s\n          %s\n", "missing",
+			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
+			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
+		if (r.plan.count == 0)
+			printf("Nothing declared and nothing under %s.\n", cli->bpffs);
 	}
 	run_free(&r);
 	return differ ? EXIT_CHANGES : EXIT_OK;

@@ -29,6 +29,7 @@
 
 #include "cnf/hooks.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
 
@@ -36,9 +37,10 @@
 struct xstate {
 	bool broke;                   /* A: the old instance was removed */
 	bool made;                    /* B: the new instance exists */
-	int old_prog_fd;              /* to put the old program back */
+	int old_prog_fd;              /* to put the old program back (hook_prog_fd(): borrowed) */
 	int new_fd;                   /* the new link (or tc program) */
-	struct cnf_record new_rec;    /* what B recorded */
+	struct cnf_record *new_rec;   /* what B recorded (creates, replacements) */
+	uint32_t new_prog_id;         /* updates: the program B put in */
 	bool tmp_pinned;              /* B pinned the new link under TMP_SUFFIX */
 };
 
@@ -71,6 +73,15 @@ static bool is_tc(const struct hook_ops *ops)
 	return ops == &hook_tc_ops;
 }
 
+/* Copies a string into a record field (zero-filled), cut to fit. */
+static void rec_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void record_fill(struct run *r, const struct cnf_instance *w, const struct attach_result *res,
 			const struct cnf_record *prev, struct cnf_record *rec)
 {
@@ -99,12 +110,12 @@ static void record_fill(struct run *r, const struct cnf_instance *w, const struc
 	rec->tc_handle = res->tc_handle;
 	rec->tc_parent = res->tc_parent;
 	rec->created_sec = prev ? prev->created_sec : (uint64_t)time(NULL);
-	snprintf(rec->attachment, sizeof(rec->attachment), "%s", w->att->name);
-	snprintf(rec->program, sizeof(rec->program), "%s",
-		 w->att->program ? w->att->program : w->att->map ? w->att->map : "");
-	snprintf(rec->target, sizeof(rec->target), "%s", w->target_text);
-	snprintf(rec->hook_desc, sizeof(rec->hook_desc), "%s", w->hook_desc);
-	snprintf(rec->netns, sizeof(rec->netns), "%s", w->t.netns ? w->t.netns : "");
+	rec_str(rec->attachment, sizeof(rec->attachment), w->att->name);
+	rec_str(rec->program, sizeof(rec->program),
+		w->att->program ? w->att->program : w->att->map ? w->att->map : "");
+	rec_str(rec->target, sizeof(rec->target), w->target_text);
+	rec_str(rec->hook_desc, sizeof(rec->hook_desc), w->hook_desc);
+	rec_str(rec->netns, sizeof(rec->netns), w->t.netns ? w->t.netns : "");
 	rec->prog_type = p ? bpf_program__type(p) : 0;
 	rec->prog_flags = p ? bpf_program__flags(p) : 0;
 	rec->expected_attach_type = p ? bpf_program__expected_attach_type(p) : 0;
@@ -133,6 +144,28 @@ static uint32_t prog_id_of_fd(int fd)
 	if (fd < 0 || bpf_prog_get_info_by_fd(fd, &pi, &len) < 0)
 		return 0;
 	return pi.id;
+}
+
+/* The id of a program loaded for this run, asked once per program however
+ * many links get it. Loaded programs keep their fds until the objects are
+ * closed, after the run: an fd names one program while the memo lives. */
+static struct {
+	int fd;
+	uint32_t id;
+} loaded_ids[16];
+static size_t loaded_ids_count;
+
+static uint32_t loaded_prog_id(int fd)
+{
+	uint32_t id;
+
+	for (size_t i = 0; i < loaded_ids_count; i++)
+		if (loaded_ids[i].fd == fd)
+			return loaded_ids[i].id;
+	id = prog_id_of_fd(fd);
+	if (id && loaded_ids_count < ARRAY_SIZE(loaded_ids))
+		loaded_ids[loaded_ids_count++] = (typeof(loaded_ids[0])){ .fd = fd, .id = id };
+	return id;
 }
 
 static void args_init(struct run *r, const struct cnf_instance *w, struct attach_args *args)
@@ -174,13 +207,12 @@ static int tmp_key(char *buf, size_t len, const char *key)
 static int remove_instance(struct run *r, const char *manifest, const char *key,
 			   const struct cnf_record *rec, bool keep_record)
 {
-	char path[PATH_MAX];
 	_cleanup_close_ int fd = -1;
 	int orig, err = 0;
 
-	if (state_pin_path(path, sizeof(path), r->cli->bpffs, manifest, key) < 0)
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	fd = state_pin_open(r->cli->bpffs, manifest, key);
+	if (fd == -ENAMETOOLONG)
+		return fd;
 	if (rec) {
 		const struct hook_ops *ops = ops_for_record(rec);
 
@@ -225,6 +257,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	struct attach_args args;
 	int orig, fd, err;
 
+	if (!x->new_rec)
+		x->new_rec = xcalloc(1, sizeof(*x->new_rec));
 	args_init(r, w, &args);
 	if (w->t.anchor)
 		args.anchor_link_id = anchor_link_id(r, w);
@@ -237,9 +271,9 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		err = state_pin(r->cli->bpffs, m, pin_key, prog_fd_of(r, w));
 		if (err < 0)
 			goto pin_failed;
-		record_fill(r, w, &res, prev, &x->new_rec);
+		record_fill(r, w, &res, prev, x->new_rec);
 		if (record) {
-			err = state_record_put(r->cli->bpffs, m, w->key, &x->new_rec);
+			err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
 			if (err < 0) {
 				state_unpin(r->cli->bpffs, m, pin_key);
 				goto record_failed;
@@ -287,14 +321,14 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	 * hold thousands of descriptors. */
 	close(fd);
 	x->new_fd = -1;
-	record_fill(r, w, &res, prev, &x->new_rec);
+	record_fill(r, w, &res, prev, x->new_rec);
 	if (record) {
-		err = state_record_put(r->cli->bpffs, m, w->key, &x->new_rec);
+		err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
 		if (err < 0)
 			goto record_failed;
 	}
-	a->link_id = x->new_rec.link_id;
-	a->prog_id = x->new_rec.prog_id;
+	a->link_id = x->new_rec->link_id;
+	a->prog_id = x->new_rec->prog_id;
 	a->result_note = res.note;
 	return 0;
 
@@ -313,19 +347,21 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	const struct hook_ops *ops = ops_for_target(&w->t);
 	struct attach_result res = { .link_id = h->link_id };
 	struct attach_args args;
-	char path[PATH_MAX];
+	struct cnf_record rec;
 	_cleanup_close_ int pin = -1;
 	int orig, err;
 
-	state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
-	pin = bpf_obj_get(path);
+	pin = state_pin_open(r->cli->bpffs, h->manifest, h->key);
 	if (pin < 0) {
-		err = -errno;
-		log_error("%s: opening pin %s: %s", action_what(a), path, strerror(-err));
-		return err;
+		char path[PATH_MAX];
+
+		state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
+		log_error("%s: opening pin %s: %s", action_what(a), path, strerror(-pin));
+		return pin;
 	}
-	/* Keep the running program: rollback swaps it back. */
-	x->old_prog_fd = h->prog_id ? bpf_prog_get_fd_by_id(h->prog_id) : -1;
+	/* Keep the running program: rollback swaps it back. One fd per
+	 * program, shared by every link that runs it. */
+	x->old_prog_fd = h->prog_id ? hook_prog_fd(h->prog_id) : -1;
 	args_init(r, w, &args);
 	err = netns_enter(w->t.netns, &orig);
 	if (err < 0)
@@ -337,7 +373,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 		return err;
 	}
 	x->made = true;
-	res.prog_id = res.prog_id ? res.prog_id : prog_id_of_fd(prog_fd_of(r, w));
+	res.prog_id = res.prog_id ? res.prog_id : loaded_prog_id(prog_fd_of(r, w));
 	if (is_tc(ops)) {
 		/* The pin holds the program: pin the new one. */
 		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, prog_fd_of(r, w));
@@ -346,20 +382,21 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 			return err;
 		}
 	}
-	record_fill(r, w, &res, &h->rec, &x->new_rec);
+	record_fill(r, w, &res, &h->rec, &rec);
 	/* Same attachment point: what the first attach obtained stays. */
-	x->new_rec.link_id = h->rec.link_id ? h->rec.link_id : h->link_id;
-	x->new_rec.xdp_flags = h->rec.xdp_flags;
-	x->new_rec.tc_priority = h->rec.tc_priority;
-	x->new_rec.tc_handle = h->rec.tc_handle;
-	x->new_rec.tc_parent = h->rec.tc_parent;
-	err = state_record_put(r->cli->bpffs, w->manifest->name, w->key, &x->new_rec);
+	rec.link_id = h->rec.link_id ? h->rec.link_id : h->link_id;
+	rec.xdp_flags = h->rec.xdp_flags;
+	rec.tc_priority = h->rec.tc_priority;
+	rec.tc_handle = h->rec.tc_handle;
+	rec.tc_parent = h->rec.tc_parent;
+	x->new_prog_id = rec.prog_id;
+	err = state_record_put(r->cli->bpffs, w->manifest->name, w->key, &rec);
 	if (err < 0) {
 		log_error("%s: writing its state record failed: %s", action_what(a), strerror(-err));
 		return err;
 	}
-	a->link_id = x->new_rec.link_id;
-	a->prog_id = x->new_rec.prog_id;
+	a->link_id = rec.link_id;
+	a->prog_id = rec.prog_id;
 	if (w->t.kind == HOOK_XDP)
 		a->result_note = h->rec.xdp_flags == 2 ? "generic" : h->rec.xdp_flags == 8 ? "offload"
 										     : "native";
@@ -380,7 +417,7 @@ static int undo_make(struct run *r, struct cnf_action *a, struct xstate *x)
 	} else {
 		snprintf(key, sizeof(key), "%s", w->key);
 	}
-	err = remove_instance(r, w->manifest->name, key, &x->new_rec, true);
+	err = remove_instance(r, w->manifest->name, key, x->new_rec, true);
 	if (err < 0)
 		return err;
 	if (x->tmp_pinned)
@@ -398,21 +435,19 @@ static int undo_update(struct run *r, struct cnf_action *a, struct xstate *x)
 	const struct hook_ops *ops = ops_for_target(&w->t);
 	struct attach_result res = {};
 	struct attach_args args;
-	char path[PATH_MAX];
 	_cleanup_close_ int pin = -1;
 	int orig, err;
 
 	if (x->old_prog_fd < 0)
 		return -ENOENT;
-	state_pin_path(path, sizeof(path), r->cli->bpffs, h->manifest, h->key);
-	pin = bpf_obj_get(path);
+	pin = state_pin_open(r->cli->bpffs, h->manifest, h->key);
 	if (pin < 0)
-		return -errno;
+		return pin;
 	args_init(r, w, &args);
 	err = netns_enter(w->t.netns, &orig);
 	if (err < 0)
 		return err;
-	err = ops->update(w, &h->rec, pin, x->old_prog_fd, x->new_rec.prog_id, &args, &res);
+	err = ops->update(w, &h->rec, pin, x->old_prog_fd, x->new_prog_id, &args, &res);
 	netns_leave(orig);
 	if (err < 0)
 		return err;
@@ -498,7 +533,7 @@ static int phase_a(struct run *r, struct xstate *xs)
 		      (a->kind == ACT_REPLACE && a->strategy == STRAT_BREAK_BEFORE_MAKE)))
 			continue;
 		x->old_prog_fd = a->have->alive && a->have->prog_id ?
-				 bpf_prog_get_fd_by_id(a->have->prog_id) : -1;
+				 hook_prog_fd(a->have->prog_id) : -1;
 		err = remove_instance(r, a->have->manifest, a->have->key,
 				      a->have->has_record ? &a->have->rec : NULL,
 				      a->kind == ACT_REPLACE);
@@ -597,7 +632,7 @@ static int phase_c(struct run *r, struct xstate *xs)
 					err = -errno;
 			}
 			if (err >= 0)
-				err = state_record_put(r->cli->bpffs, h->manifest, h->key, &x->new_rec);
+				err = state_record_put(r->cli->bpffs, h->manifest, h->key, x->new_rec);
 			if (err < 0)
 				log_error("%s: finishing the replacement failed: %s", action_what(a),
 					  strerror(-err));
@@ -686,6 +721,7 @@ static int preflight(struct run *r)
 int run_execute(struct run *r)
 {
 	_cleanup_free_ struct xstate *xs = NULL;
+	const char *tidied = NULL;
 	int err;
 
 	if (r->plan.changes == 0)
@@ -695,9 +731,19 @@ int run_execute(struct run *r)
 		if (err < 0)
 			return err;
 	}
-	err = preflight(r);
-	if (err < 0)
+	/* Live maps whose pin went away are pinned again before any object
+	 * is loaded, so that the loads reuse them (map_pins.h). */
+	err = map_pins_repair(r);
+	if (err >= 0)
+		err = preflight(r);
+	/* Every object loaded: pin the maps this run created (a recreated
+	 * one next to the old, which keeps its pin until phase B is done). */
+	if (err >= 0)
+		err = objects_maps_pin(&r->objs);
+	if (err < 0) {
+		map_pins_undo(r);
 		return err;
+	}
 
 	xs = xcalloc(r->plan.count, sizeof(*xs));
 	for (size_t i = 0; i < r->plan.count; i++)
@@ -706,10 +752,22 @@ int run_execute(struct run *r)
 	err = phase_a(r, xs);
 	if (err >= 0)
 		err = phase_b(r, xs);
+	if (err >= 0) {
+		/* The new programs are attached: recreated maps take over
+		 * their pins (part of the transaction, undone with it). */
+		int moved = objects_maps_swap(&r->objs);
+
+		if (moved < 0)
+			err = moved;
+		else
+			r->applied += (size_t)moved;
+	}
 	if (err < 0) {
 		size_t done = r->applied;
 		int failures = rollback(r, xs);
 
+		map_pins_undo(r);
+		objects_maps_rollback(&r->objs);
 		r->applied = 0;
 		if (failures)
 			log_error("%zu change%s had been made; rolling them back failed for %d "
@@ -725,17 +783,22 @@ int run_execute(struct run *r)
 				  "(see above); the next apply removes the leftovers");
 	}
 	for (size_t i = 0; i < r->plan.count; i++) {
-		if (xs[i].old_prog_fd >= 0)
-			close(xs[i].old_prog_fd);
 		if (xs[i].new_fd >= 0)
 			close(xs[i].new_fd);
+		free(xs[i].new_rec);
 	}
+	hook_prog_fds_close();
+	loaded_ids_count = 0;
 	/* Drop what deletes left empty: directories, an empty state map. */
 	for (size_t i = 0; i < r->plan.count; i++) {
 		const struct cnf_action *a = &r->plan.actions[i];
 
-		if (a->kind == ACT_DELETE && a->done)
+		/* Deletes come grouped by manifest: once per group, not per
+		 * delete (each tidy reads the manifest's directories). */
+		if (a->kind == ACT_DELETE && a->done && !streq_ptr(tidied, a->have->manifest)) {
 			state_tidy(r->cli->bpffs, a->have->manifest);
+			tidied = a->have->manifest;
+		}
 	}
 	if (err < 0)
 		return err;

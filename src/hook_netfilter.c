@@ -75,6 +75,23 @@ static int nf_attach(const struct cnf_instance *w, int prog_fd, const struct att
 	return fd < 0 ? -errno : fd;
 }
 
+/* Netfilter links say their family, hook and priority, but not their
+ * network namespace: BPF programs at the same family and hook of other
+ * namespaces are listed too. */
+static bool nf_match(const struct bpf_link_info *info, const char *name, const void *ctx)
+{
+	const struct cnf_target *t = ctx;
+
+	return info->netfilter.pf == t->nf_family && info->netfilter.hooknum == t->nf_hooknum;
+}
+
+static int nf_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		      struct foreign_prog **ret, size_t *ret_count)
+{
+	return hook_links_foreign(BPF_LINK_TYPE_NETFILTER, nf_match, &w->t, own, n_own, ret,
+				  ret_count);
+}
+
 const struct hook_ops hook_netfilter_ops = {
 	.kind = HOOK_NETFILTER,
 	.caps = { .link_update = false, .multi_prog = false },
@@ -83,4 +100,5 @@ const struct hook_ops hook_netfilter_ops = {
 	.describe = nf_describe,
 	.attach = nf_attach,
 	.detach = hook_link_detach,
+	.foreign = nf_foreign,
 };

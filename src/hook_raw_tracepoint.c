@@ -103,6 +103,19 @@ static int raw_attach(const struct cnf_instance *w, int prog_fd, const struct at
 	return fd < 0 ? -errno : fd;
 }
 
+/* Raw tracepoint links, tp_btf ones included, name their tracepoint. */
+static bool raw_match(const struct bpf_link_info *info, const char *name, const void *ctx)
+{
+	return streq(name, (const char *)ctx);
+}
+
+static int raw_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		       struct foreign_prog **ret, size_t *ret_count)
+{
+	return hook_links_foreign(BPF_LINK_TYPE_RAW_TRACEPOINT, raw_match, w->t.name, own, n_own,
+				  ret, ret_count);
+}
+
 const struct hook_ops hook_raw_tracepoint_ops = {
 	.kind = HOOK_RAW_TRACEPOINT,
 	.caps = { .link_update = false, .multi_prog = true },
@@ -111,4 +124,5 @@ const struct hook_ops hook_raw_tracepoint_ops = {
 	.describe = raw_describe,
 	.attach = raw_attach,
 	.detach = hook_link_detach,
+	.foreign = raw_foreign,
 };

@@ -82,6 +82,21 @@ static int tp_attach(const struct cnf_instance *w, int prog_fd, const struct att
 	return hook_perf_link(prog_fd, &ev);
 }
 
+/* Perf event links name a tracepoint without its group. */
+static bool tp_match(const struct bpf_link_info *info, const char *name, const void *ctx)
+{
+	return info->perf_event.type == BPF_PERF_EVENT_TRACEPOINT && streq(name, (const char *)ctx);
+}
+
+static int tp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		      struct foreign_prog **ret, size_t *ret_count)
+{
+	const char *slash = strchr(w->t.name, '/');
+
+	return hook_links_foreign(BPF_LINK_TYPE_PERF_EVENT, tp_match, slash ? slash + 1 : w->t.name,
+				  own, n_own, ret, ret_count);
+}
+
 const struct hook_ops hook_tracepoint_ops = {
 	.kind = HOOK_TRACEPOINT,
 	.caps = { .link_update = false, .multi_prog = true },
@@ -90,4 +105,5 @@ const struct hook_ops hook_tracepoint_ops = {
 	.describe = tp_describe,
 	.attach = tp_attach,
 	.detach = hook_link_detach,
+	.foreign = tp_foreign,
 };

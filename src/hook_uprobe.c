@@ -243,6 +243,27 @@ static int uprobe_attach(const struct cnf_instance *w, int prog_fd, const struct
 	return hook_perf_link(prog_fd, &ev);
 }
 
+/* Perf event links of uprobes name the file as it was given and the
+ * file offset. A `pid` is not reported: probes of any process at the
+ * same place are listed. */
+static bool uprobe_match(const struct bpf_link_info *info, const char *name, const void *ctx)
+{
+	const struct cnf_target *t = ctx;
+	char real[PATH_MAX];
+
+	if (info->perf_event.type != (t->retprobe ? BPF_PERF_EVENT_URETPROBE : BPF_PERF_EVENT_UPROBE) ||
+	    info->perf_event.uprobe.offset != t->offset || !t->path)
+		return false;
+	return streq(name, t->path) || (realpath(name, real) && streq(real, t->path));
+}
+
+static int uprobe_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+			  struct foreign_prog **ret, size_t *ret_count)
+{
+	return hook_links_foreign(BPF_LINK_TYPE_PERF_EVENT, uprobe_match, &w->t, own, n_own, ret,
+				  ret_count);
+}
+
 const struct hook_ops hook_uprobe_ops = {
 	.kind = HOOK_UPROBE,
 	.caps = { .link_update = false, .multi_prog = true },
@@ -251,6 +272,7 @@ const struct hook_ops hook_uprobe_ops = {
 	.describe = uprobe_describe,
 	.attach = uprobe_attach,
 	.detach = hook_link_detach,
+	.foreign = uprobe_foreign,
 };
 
 const struct hook_ops hook_uretprobe_ops = {
@@ -261,4 +283,5 @@ const struct hook_ops hook_uretprobe_ops = {
 	.describe = uprobe_describe,
 	.attach = uprobe_attach,
 	.detach = hook_link_detach,
+	.foreign = uprobe_foreign,
 };

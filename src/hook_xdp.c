@@ -46,19 +46,38 @@ static void xdp_describe(const struct cnf_target *t, char *buf, size_t len)
 	snprintf(buf, len, "mode=%s", mode_name(t->xdp_mode));
 }
 
-static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
-			 char *why, size_t whylen)
+/* The XDP programs on the target's interface: native, generic, offload.
+ * The run lists every interface of a namespace once, with their XDP
+ * programs (one netlink dump), before it changes anything; a target
+ * resolved that way needs no query. libbpf's bpf_xdp_query() dumps every
+ * interface of the namespace to answer for one: asked per target, N
+ * dumps of N interfaces. */
+static int xdp_prog_ids(const struct cnf_instance *w, uint32_t ids[3])
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	uint32_t ids[3];
 
-	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0) {
-		snprintf(why, whylen, "cannot query XDP on %s: %s", w->target_text, strerror(errno));
-		return -errno;
+	if (w->t.xdp_known) {
+		memcpy(ids, w->t.xdp_prog_id, sizeof(w->t.xdp_prog_id));
+		return 0;
 	}
+	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0)
+		return -errno;
 	ids[0] = q.drv_prog_id;
 	ids[1] = q.skb_prog_id;
 	ids[2] = q.hw_prog_id;
+	return 0;
+}
+
+static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+			 char *why, size_t whylen)
+{
+	uint32_t ids[3];
+	int err = xdp_prog_ids(w, ids);
+
+	if (err < 0) {
+		snprintf(why, whylen, "cannot query XDP on %s: %s", w->target_text, strerror(-err));
+		return err;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
 		if (!ids[i] || own_has(own, n_own, ids[i]))
 			continue;
@@ -142,14 +161,11 @@ static int xdp_detach(const struct cnf_record *rec, int pin_fd)
 static int xdp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 		       struct foreign_prog **ret, size_t *ret_count)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	uint32_t ids[3];
+	int err = xdp_prog_ids(w, ids);
 
-	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0)
-		return -errno;
-	ids[0] = q.drv_prog_id;
-	ids[1] = q.skb_prog_id;
-	ids[2] = q.hw_prog_id;
+	if (err < 0)
+		return err;
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
 		if (ids[i] && !own_has(own, n_own, ids[i]))
 			foreign_add(ret, ret_count, ids[i], 0);

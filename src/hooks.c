@@ -41,15 +41,52 @@ const struct hook_caps *hook_caps_get(enum hook_kind kind)
 	return ops ? &ops->caps : NULL;
 }
 
+/* The programs hook_prog_fd() opened, newest last. A rollout names one
+ * old program per attachment (the same for all its targets), so the
+ * search from the end finds it at once. */
+static struct prog_fd {
+	uint32_t id;
+	int fd;
+} *prog_fds;
+static size_t prog_fds_count, prog_fds_cap;
+
+int hook_prog_fd(uint32_t prog_id)
+{
+	int fd;
+
+	for (size_t i = prog_fds_count; i > 0; i--)
+		if (prog_fds[i - 1].id == prog_id)
+			return prog_fds[i - 1].fd;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return -errno;
+	if (grow_array((void **)&prog_fds, &prog_fds_cap, prog_fds_count + 1,
+		       sizeof(*prog_fds)) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	prog_fds[prog_fds_count++] = (struct prog_fd){ .id = prog_id, .fd = fd };
+	return fd;
+}
+
+void hook_prog_fds_close(void)
+{
+	for (size_t i = 0; i < prog_fds_count; i++)
+		close(prog_fds[i].fd);
+	free(prog_fds);
+	prog_fds = NULL;
+	prog_fds_count = prog_fds_cap = 0;
+}
+
 int link_update_common(int link_fd, int prog_fd, uint32_t old_prog_id)
 {
 	LIBBPF_OPTS(bpf_link_update_opts, o);
-	_cleanup_close_ int old_fd = -1;
+	int old_fd;
 
 	/* Replace only the program we expect: a concurrent change fails the
 	 * update instead of being overwritten. */
 	if (old_prog_id) {
-		old_fd = bpf_prog_get_fd_by_id(old_prog_id);
+		old_fd = hook_prog_fd(old_prog_id);
 		if (old_fd >= 0) {
 			o.flags = BPF_F_REPLACE;
 			o.old_prog_fd = old_fd;

@@ -40,6 +40,9 @@ static const cyaml_schema_value_t string_schema = {
 static const cyaml_schema_field_t map_opt_fields[] = {
 	F_STR("name", struct cnf_map_opt, name),
 	F_STR("pin", struct cnf_map_opt, pin),
+	F_STR("on_incompatible", struct cnf_map_opt, on_incompatible),
+	/* Keys and values of any shape: read from the libyaml document. */
+	CYAML_FIELD_IGNORE("entries", CYAML_FLAG_OPTIONAL),
 	CYAML_FIELD_END,
 };
 
@@ -95,6 +98,7 @@ static const cyaml_schema_field_t attachment_fields[] = {
 	F_STR("symbol", struct cnf_attachment, symbol),
 	F_INT("offset", struct cnf_attachment, offset),
 	F_INT("pid", struct cnf_attachment, pid),
+	F_INT("maxactive", struct cnf_attachment, maxactive),
 	F_STR("family", struct cnf_attachment, family),
 	F_STR("netfilter_hook", struct cnf_attachment, netfilter_hook),
 	F_STR("map", struct cnf_attachment, map),
@@ -1013,6 +1017,122 @@ static void check_dup_objects(struct chk *c, const size_t *dup)
 				manifest_object_line(c->m, dup[i], "name"));
 }
 
+/* ---- `entries:` of a map ---- */
+
+static const char *yaml_kind(const yaml_node_t *n)
+{
+	return n->type == YAML_SEQUENCE_NODE ? "a list" :
+	       n->type == YAML_MAPPING_NODE ? "a mapping" : "a value";
+}
+
+/* A problem at `line` in the `entries:` of map `j` of object `i`. */
+static void entry_err(struct chk *c, size_t i, size_t j, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void entry_err(struct chk *c, size_t i, size_t j, int line, const char *fmt, ...)
+{
+	_cleanup_free_ char *olabel = entry_label("object", c->m->objects[i].name, i);
+	_cleanup_free_ char *mlabel = entry_label("map", c->m->objects[i].maps[j].name, j);
+	_cleanup_free_ char *label = strprintf("%s: %s", olabel, mlabel);
+	va_list ap;
+
+	va_start(ap, fmt);
+	chk_vlog(c, line, label ? label : olabel, fmt, ap);
+	va_end(ap);
+}
+
+/* The key or the value of entry `k`: a scalar, or a list of scalars. */
+static void read_entry_part(struct chk *c, size_t i, size_t j, size_t k, yaml_node_t *item,
+			    const char *what, struct cnf_config_var *v)
+{
+	yaml_node_t *key = NULL, *n = mdoc_get(c->d, item, what, &key);
+
+	v->name = xstrdup(what);
+	if (!n) {
+		entry_err(c, i, j, mdoc_line(item), "entry %zu: missing required key '%s'", k + 1,
+			  what);
+		return;
+	}
+	v->line = mdoc_line(n);
+	if (mdoc_get_key_nth(c->d, item, what, 1)) {
+		entry_err(c, i, j, mdoc_line(mdoc_get_key_nth(c->d, item, what, 1)),
+			  "entry %zu: duplicate key '%s' (first at line %d)", k + 1, what,
+			  mdoc_line(key));
+		return;
+	}
+	if (n->type == YAML_MAPPING_NODE || (n->type == YAML_SCALAR_NODE && mdoc_is_null(n))) {
+		entry_err(c, i, j, v->line, "entry %zu: %s: expected a value or a list of values, "
+			  "got %s", k + 1, what, n->type == YAML_MAPPING_NODE ? "a mapping" : "nothing");
+		return;
+	}
+	if (n->type == YAML_SCALAR_NODE) {
+		v->value = xstrdup(mdoc_scalar(n));
+		/* Any non-plain style is a string, never a number. */
+		v->quoted = n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+		return;
+	}
+	v->items = xcalloc(mdoc_len(n) + 1, sizeof(*v->items));
+	for (size_t x = 0; x < mdoc_len(n); x++) {
+		yaml_node_t *it = mdoc_item(c->d, n, x);
+
+		if (it->type != YAML_SCALAR_NODE || mdoc_is_null(it)) {
+			entry_err(c, i, j, mdoc_line(it), "entry %zu: %s: item %zu: expected a value, "
+				  "got %s", k + 1, what, x + 1,
+				  it->type == YAML_SCALAR_NODE ? "nothing" : yaml_kind(it));
+			return;
+		}
+		v->items[v->items_count++] = xstrdup(mdoc_scalar(it));
+	}
+}
+
+/* `entries:` of map `j` of object `i`: a list of {key: K, value: V}. The
+ * typed loader ignores the key, duplicates included. */
+static void read_map_entries(struct chk *c, size_t i, size_t j, yaml_node_t *map,
+			     struct cnf_map_opt *mo)
+{
+	yaml_node_t *key = NULL, *list = mdoc_get(c->d, map, "entries", &key);
+
+	if (!list)
+		return;
+	if (mdoc_get_key_nth(c->d, map, "entries", 1)) {
+		entry_err(c, i, j, mdoc_line(mdoc_get_key_nth(c->d, map, "entries", 1)),
+			  "duplicate key 'entries' (first at line %d)", mdoc_line(key));
+		return;
+	}
+	if (list->type != YAML_SEQUENCE_NODE) {
+		entry_err(c, i, j, mdoc_line(key), "key 'entries': expected a list of "
+			  "{key: ..., value: ...}, got %s",
+			  mdoc_is_null(list) ? "nothing" : yaml_kind(list));
+		return;
+	}
+	mo->entries = xcalloc(mdoc_len(list) + 1, sizeof(*mo->entries));
+	for (size_t k = 0; k < mdoc_len(list); k++) {
+		yaml_node_t *item = mdoc_item(c->d, list, k);
+		struct cnf_map_entry *me = &mo->entries[mo->entries_count];
+
+		if (item->type != YAML_MAPPING_NODE) {
+			entry_err(c, i, j, mdoc_line(item), "entry %zu: expected a mapping "
+				  "{key: ..., value: ...}, got %s", k + 1, yaml_kind(item));
+			continue;
+		}
+		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+		     p < item->data.mapping.pairs.top; p++) {
+			yaml_node_t *kn = yaml_document_get_node(&c->d->doc, p->key);
+			const char *name = mdoc_scalar(kn);
+
+			if (!name || (!streq(name, "key") && !streq(name, "value")))
+				entry_err(c, i, j, mdoc_line(kn), "entry %zu: unknown key '%s' "
+					  "(an entry has 'key' and 'value')", k + 1,
+					  name ? name : "?");
+		}
+		me->line = mdoc_line(item);
+		/* Kept even when broken, so that it is freed with the rest. */
+		mo->entries_count++;
+		read_entry_part(c, i, j, k, item, "key", &me->key);
+		read_entry_part(c, i, j, k, item, "value", &me->value);
+	}
+}
+
 static void check_object_subs(struct chk *c, size_t i)
 {
 	struct cnf_object *o = &c->m->objects[i];
@@ -1034,6 +1154,12 @@ static void check_object_subs(struct chk *c, size_t i)
 			continue;
 		}
 		refs[n++] = (struct name_ref){ mo->name, j };
+		if (mo->on_incompatible && !streq(mo->on_incompatible, "refuse") &&
+		    !streq(mo->on_incompatible, "recreate"))
+			sub_err(c, i, "maps", j, mo->name, "on_incompatible",
+				"on_incompatible '%s' is not one of: refuse, recreate",
+				mo->on_incompatible);
+		read_map_entries(c, i, j, mdoc_item(c->d, maps, j), mo);
 		if (!mo->pin)
 			continue;
 		switch (pin_check(mo->pin)) {
@@ -1154,7 +1280,7 @@ enum akey {
 	AK_DIRECTION, AK_ORDER, AK_BEFORE, AK_AFTER, AK_PRIORITY, AK_HANDLE,
 	AK_SIDE, AK_CGROUP, AK_ATTACH_TYPE, AK_TRACEPOINT, AK_FUNCTION,
 	AK_FUNCTIONS, AK_BINARY, AK_SYMBOL, AK_OFFSET, AK_PID, AK_FAMILY,
-	AK_NETFILTER_HOOK,
+	AK_NETFILTER_HOOK, AK_MAXACTIVE,
 	AK__COUNT
 };
 
@@ -1167,7 +1293,7 @@ static const char *const akey_names[AK__COUNT] = {
 	[AK_TRACEPOINT] = "tracepoint", [AK_FUNCTION] = "function",
 	[AK_FUNCTIONS] = "functions", [AK_BINARY] = "binary", [AK_SYMBOL] = "symbol",
 	[AK_OFFSET] = "offset", [AK_PID] = "pid", [AK_FAMILY] = "family",
-	[AK_NETFILTER_HOOK] = "netfilter_hook",
+	[AK_NETFILTER_HOOK] = "netfilter_hook", [AK_MAXACTIVE] = "maxactive",
 };
 
 #define B(k) (1u << (k))
@@ -1192,7 +1318,7 @@ static const struct hook_rule {
 	{ "tracepoint",     PROG | B(AK_TRACEPOINT),                     PROG },
 	{ "raw_tracepoint", PROG | B(AK_TRACEPOINT),                     PROG },
 	{ "kprobe",         PROG | B(AK_FUNCTION) | B(AK_OFFSET),        PROG },
-	{ "kretprobe",      PROG | B(AK_FUNCTION) | B(AK_OFFSET),        PROG },
+	{ "kretprobe",      PROG | B(AK_FUNCTION) | B(AK_OFFSET) | B(AK_MAXACTIVE), PROG },
 	{ "kprobe_multi",   PROG | B(AK_FUNCTIONS),                      PROG },
 	{ "fentry",         PROG | B(AK_FUNCTION),                       PROG },
 	{ "fexit",          PROG | B(AK_FUNCTION),                       PROG },
@@ -1446,6 +1572,10 @@ static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *r
 	}
 	if ((use & B(AK_PID)) && a->pid && (*a->pid < 1 || *a->pid > INT32_MAX))
 		att_err(c, i, "pid", "pid %" PRId64 " is not a process id (must be > 0)", *a->pid);
+	if ((use & B(AK_MAXACTIVE)) && a->maxactive &&
+	    (*a->maxactive < 1 || *a->maxactive > CNF_MAXACTIVE_MAX))
+		att_err(c, i, "maxactive", "maxactive %" PRId64 " is out of range (1..%d)",
+			*a->maxactive, CNF_MAXACTIVE_MAX);
 	if ((use & B(AK_FAMILY)) && a->family)
 		check_enum(c, i, "family", a->family, families);
 	if ((use & B(AK_NETFILTER_HOOK)) && a->netfilter_hook)
@@ -1455,7 +1585,7 @@ static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *r
 /* libcyaml reads "1.5" as 1: an integer key must be an integer literal. */
 static void check_int_literals(struct chk *c, size_t i)
 {
-	static const char *const keys[] = { "priority", "handle", "offset", "pid" };
+	static const char *const keys[] = { "priority", "handle", "offset", "pid", "maxactive" };
 	yaml_node_t *entry = mdoc_entry(c->d, "attachments", i);
 
 	for (size_t k = 0; entry && k < ARRAY_SIZE(keys); k++) {
@@ -1670,6 +1800,18 @@ void manifest_free(struct cnf_manifest *m)
 		return;
 	for (size_t i = 0; i < m->objects_count; i++) {
 		struct cnf_object *o = &m->objects[i];
+
+		for (size_t j = 0; j < o->maps_count; j++) {
+			struct cnf_map_opt *mo = &o->maps[j];
+
+			for (size_t k = 0; k < mo->entries_count; k++) {
+				config_var_free(&mo->entries[k].key);
+				config_var_free(&mo->entries[k].value);
+			}
+			free(mo->entries);
+			mo->entries = NULL;
+			mo->entries_count = 0;
+		}
 
 		free(o->path);
 		o->path = NULL;

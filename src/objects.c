@@ -2,59 +2,45 @@
 /* BPF objects: identity, opening, configuration, loading. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <openssl/evp.h>
 
+#include "cnf/cli.h"
+#include "cnf/digest.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
 #include "cnf/objects.h"
 #include "cnf/state.h"
 #include "cnf/util.h"
 
-/* OpenSSL 3 looks the implementation up on every digest started with
- * EVP_sha256() (EVP_MD_fetch: locks, a property query); fetch it once. */
-static const EVP_MD *sha256_md(void)
-{
-	static EVP_MD *md;
-
-	if (!md)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	return md ? md : EVP_sha256();
-}
-
 void sha256_buf(const void *buf, size_t len, uint8_t out[CNF_HASH_LEN])
 {
-	unsigned int n = CNF_HASH_LEN;
+	struct digest d;
 
-	EVP_Digest(buf, len, out, &n, sha256_md(), NULL);
+	digest_init(&d);
+	digest_update(&d, buf, len);
+	digest_final(&d, out);
 }
 
 int sha256_file(int fd, uint8_t out[CNF_HASH_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct digest d;
 	char buf[65536];
-	unsigned int n = CNF_HASH_LEN;
 	ssize_t r;
-	int ret = 0;
 
-	if (!ctx)
-		return -ENOMEM;
-	EVP_DigestInit_ex(ctx, sha256_md(), NULL);
+	digest_init(&d);
 	while ((r = read(fd, buf, sizeof(buf))) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			ret = -errno;
-			goto out;
+			return -errno;
 		}
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		digest_update(&d, buf, (size_t)r);
 	}
-	EVP_DigestFinal_ex(ctx, out, &n);
-out:
-	EVP_MD_CTX_free(ctx);
-	return ret;
+	digest_final(&d, out);
+	return 0;
 }
 
 void hash_hex(const uint8_t h[CNF_HASH_LEN], char out[2 * CNF_HASH_LEN + 1])
@@ -80,16 +66,44 @@ int objects_init(struct obj_cache *c, const struct cnf_manifest_set *set, const 
 			c->entries[k].manifest = m;
 			c->entries[k].obj = &m->objects[j];
 			c->entries[k].idx = j;
+			c->entries[k].cache = c;
 			k++;
 		}
 	}
 	return 0;
 }
 
+static void map_plans_free(struct obj_cache *c)
+{
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+
+		if (g->old_fd >= 0)
+			close(g->old_fd);
+		if (g->new_fd >= 0)
+			close(g->new_fd);
+		free(g->users);
+		free(g->path);
+		free(g->name);
+	}
+	free(c->maps);
+	c->maps = NULL;
+	c->maps_count = 0;
+}
+
 void objects_free(struct obj_cache *c)
 {
-	for (size_t i = 0; i < c->count; i++)
-		bpf_object__close(c->entries[i].bo);
+	map_plans_free(c);
+	for (size_t i = 0; i < c->count; i++) {
+		struct obj_entry *e = &c->entries[i];
+
+		bpf_object__close(e->bo);
+		for (size_t k = 0; k < e->inits_count; k++) {
+			free(e->inits[k].keys);
+			free(e->inits[k].values);
+		}
+		free(e->inits);
+	}
 	free(c->entries);
 	memset(c, 0, sizeof(*c));
 }
@@ -176,153 +190,842 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 		}
 		/* Everything else that shapes the loaded programs. */
 		{
-			EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-			unsigned int n = CNF_HASH_LEN;
+			struct digest ctx;
 
-			if (!ctx)
-				return -ENOMEM;
-			EVP_DigestInit_ex(ctx, sha256_md(), NULL);
+			digest_init(&ctx);
 			for (size_t k = 0; k < e->obj->config_count; k++) {
 				const struct cnf_config_var *v = &e->obj->config[k];
 
-				EVP_DigestUpdate(ctx, "C", 1);
-				EVP_DigestUpdate(ctx, v->name, strlen(v->name) + 1);
+				digest_update(&ctx, "C", 1);
+				digest_update(&ctx, v->name, strlen(v->name) + 1);
 				if (v->value)
-					EVP_DigestUpdate(ctx, v->value, strlen(v->value) + 1);
-				EVP_DigestUpdate(ctx, v->quoted ? "q" : "u", 1);
+					digest_update(&ctx, v->value, strlen(v->value) + 1);
+				digest_update(&ctx, v->quoted ? "q" : "u", 1);
 				for (size_t m = 0; m < v->items_count; m++)
-					EVP_DigestUpdate(ctx, v->items[m], strlen(v->items[m]) + 1);
+					digest_update(&ctx, v->items[m], strlen(v->items[m]) + 1);
 			}
 			for (size_t k = 0; k < e->obj->maps_count; k++) {
 				const struct cnf_map_opt *mo = &e->obj->maps[k];
 
-				EVP_DigestUpdate(ctx, "M", 1);
-				EVP_DigestUpdate(ctx, mo->name, strlen(mo->name) + 1);
+				digest_update(&ctx, "M", 1);
+				digest_update(&ctx, mo->name, strlen(mo->name) + 1);
 				if (mo->pin)
-					EVP_DigestUpdate(ctx, mo->pin, strlen(mo->pin) + 1);
+					digest_update(&ctx, mo->pin, strlen(mo->pin) + 1);
 			}
 			for (size_t k = 0; k < e->obj->programs_count; k++) {
 				const struct cnf_prog_opt *po = &e->obj->programs[k];
 
-				EVP_DigestUpdate(ctx, "P", 1);
-				EVP_DigestUpdate(ctx, po->name, strlen(po->name) + 1);
+				digest_update(&ctx, "P", 1);
+				digest_update(&ctx, po->name, strlen(po->name) + 1);
 				if (po->type)
-					EVP_DigestUpdate(ctx, po->type, strlen(po->type) + 1);
+					digest_update(&ctx, po->type, strlen(po->type) + 1);
 			}
-			EVP_DigestFinal_ex(ctx, e->cfg_hash, &n);
-			EVP_MD_CTX_free(ctx);
+			digest_final(&ctx, e->cfg_hash);
 		}
 	}
 	return ret;
 }
 
-int objects_check_pinned_maps(struct obj_cache *c)
+/* ---- pinned maps across versions ---- */
+
+const char *map_action_name(enum map_action a)
 {
+	switch (a) {
+	case MAP_REUSE:    return "reuse";
+	case MAP_CREATE:   return "create";
+	case MAP_RECREATE: return "recreate";
+	}
+	return "?";
+}
+
+/* Appends to a bounded string; the result stays NUL-terminated. */
+static void sbuf_add(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void sbuf_add(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*pos = *pos + (size_t)n < len ? *pos + (size_t)n : len;
+}
+
+/* The layout of a BTF type, without the names of types (a typedef or a
+ * renamed struct is the same data) but with the names of struct members
+ * (swapped fields are not): "struct { u32 pkts@0; u64 bytes@8; }". */
+static void btf_layout(const struct btf *btf, __u32 id, int depth, char *buf, size_t len,
+		       size_t *pos)
+{
+	const struct btf_type *t;
+
+	/* Qualifiers and typedefs do not change the data. */
+	for (int hops = 0; hops < 32; hops++) {
+		t = btf__type_by_id(btf, id);
+		if (!t || !(btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t) ||
+			    btf_is_restrict(t) || btf_is_type_tag(t)))
+			break;
+		id = t->type;
+	}
+	if (!t || depth > 8) {
+		sbuf_add(buf, len, pos, "?");
+		return;
+	}
+	if (btf_is_int(t)) {
+		__u8 enc = btf_int_encoding(t);
+
+		if (enc & BTF_INT_BOOL)
+			sbuf_add(buf, len, pos, "bool");
+		else if (enc & BTF_INT_CHAR)
+			sbuf_add(buf, len, pos, "char");
+		else
+			sbuf_add(buf, len, pos, "%c%u", enc & BTF_INT_SIGNED ? 's' : 'u',
+				 btf_int_bits(t));
+	} else if (btf_is_any_enum(t)) {
+		sbuf_add(buf, len, pos, "%c%u", btf_kflag(t) ? 's' : 'u', t->size * 8);
+	} else if (btf_is_float(t)) {
+		sbuf_add(buf, len, pos, "f%u", t->size * 8);
+	} else if (btf_is_ptr(t)) {
+		sbuf_add(buf, len, pos, "ptr");
+	} else if (btf_is_array(t)) {
+		btf_layout(btf, btf_array(t)->type, depth + 1, buf, len, pos);
+		sbuf_add(buf, len, pos, "[%u]", btf_array(t)->nelems);
+	} else if (btf_is_composite(t)) {
+		const struct btf_member *m = btf_members(t);
+
+		sbuf_add(buf, len, pos, "%s { ", btf_is_struct(t) ? "struct" : "union");
+		for (int i = 0; i < btf_vlen(t); i++, m++) {
+			__u32 bits = btf_member_bitfield_size(t, i);
+
+			btf_layout(btf, m->type, depth + 1, buf, len, pos);
+			sbuf_add(buf, len, pos, " %s@%u", btf__name_by_offset(btf, m->name_off),
+				 btf_member_bit_offset(t, i) / 8);
+			if (bits)
+				sbuf_add(buf, len, pos, ":%u", bits);
+			sbuf_add(buf, len, pos, "; ");
+		}
+		sbuf_add(buf, len, pos, "} (%u bytes)", t->size);
+	} else {
+		sbuf_add(buf, len, pos, "kind %u", btf_kind(t));
+	}
+}
+
+/* What a map is, from an object's definition or from the kernel. */
+struct map_desc {
+	__u32 type, key_size, value_size, max_entries, flags;
+	__u64 extra;
+	char key_btf[512], value_btf[512];   /* "" without BTF */
+};
+
+static void btf_layout_of(const struct btf *btf, __u32 id, char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	if (btf && id)
+		btf_layout(btf, id, 0, buf, len, &pos);
+}
+
+static void desc_of_map(const struct bpf_object *bo, const struct bpf_map *map,
+			struct map_desc *d)
+{
+	const struct btf *btf = bpf_object__btf(bo);
+
+	memset(d, 0, sizeof(*d));
+	d->type = bpf_map__type(map);
+	d->key_size = bpf_map__key_size(map);
+	d->value_size = bpf_map__value_size(map);
+	d->max_entries = bpf_map__max_entries(map);
+	d->flags = bpf_map__map_flags(map);
+	d->extra = bpf_map__map_extra(map);
+	btf_layout_of(btf, bpf_map__btf_key_type_id(map), d->key_btf, sizeof(d->key_btf));
+	btf_layout_of(btf, bpf_map__btf_value_type_id(map), d->value_btf, sizeof(d->value_btf));
+}
+
+/* Negative errno; -ENOTTY when `fd` is no map. */
+static int desc_of_fd(int fd, struct map_desc *d, __u32 *ret_id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct btf *btf = NULL;
+
+	memset(d, 0, sizeof(*d));
+	if (bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+		return errno == EINVAL ? -ENOTTY : -errno;
+	d->type = info.type;
+	d->key_size = info.key_size;
+	d->value_size = info.value_size;
+	d->max_entries = info.max_entries;
+	d->flags = info.map_flags;
+	d->extra = info.map_extra;
+	if (info.btf_id && (info.btf_key_type_id || info.btf_value_type_id))
+		btf = btf__load_from_kernel_by_id(info.btf_id);
+	btf_layout_of(btf, info.btf_key_type_id, d->key_btf, sizeof(d->key_btf));
+	btf_layout_of(btf, info.btf_value_type_id, d->value_btf, sizeof(d->value_btf));
+	btf__free(btf);
+	if (ret_id)
+		*ret_id = info.id;
+	return 0;
+}
+
+static void diff_add(struct map_diff *out, size_t *n, const char *prop, const char *old_val,
+		     const char *new_val)
+{
+	if (*n >= MAP_DIFF_MAX)
+		return;
+	out[*n].property = prop;
+	snprintf(out[*n].old_val, sizeof(out[*n].old_val), "%s", old_val);
+	snprintf(out[*n].new_val, sizeof(out[*n].new_val), "%s", new_val);
+	(*n)++;
+}
+
+static void diff_u64(struct map_diff *out, size_t *n, const char *prop, __u64 a, __u64 b,
+		     bool hex)
+{
+	char x[32], y[32];
+
+	if (a == b)
+		return;
+	snprintf(x, sizeof(x), hex ? "0x%llx" : "%llu", (unsigned long long)a);
+	snprintf(y, sizeof(y), hex ? "0x%llx" : "%llu", (unsigned long long)b);
+	diff_add(out, n, prop, x, y);
+}
+
+/* What differs between map `a` (the one there) and `b` (the one wanted):
+ * what libbpf's own reuse check compares, and the BTF layout of key and
+ * value where both sides have it. */
+static size_t desc_diff(const struct map_desc *a, const struct map_desc *b, struct map_diff *out)
+{
+	__u32 fa = a->flags, fb = b->flags;
+	size_t n = 0;
+
+	if (a->type != b->type) {
+		const char *x = libbpf_bpf_map_type_str(a->type);
+		const char *y = libbpf_bpf_map_type_str(b->type);
+
+		diff_add(out, &n, "type", x ? x : "?", y ? y : "?");
+	}
+	diff_u64(out, &n, "key_size", a->key_size, b->key_size, false);
+	diff_u64(out, &n, "value_size", a->value_size, b->value_size, false);
+	diff_u64(out, &n, "max_entries", a->max_entries, b->max_entries, false);
+	/* The kernel sets BPF_F_RDONLY_PROG on device maps itself. */
+	if (b->type == BPF_MAP_TYPE_DEVMAP || b->type == BPF_MAP_TYPE_DEVMAP_HASH) {
+		fa |= BPF_F_RDONLY_PROG;
+		fb |= BPF_F_RDONLY_PROG;
+	}
+	diff_u64(out, &n, "flags", fa, fb, true);
+	diff_u64(out, &n, "map_extra", a->extra, b->extra, true);
+	if (a->key_btf[0] && b->key_btf[0] && !streq(a->key_btf, b->key_btf))
+		diff_add(out, &n, "key_btf", a->key_btf, b->key_btf);
+	if (a->value_btf[0] && b->value_btf[0] && !streq(a->value_btf, b->value_btf))
+		diff_add(out, &n, "value_btf", a->value_btf, b->value_btf);
+	return n;
+}
+
+/* "max_entries 4, the object wants 8; flags 0x0, the object wants 0x1". */
+static void diffs_text(const struct map_diff *d, size_t n, const char *want, char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *what = streq(d[i].property, "key_size") ? "key size" :
+				   streq(d[i].property, "value_size") ? "value size" :
+				   streq(d[i].property, "key_btf") ? "key type" :
+				   streq(d[i].property, "value_btf") ? "value type" : d[i].property;
+
+		sbuf_add(buf, len, &pos, "%s%s %s, %s %s", i ? "; " : "", what, d[i].old_val, want,
+			 d[i].new_val);
+	}
+}
+
+static int line_of_map(const struct obj_entry *e, const struct cnf_map_opt *mo)
+{
+	return mo ? mo->line : manifest_object_line(e->manifest, e->idx, NULL);
+}
+
+#define USER_LOC(u) (u)->e->manifest->path, line_of_map((u)->e, (u)->mo)
+
+static const struct cnf_map_opt *map_opt_of(const struct obj_entry *e, const char *name)
+{
+	for (size_t k = 0; k < e->obj->maps_count; k++)
+		if (streq(e->obj->maps[k].name, name))
+			return &e->obj->maps[k];
+	return NULL;
+}
+
+static const struct map_init *map_init_of(const struct obj_entry *e, const char *name)
+{
+	for (size_t k = 0; k < e->inits_count; k++)
+		if (streq(e->inits[k].map_name, name))
+			return &e->inits[k];
+	return NULL;
+}
+
+static bool inits_equal(const struct map_init *a, const struct map_init *b)
+{
+	return a->count == b->count && a->key_size == b->key_size &&
+	       a->value_size == b->value_size &&
+	       !memcmp(a->keys, b->keys, a->count * a->key_size) &&
+	       !memcmp(a->values, b->values, a->count * a->value_size);
+}
+
+static int tmp_pin_path(char *buf, size_t len, const char *path)
+{
+	return snprintf(buf, len, "%s%s", path, TMP_SUFFIX) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* The programs loaded on the host that use map `id`. */
+static size_t progs_using_map(__u32 id, __u32 **ret)
+{
+	__u32 pid = 0, *ids = NULL;
+	size_t n = 0, cap = 0;
+
+	while (bpf_prog_get_next_id(pid, &pid) == 0) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info), nmaps;
+		_cleanup_free_ __u32 *maps = NULL;
+		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(pid);
+
+		if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len) < 0 || !info.nr_map_ids)
+			continue;
+		nmaps = info.nr_map_ids;
+		maps = xcalloc(nmaps, sizeof(*maps));
+		memset(&info, 0, sizeof(info));
+		info.nr_map_ids = nmaps;
+		info.map_ids = (__u64)(unsigned long)maps;
+		len = sizeof(info);
+		if (bpf_prog_get_info_by_fd(fd, &info, &len) < 0)
+			continue;
+		for (__u32 k = 0; k < info.nr_map_ids && k < nmaps; k++) {
+			if (maps[k] != id)
+				continue;
+			if (grow_array((void **)&ids, &cap, n + 1, sizeof(*ids)) == 0)
+				ids[n++] = pid;
+			break;
+		}
+	}
+	*ret = ids;
+	return n;
+}
+
+static const char *prog_name_of(__u32 id, char *buf, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(buf, len, "?");
+	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &info, &ilen) == 0)
+		snprintf(buf, len, "%s", info.name);
+	return buf;
+}
+
+/* A recreated map must leave no program on the old one: every program
+ * that uses it must be one this run replaces or removes. */
+static int check_old_map_users(const struct map_plan *g, const struct map_user *u,
+			       const struct cnf_plan *plan)
+{
+	_cleanup_free_ __u32 *ids = NULL;
+	size_t n = progs_using_map(g->old_id, &ids);
 	int ret = 0;
 
+	for (size_t i = 0; i < n; i++) {
+		const struct cnf_action *kept = NULL;
+		bool goes = false;
+		char name[BPF_OBJ_NAME_LEN + 1], why[256];
+
+		for (size_t k = 0; k < plan->count; k++) {
+			const struct cnf_action *a = &plan->actions[k];
+
+			if (!a->have || (a->have->prog_id != ids[i] &&
+					 !(a->have->has_record && a->have->rec.prog_id == ids[i])))
+				continue;
+			if (a->kind == ACT_NOOP)
+				kept = a;
+			else
+				goes = true;
+		}
+		if (!kept && goes)
+			continue;
+		if (kept)
+			snprintf(why, sizeof(why), "of attachment '%s' of manifest '%s' uses the old "
+				 "map and is not reloaded by this run", kept->have->has_record ?
+				 kept->have->rec.attachment : kept->have->key, kept->have->manifest);
+		else
+			snprintf(why, sizeof(why), "uses the old map and this run does not reload it "
+				 "(a manifest not given here, or a program cnf-apply does not own)");
+		log_error("object '%s' (%s:%d): map '%s' pinned at %s cannot be recreated: program "
+			  "%u ('%s') %s, so it would silently keep the old map; change and apply "
+			  "every manifest that uses the map together", u->e->obj->name, USER_LOC(u),
+			  bpf_map__name(u->map), g->path, ids[i],
+			  prog_name_of(ids[i], name, sizeof(name)), why);
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+static int hint_fd(const struct map_pin_hint *hints, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(hints[i].path, path) && hints[i].map_id)
+			return bpf_map_get_fd_by_id(hints[i].map_id);
+	errno = ENOENT;
+	return -1;
+}
+
+static struct map_plan *plan_add(struct obj_cache *c, size_t *cap, const char *path,
+				 const char *name)
+{
+	struct map_plan *g;
+
+	if (grow_array((void **)&c->maps, cap, c->maps_count + 1, sizeof(*c->maps)) < 0)
+		return NULL;
+	g = &c->maps[c->maps_count++];
+	memset(g, 0, sizeof(*g));
+	g->path = path ? xstrdup(path) : NULL;
+	/* A copy: bpf_map__reuse_fd() replaces the map's own. */
+	g->name = xstrdup(name);
+	g->old_fd = g->new_fd = -1;
+	return g;
+}
+
+static void plan_add_user(struct map_plan *g, struct obj_entry *e, struct bpf_map *map)
+{
+	struct map_user *u;
+
+	g->users = realloc(g->users, (g->users_count + 1) * sizeof(*g->users));
+	if (!g->users)
+		abort();
+	u = &g->users[g->users_count++];
+	u->e = e;
+	u->map = map;
+	u->mo = map_opt_of(e, bpf_map__name(map));
+	u->init = map_init_of(e, bpf_map__name(map));
+}
+
+/* Decides what happens to the pinned map of group `g`, whose users are
+ * the objects the plan loads. */
+static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
+		       const struct map_pin_hint *hints, size_t nhints)
+{
+	const struct map_user *first = &g->users[0];
+	struct map_desc want, have, next;
+	struct map_diff scratch[MAP_DIFF_MAX];
+	char tmp[PATH_MAX], what[512];
+	_cleanup_close_ int fd = -1, tfd = -1;
+	int err;
+
+	desc_of_map(first->e->bo, first->map, &want);
+	g->init = first->init;
+	/* Objects loaded together share the map: they must agree on it. */
+	for (size_t i = 1; i < g->users_count; i++) {
+		const struct map_user *u = &g->users[i];
+		struct map_diff d[MAP_DIFF_MAX];
+		size_t n;
+
+		desc_of_map(u->e->bo, u->map, &next);
+		n = desc_diff(&want, &next, d);
+		if (n) {
+			diffs_text(d, n, "this object has", what, sizeof(what));
+			log_error("object '%s' (%s:%d): map '%s' is pinned at %s like map '%s' of "
+				  "object '%s' (%s:%d), but they define it differently: that one has "
+				  "%s", u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path,
+				  bpf_map__name(first->map), first->e->obj->name, USER_LOC(first),
+				  what);
+			return -EINVAL;
+		}
+		if (u->init && g->init && !inits_equal(u->init, g->init)) {
+			log_error("object '%s' (%s:%d): map '%s' is pinned at %s like map '%s' of "
+				  "object '%s' (%s:%d), with other initial entries: one map has one "
+				  "set of initial entries", u->e->obj->name, USER_LOC(u),
+				  bpf_map__name(u->map), g->path, bpf_map__name(first->map),
+				  first->e->obj->name, USER_LOC(first));
+			return -EINVAL;
+		}
+		if (u->init && !g->init)
+			g->init = u->init;
+	}
+
+	fd = bpf_obj_get(g->path);
+	if (fd < 0 && errno == ENOENT)
+		fd = hint_fd(hints, nhints, g->path);
+	if (fd < 0) {
+		if (errno != ENOENT) {
+			log_error("object '%s' (%s:%d): map '%s': cannot open its pin %s: %s",
+				  first->e->obj->name, USER_LOC(first), bpf_map__name(first->map),
+				  g->path, strerror(errno));
+			return -errno;
+		}
+		g->action = MAP_CREATE;
+		return 0;
+	}
+	err = desc_of_fd(fd, &have, &g->old_id);
+	if (err < 0) {
+		log_error("object '%s' (%s:%d): map '%s': %s %s", first->e->obj->name,
+			  USER_LOC(first), bpf_map__name(first->map), g->path,
+			  err == -ENOTTY ? "is pinned there, but it is not a map" : strerror(-err));
+		return err;
+	}
+	g->diffs_count = desc_diff(&have, &want, g->diffs);
+	if (!g->diffs_count) {
+		g->action = MAP_REUSE;
+		g->old_fd = TAKE_FD(fd);
+		return 0;
+	}
+	diffs_text(g->diffs, g->diffs_count, "the object wants", what, sizeof(what));
+
+	/* A run killed between making the new map and moving the pin left
+	 * it next to the old one: take it over, contents and all. */
+	if (tmp_pin_path(tmp, sizeof(tmp), g->path) == 0 && (tfd = bpf_obj_get(tmp)) >= 0 &&
+	    desc_of_fd(tfd, &next, NULL) == 0 && !desc_diff(&next, &want, scratch))
+		g->resume = true;
+
+	for (size_t i = 0; i < g->users_count; i++) {
+		const struct map_user *u = &g->users[i];
+
+		if (u->mo && u->mo->on_incompatible && streq(u->mo->on_incompatible, "recreate"))
+			continue;
+		log_error("object '%s' (%s:%d): map '%s' is pinned at %s with %s; its contents "
+			  "cannot carry over to this version, and cnf-apply does not drop them on "
+			  "its own: set 'on_incompatible: recreate' on the map to replace it with "
+			  "a new, empty one (its contents are lost), or remove the pin",
+			  u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path, what);
+		return -EINVAL;
+	}
+	g->action = MAP_RECREATE;
+	g->old_fd = TAKE_FD(fd);
+	if (g->resume)
+		g->new_fd = TAKE_FD(tfd);
+	return check_old_map_users(g, first, plan);
+}
+
+/* A pinned map of an object this run does not load: only a recreate that
+ * a killed run left half-done (the new map at <pin>%new, the programs
+ * already on it) is finished. A stat per pin: a run that changes nothing
+ * opens nothing. */
+static int plan_idle(struct obj_cache *c, size_t *cap, struct obj_entry *e, struct bpf_map *map,
+		     const struct cnf_plan *plan)
+{
+	const char *pin = bpf_map__pin_path(map);
+	const struct cnf_map_opt *mo = map_opt_of(e, bpf_map__name(map));
+	struct map_desc want, have, next;
+	struct map_diff scratch[MAP_DIFF_MAX];
+	char tmp[PATH_MAX];
+	struct stat st;
+	_cleanup_close_ int fd = -1, tfd = -1;
+	struct map_plan *g;
+
+	if (tmp_pin_path(tmp, sizeof(tmp), pin) < 0 || stat(tmp, &st) < 0)
+		return 0;
+	for (size_t i = 0; i < c->maps_count; i++)
+		if (c->maps[i].path && streq(c->maps[i].path, pin))
+			return 0;
+	if (!mo || !mo->on_incompatible || !streq(mo->on_incompatible, "recreate"))
+		return 0;
+	desc_of_map(e->bo, map, &want);
+	fd = bpf_obj_get(pin);
+	tfd = bpf_obj_get(tmp);
+	if (fd < 0 || tfd < 0 || desc_of_fd(tfd, &next, NULL) < 0 ||
+	    desc_diff(&next, &want, scratch) || desc_of_fd(fd, &have, NULL) < 0 ||
+	    !desc_diff(&have, &want, scratch))
+		return 0;
+	g = plan_add(c, cap, pin, bpf_map__name(map));
+	if (!g)
+		return -ENOMEM;
+	plan_add_user(g, e, map);
+	desc_of_fd(fd, &have, &g->old_id);
+	g->diffs_count = desc_diff(&have, &want, g->diffs);
+	g->action = MAP_RECREATE;
+	g->resume = g->finish_only = true;
+	g->old_fd = TAKE_FD(fd);
+	g->new_fd = TAKE_FD(tfd);
+	return check_old_map_users(g, &g->users[0], plan);
+}
+
+int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		      const struct map_pin_hint *hints, size_t nhints)
+{
+	_cleanup_free_ bool *loads = xcalloc(c->count + 1, sizeof(*loads));
+	size_t cap = 0;
+	int ret = 0;
+
+	map_plans_free(c);
+	/* What the plan loads: the objects of what it creates or updates. */
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct cnf_action *a = &plan->actions[i];
+		struct obj_entry *e;
+
+		if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
+			continue;
+		e = objects_for(c, a->want->att);
+		if (e && e->bo)
+			loads[e - c->entries] = true;
+	}
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
 		struct bpf_map *map;
 
-		if (!e->bo)
+		if (!loads[i])
 			continue;
 		bpf_object__for_each_map(map, e->bo) {
 			const char *pin = bpf_map__pin_path(map);
-			struct bpf_map_info info = {};
-			__u32 len = sizeof(info);
-			_cleanup_close_ int fd = -1;
-			char what[160] = "";
+			struct map_plan *g = NULL;
 
-			if (!pin)
+			if (!pin) {
+				/* Not pinned: a new map at every load. */
+				if (!map_init_of(e, bpf_map__name(map)))
+					continue;
+				g = plan_add(c, &cap, NULL, bpf_map__name(map));
+				if (!g)
+					return -ENOMEM;
+				plan_add_user(g, e, map);
+				g->init = g->users[0].init;
+				g->action = MAP_CREATE;
 				continue;
-			fd = bpf_obj_get(pin);
-			if (fd < 0)
-				continue; /* created at load */
-			if (bpf_map_get_info_by_fd(fd, &info, &len) < 0)
-				continue;
-			if (info.type != (__u32)bpf_map__type(map))
-				snprintf(what, sizeof(what), "type %s, the object wants %s",
-					 libbpf_bpf_map_type_str(info.type),
-					 libbpf_bpf_map_type_str(bpf_map__type(map)));
-			else if (info.key_size != bpf_map__key_size(map))
-				snprintf(what, sizeof(what), "key size %u, the object wants %u",
-					 info.key_size, bpf_map__key_size(map));
-			else if (info.value_size != bpf_map__value_size(map))
-				snprintf(what, sizeof(what), "value size %u, the object wants %u",
-					 info.value_size, bpf_map__value_size(map));
-			else if (info.max_entries != bpf_map__max_entries(map))
-				snprintf(what, sizeof(what), "max_entries %u, the object wants %u",
-					 info.max_entries, bpf_map__max_entries(map));
-			else if (info.map_flags != bpf_map__map_flags(map))
-				snprintf(what, sizeof(what), "flags 0x%x, the object wants 0x%x",
-					 info.map_flags, bpf_map__map_flags(map));
-			if (!what[0])
-				continue;
-			{
-				int line = manifest_object_line(e->manifest, e->idx, NULL);
-
-				/* Point at the map's own entry in `maps:`. */
-				for (size_t k = 0; k < e->obj->maps_count; k++)
-					if (streq(e->obj->maps[k].name, bpf_map__name(map)))
-						line = e->obj->maps[k].line;
-				log_error("object '%s' (%s:%d): map '%s' is pinned at %s with %s; its "
-					  "contents cannot carry over to this version, and cnf-apply does "
-					  "not drop them on its own: remove the pin to start afresh",
-					  e->obj->name, e->manifest->path, line, bpf_map__name(map), pin,
-					  what);
 			}
-			ret = -EINVAL;
+			for (size_t k = 0; k < c->maps_count && !g; k++)
+				if (c->maps[k].path && streq(c->maps[k].path, pin))
+					g = &c->maps[k];
+			if (!g)
+				g = plan_add(c, &cap, pin, bpf_map__name(map));
+			if (!g)
+				return -ENOMEM;
+			plan_add_user(g, e, map);
 		}
+	}
+	for (size_t i = 0; i < c->maps_count; i++)
+		if (c->maps[i].path && plan_pinned(&c->maps[i], plan, hints, nhints) < 0)
+			ret = -EINVAL;
+	for (size_t i = 0; i < c->count; i++) {
+		struct obj_entry *e = &c->entries[i];
+		struct bpf_map *map;
+
+		if (loads[i] || !e->bo)
+			continue;
+		bpf_object__for_each_map(map, e->bo)
+			if (bpf_map__pin_path(map) && plan_idle(c, &cap, e, map, plan) < 0)
+				ret = -EINVAL;
 	}
 	return ret;
 }
 
-/* Is map `id` used by any loaded program? */
-static bool map_in_use(__u32 id)
+size_t objects_maps_changes(const struct obj_cache *c)
 {
-	__u32 pid = 0;
+	size_t n = 0;
 
-	while (bpf_prog_get_next_id(pid, &pid) == 0) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info), ids[64];
-		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(pid);
+	for (size_t i = 0; i < c->maps_count; i++)
+		n += c->maps[i].finish_only;
+	return n;
+}
 
-		if (fd < 0)
+/* The plan of map `map` of `e`, NULL when none. */
+static struct map_plan *map_plan_of(struct obj_entry *e, const struct bpf_map *map)
+{
+	struct obj_cache *c = e->cache;
+
+	for (size_t i = 0; c && i < c->maps_count; i++)
+		for (size_t k = 0; k < c->maps[i].users_count; k++)
+			if (c->maps[i].users[k].e == e && c->maps[i].users[k].map == map)
+				return &c->maps[i];
+	return NULL;
+}
+
+int objects_maps_pin(struct obj_cache *c)
+{
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+		char path[PATH_MAX], *slash;
+		int err = 0;
+
+		if (!g->path || g->new_fd < 0 || g->resume ||
+		    (g->action != MAP_CREATE && g->action != MAP_RECREATE))
 			continue;
-		info.nr_map_ids = ARRAY_SIZE(ids);
-		info.map_ids = (__u64)(unsigned long)ids;
-		if (bpf_prog_get_info_by_fd(fd, &info, &len) < 0)
-			continue;
-		for (__u32 k = 0; k < info.nr_map_ids && k < ARRAY_SIZE(ids); k++)
-			if (ids[k] == id)
-				return true;
+		if (g->action == MAP_RECREATE)
+			err = tmp_pin_path(path, sizeof(path), g->path);
+		else if (snprintf(path, sizeof(path), "%s", g->path) >= (int)sizeof(path))
+			err = -ENAMETOOLONG;
+		if (err >= 0 && (slash = strrchr(path, '/'))) {
+			*slash = '\0';
+			err = mkdir_p(path, 0700) < 0 ? -errno : 0;
+			*slash = '/';
+		}
+		/* A stale new map of a refused or failed run goes. */
+		if (err >= 0 && g->action == MAP_RECREATE)
+			unlink(path);
+		if (err >= 0 && bpf_obj_pin(g->new_fd, path) < 0)
+			err = -errno;
+		if (err < 0) {
+			log_error("map '%s': pinning it at %s failed: %s", g->name, path,
+				  err == -EEXIST ? "something else was pinned there meanwhile"
+						 : strerror(-err));
+			objects_maps_rollback(c);
+			return err;
+		}
+		if (g->action == MAP_RECREATE)
+			g->tmp_pinned = true;
+		else
+			g->pinned = true;
 	}
-	return false;
+	return 0;
+}
+
+int objects_maps_swap(struct obj_cache *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+		char tmp[PATH_MAX];
+
+		if (g->action != MAP_RECREATE || !(g->tmp_pinned || g->resume))
+			continue;
+		/* One rename: the pin names the old map or the new one,
+		 * never nothing. */
+		if (tmp_pin_path(tmp, sizeof(tmp), g->path) < 0 || rename(tmp, g->path) < 0) {
+			int err = -errno;
+
+			log_error("map '%s': moving the new map's pin %s to %s failed: %s", g->name,
+				  tmp, g->path, strerror(-err));
+			return err;
+		}
+		g->swapped = true;
+		n += g->finish_only;
+	}
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = g->new_fd >= 0 ? g->new_fd : g->old_fd;
+
+		g->done = g->action != MAP_RECREATE || g->swapped;
+		if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &len) == 0)
+			g->new_id = info.id;
+	}
+	return n;
+}
+
+void objects_maps_rollback(struct obj_cache *c)
+{
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+		char tmp[PATH_MAX];
+
+		g->done = false;
+		if (!g->path || tmp_pin_path(tmp, sizeof(tmp), g->path) < 0)
+			continue;
+		if (g->swapped) {
+			/* The old map takes its pin back, in one rename. */
+			unlink(tmp);
+			if (bpf_obj_pin(g->old_fd, tmp) < 0 || rename(tmp, g->path) < 0)
+				log_error("rollback: map '%s': could not pin the old map at %s "
+					  "again: %s", g->name, g->path, strerror(errno));
+			else
+				g->swapped = false;
+			/* A map taken over from a killed run goes back where it was. */
+			if (g->resume && bpf_obj_pin(g->new_fd, tmp) < 0)
+				log_debug("map '%s': %s: %s", g->name, tmp, strerror(errno));
+		} else if (g->tmp_pinned) {
+			unlink(tmp);
+		}
+		g->tmp_pinned = false;
+		if (g->pinned) {
+			struct bpf_map_info a = {}, b = {};
+			__u32 la = sizeof(a), lb = sizeof(b);
+			_cleanup_close_ int fd = bpf_obj_get(g->path);
+
+			/* Only the map this run made. */
+			if (fd >= 0 && bpf_map_get_info_by_fd(fd, &a, &la) == 0 &&
+			    bpf_map_get_info_by_fd(g->new_fd, &b, &lb) == 0 && a.id == b.id)
+				unlink(g->path);
+			g->pinned = false;
+		}
+	}
+}
+
+/* Is a map pinned at `path` used by no loaded program? Then unpin it. */
+static int unpin_if_unused(const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_free_ __u32 *ids = NULL;
+	_cleanup_close_ int fd = bpf_obj_get(path);
+
+	if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+		return 0;
+	if (progs_using_map(info.id, &ids))
+		return 0; /* another manifest's programs still use it */
+	return unlink(path) == 0;
+}
+
+/* Unpins `path` (and a new map a killed recreate left next to it) when
+ * no program uses it, and the directories that leaves empty. */
+static int unpin_map_path(const char *path, const char *maps_root)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int n = unpin_if_unused(path);
+
+	if (tmp_pin_path(tmp, sizeof(tmp), path) == 0)
+		unpin_if_unused(tmp);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *slash = strrchr(dir, '/'); slash && strlen(dir) > strlen(maps_root);
+	     slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		if (strlen(dir) < strlen(maps_root) || rmdir(dir) < 0)
+			break;
+	}
+	return n;
 }
 
 int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
 {
+	char root[PATH_MAX];
 	int n = 0;
 
+	snprintf(root, sizeof(root), "%s/" CNF_MAPS_DIR, bpffs);
 	for (size_t i = 0; i < m->objects_count; i++) {
-		for (size_t k = 0; k < m->objects[i].maps_count; k++) {
-			const struct cnf_map_opt *mo = &m->objects[i].maps[k];
-			struct bpf_map_info info = {};
-			__u32 len = sizeof(info);
-			char path[PATH_MAX];
-			_cleanup_close_ int fd = -1;
+		const struct cnf_object *o = &m->objects[i];
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = o->name,
+			    .pin_root_path = root);
+		struct bpf_object *bo = NULL;
+		struct bpf_map *map;
 
-			if (!mo->pin)
+		for (size_t k = 0; k < o->maps_count; k++) {
+			char path[PATH_MAX];
+
+			if (!o->maps[k].pin)
 				continue;
-			snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", bpffs, mo->pin);
-			fd = bpf_obj_get(path);
-			if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &len) < 0)
-				continue;
-			if (map_in_use(info.id))
-				continue; /* another manifest's programs still use it */
-			if (unlink(path) == 0)
-				n++;
+			snprintf(path, sizeof(path), "%s/%s", root, o->maps[k].pin);
+			n += unpin_map_path(path, root);
 		}
+		/* Maps the object pins by name (LIBBPF_PIN_BY_NAME): its ELF
+		 * says which; nothing is loaded. */
+		if (!o->path)
+			continue;
+		log_libbpf_capture(true);
+		bo = bpf_object__open_file(o->path, &oo);
+		log_libbpf_capture(false);
+		if (!bo) {
+			log_debug("object '%s': cannot open %s to find its maps pinned by name: %s",
+				  o->name, o->path, strerror(errno));
+			continue;
+		}
+		bpf_object__for_each_map(map, bo) {
+			const char *pin = bpf_map__pin_path(map);
+			bool declared = false;
+
+			for (size_t k = 0; k < o->maps_count; k++)
+				declared |= o->maps[k].pin &&
+					    streq(o->maps[k].name, bpf_map__name(map));
+			if (pin && !declared)
+				n += unpin_map_path(pin, root);
+		}
+		bpf_object__close(bo);
 	}
 	return n;
 }
@@ -544,6 +1247,302 @@ static int apply_config(struct obj_entry *e)
 	return ret;
 }
 
+/* ---- maps: `on_incompatible:` and initial `entries:` ---- */
+
+/* "0x0a000001": the bytes as written, in memory order. Sets *ret_n to
+ * their number; false when `s` is not such a string. */
+static bool hex_bytes(const char *s, uint8_t *out, size_t size, size_t *ret_n)
+{
+	size_t len;
+
+	if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return false;
+	s += 2;
+	len = strlen(s);
+	if (!len || len % 2 || strspn(s, "0123456789abcdefABCDEF") != len)
+		return false;
+	*ret_n = len / 2;
+	for (size_t i = 0; out && i < len / 2 && i < size; i++) {
+		unsigned int b;
+
+		sscanf(s + 2 * i, "%2x", &b);
+		out[i] = (uint8_t)b;
+	}
+	return true;
+}
+
+/* Encodes one key or value of `size` bytes whose BTF type is `type_id`
+ * (0: none): typed forms (integers, enums, arrays, strings for char
+ * arrays, as for `config:`) or the generic ones (a quoted hex string, a
+ * list of bytes). */
+static int encode_part(const struct btf *btf, __u32 type_id, size_t size,
+		       const struct cnf_config_var *v, uint8_t *out, char *why, size_t whylen)
+{
+	const struct btf_type *t = NULL;
+	size_t n;
+
+	if (btf && type_id) {
+		t = btf__type_by_id(btf, btf__resolve_type(btf, type_id));
+		if (t && btf__resolve_size(btf, type_id) != (__s64)size)
+			t = NULL; /* the definition overrides it: sizes only */
+	}
+	memset(out, 0, size);
+	if (v->value && v->quoted && hex_bytes(v->value, NULL, 0, &n)) {
+		if (n != size) {
+			snprintf(why, whylen, "is %zu byte%s, but the hex string \"%s\" has %zu", size,
+				 size == 1 ? "" : "s", v->value, n);
+			return -EINVAL;
+		}
+		hex_bytes(v->value, out, size, &n);
+		return 0;
+	}
+	if (!v->value && !(t && btf_is_array(t))) {
+		if (v->items_count != size) {
+			snprintf(why, whylen, "is %zu byte%s, but the list has %zu item%s: a list "
+				 "gives every byte", size, size == 1 ? "" : "s", v->items_count,
+				 v->items_count == 1 ? "" : "s");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < size; i++) {
+			char b[160];
+
+			if (set_int(out + i, 1, false, v->items[i], b, sizeof(b)) < 0) {
+				snprintf(why, whylen, "item %zu: '%s' is not a byte (0 to 255)", i + 1,
+					 v->items[i]);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	}
+	if (t && (btf_is_composite(t) || btf_is_ptr(t) || btf_is_float(t))) {
+		snprintf(why, whylen, "is %s of %zu bytes: write it as a hex string \"0x...\" of "
+			 "%zu digits, or a list of %zu bytes",
+			 btf_is_struct(t) ? "a struct" : btf_is_union(t) ? "a union" :
+			 btf_is_ptr(t) ? "a pointer" : "a floating-point number", size, 2 * size, size);
+		return -EINVAL;
+	}
+	if (t)
+		return set_var(btf, type_id, out, (__u32)size, v, why, whylen);
+	/* No type information: an integer of the size, or the generic forms. */
+	if (v->quoted) {
+		snprintf(why, whylen, "expects an integer or a hex string \"0x...\", got the string "
+			 "\"%s\"", v->value);
+		return -EINVAL;
+	}
+	if (size != 1 && size != 2 && size != 4 && size != 8) {
+		snprintf(why, whylen, "is %zu bytes without type information: write it as a hex "
+			 "string \"0x...\" of %zu digits, or a list of %zu bytes", size, 2 * size, size);
+		return -EINVAL;
+	}
+	return set_int(out, size, v->value[0] == '-', v->value, why, whylen);
+}
+
+static bool map_type_takes_entries(enum bpf_map_type t)
+{
+	switch (t) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_LPM_TRIE:
+	case BPF_MAP_TYPE_DEVMAP:
+	case BPF_MAP_TYPE_DEVMAP_HASH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool map_type_is_array(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       t == BPF_MAP_TYPE_DEVMAP;
+}
+
+static bool map_type_is_percpu(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+#define MAP_LOC(e) (e)->obj->name, (e)->manifest->path
+
+static int encode_entries(struct obj_entry *e, const struct cnf_map_opt *mo, struct bpf_map *map,
+			  struct map_init *in)
+{
+	const struct btf *btf = bpf_object__btf(e->bo);
+	enum bpf_map_type type = bpf_map__type(map);
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	int ret = 0;
+
+	in->e = e;
+	in->mo = mo;
+	in->map_name = mo->name;
+	if (bpf_map__is_internal(map)) {
+		log_error("object '%s' (%s:%d): map '%s' holds the object's global variables: "
+			  "set them with config:, not entries:", MAP_LOC(e), mo->line, mo->name);
+		return -EINVAL;
+	}
+	if (!map_type_takes_entries(type) || !ksz) {
+		log_error("object '%s' (%s:%d): map '%s' is a %s map: initial entries are for "
+			  "hash, array, lru_hash, lpm_trie and devmap maps (and their per-CPU "
+			  "variants)", MAP_LOC(e), mo->line, mo->name,
+			  libbpf_bpf_map_type_str(type) ? libbpf_bpf_map_type_str(type) : "?");
+		return -EINVAL;
+	}
+	if (bpf_map__map_flags(map) & BPF_F_RDONLY) {
+		log_error("object '%s' (%s:%d): map '%s' is read-only for user space "
+			  "(BPF_F_RDONLY): its entries cannot be written", MAP_LOC(e), mo->line,
+			  mo->name);
+		return -EINVAL;
+	}
+	if (mo->entries_count > bpf_map__max_entries(map)) {
+		log_error("object '%s' (%s:%d): map '%s' holds at most %u entries, entries: lists "
+			  "%zu", MAP_LOC(e), mo->line, mo->name, bpf_map__max_entries(map),
+			  mo->entries_count);
+		return -EINVAL;
+	}
+	in->key_size = (uint32_t)ksz;
+	in->value_size = (uint32_t)vsz;
+	in->keys = xcalloc(mo->entries_count, ksz);
+	in->values = xcalloc(mo->entries_count, vsz);
+	for (size_t k = 0; k < mo->entries_count; k++) {
+		const struct cnf_map_entry *me = &mo->entries[k];
+		uint8_t *key = in->keys + k * ksz, *val = in->values + k * vsz;
+		char why[256];
+
+		if (encode_part(btf, bpf_map__btf_key_type_id(map), ksz, &me->key, key, why,
+				sizeof(why)) < 0) {
+			log_error("object '%s' (%s:%d): map '%s': entry %zu: key %s", MAP_LOC(e),
+				  me->key.line, mo->name, k + 1, why);
+			ret = -EINVAL;
+			continue;
+		}
+		if (encode_part(btf, bpf_map__btf_value_type_id(map), vsz, &me->value, val, why,
+				sizeof(why)) < 0) {
+			log_error("object '%s' (%s:%d): map '%s': entry %zu: value %s",
+				  MAP_LOC(e), me->value.line, mo->name, k + 1, why);
+			ret = -EINVAL;
+			continue;
+		}
+		if (map_type_is_array(type) && ksz == 4 &&
+		    *(uint32_t *)key >= bpf_map__max_entries(map)) {
+			log_error("object '%s' (%s:%d): map '%s': entry %zu: key %u is out of range: "
+				  "the array has %u entries (0 to %u)", MAP_LOC(e), me->key.line,
+				  mo->name, k + 1, *(uint32_t *)key, bpf_map__max_entries(map),
+				  bpf_map__max_entries(map) - 1);
+			ret = -EINVAL;
+			continue;
+		}
+		if (type == BPF_MAP_TYPE_LPM_TRIE && ksz > 4 &&
+		    *(uint32_t *)key > (ksz - 4) * 8) {
+			log_error("object '%s' (%s:%d): map '%s': entry %zu: prefix length %u is more "
+				  "than the key's %zu bits of data", MAP_LOC(e), me->key.line,
+				  mo->name, k + 1, *(uint32_t *)key, (ksz - 4) * 8);
+			ret = -EINVAL;
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (!memcmp(in->keys + j * ksz, key, ksz)) {
+				log_error("object '%s' (%s:%d): map '%s': entry %zu: the same key as "
+					  "entry %zu (line %d)", MAP_LOC(e), me->key.line, mo->name,
+					  k + 1, j + 1, mo->entries[j].key.line);
+				ret = -EINVAL;
+				break;
+			}
+	}
+	in->count = mo->entries_count;
+	return ret;
+}
+
+/* At open: `on_incompatible:` names a pinned map; `entries:` fit the
+ * map's key and value types and sizes. */
+static int check_map_opts(struct obj_entry *e)
+{
+	int ret = 0;
+
+	e->inits = xcalloc(e->obj->maps_count + 1, sizeof(*e->inits));
+	for (size_t k = 0; k < e->obj->maps_count; k++) {
+		const struct cnf_map_opt *mo = &e->obj->maps[k];
+		struct bpf_map *map = bpf_object__find_map_by_name(e->bo, mo->name);
+
+		if (!map)
+			continue; /* set_map_pins() said so */
+		if (mo->on_incompatible && !bpf_map__pin_path(map)) {
+			log_error("object '%s' (%s:%d): map '%s': on_incompatible applies to pinned "
+				  "maps: give the map a pin:", MAP_LOC(e), mo->line, mo->name);
+			ret = -EINVAL;
+		}
+		if (!mo->entries_count)
+			continue;
+		if (encode_entries(e, mo, map, &e->inits[e->inits_count]) < 0)
+			ret = -EINVAL;
+		e->inits_count++;
+	}
+	/* The entries of an unpinned map are part of the program's version,
+	 * like config: a new map gets them at every load. Those of a pinned
+	 * map seed it once and never change the program. */
+	if (ret == 0) {
+		struct digest ctx;
+		bool any = false;
+
+		digest_init(&ctx);
+		digest_update(&ctx, e->cfg_hash, CNF_HASH_LEN);
+		for (size_t k = 0; k < e->inits_count; k++) {
+			const struct map_init *in = &e->inits[k];
+			struct bpf_map *map = bpf_object__find_map_by_name(e->bo, in->map_name);
+
+			if (!map || bpf_map__pin_path(map))
+				continue;
+			any = true;
+			digest_update(&ctx, "E", 1);
+			digest_update(&ctx, in->map_name, strlen(in->map_name) + 1);
+			digest_update(&ctx, in->keys, in->count * in->key_size);
+			digest_update(&ctx, in->values, in->count * in->value_size);
+		}
+		if (any)
+			digest_final(&ctx, e->cfg_hash);
+	}
+	return ret;
+}
+
+/* Writes a map's initial entries into `fd`, a map created by this run
+ * (per-CPU maps: the same value on every CPU). */
+static int write_entries(const struct map_init *in, enum bpf_map_type type, int fd)
+{
+	const struct obj_entry *e = in->e;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t stride = ((size_t)in->value_size + 7) & ~(size_t)7;
+	int ncpu = map_type_is_percpu(type) ? libbpf_num_possible_cpus() : 1;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	if (map_type_is_percpu(type))
+		buf = xcalloc((size_t)ncpu, stride);
+	for (size_t k = 0; k < in->count; k++) {
+		const void *val = in->values + k * in->value_size;
+
+		if (buf) {
+			for (int cpu = 0; cpu < ncpu; cpu++)
+				memcpy(buf + (size_t)cpu * stride, val, in->value_size);
+			val = buf;
+		}
+		if (bpf_map_update_elem(fd, in->keys + k * in->key_size, val, BPF_ANY) < 0) {
+			int err = -errno;
+
+			log_error("object '%s' (%s:%d): map '%s': entry %zu: the kernel refused it: %s",
+				  e->obj->name, e->manifest->path, in->mo->entries[k].line,
+				  in->map_name, k + 1, strerror(-err));
+			return err;
+		}
+	}
+	log_debug("object '%s': map '%s': %zu initial entr%s written", e->obj->name, in->map_name,
+		  in->count, in->count == 1 ? "y" : "ies");
+	return 0;
+}
+
 static int set_map_pins(struct obj_entry *e, const char *bpffs)
 {
 	int ret = 0;
@@ -607,9 +1606,16 @@ int objects_open(struct obj_cache *c)
 
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
-		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = e->obj->name);
+		char pin_root[PATH_MAX];
+		/* Maps pinned by name (LIBBPF_PIN_BY_NAME) go under the state
+		 * root, with those pinned with `pin:`, not under /sys/fs/bpf. */
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = e->obj->name,
+			    .pin_root_path = pin_root);
 		struct bpf_object *bo;
 		int err;
+
+		snprintf(pin_root, sizeof(pin_root), "%s/" CNF_MAPS_DIR,
+			 c->bpffs ? c->bpffs : CNF_DEFAULT_BPFFS);
 
 		/* Its identity step reported the problem already. */
 		if (e->bo || !e->identified)
@@ -637,10 +1643,40 @@ int objects_open(struct obj_cache *c)
 			continue;
 		}
 		e->bo = bo;
-		if (set_prog_types(e) < 0 || set_map_pins(e, c->bpffs) < 0 || apply_config(e) < 0)
+		if (set_prog_types(e) < 0 || set_map_pins(e, c->bpffs) < 0 || apply_config(e) < 0 ||
+		    check_map_opts(e) < 0)
 			ret = -EINVAL;
 	}
 	return ret;
+}
+
+/* After a load: the maps this object created get their initial entries
+ * (pinned ones once, by the object that created them). `dry`: every map
+ * is new and thrown away; the kernel's checks of the entries run on it. */
+static int load_entries(struct obj_entry *e, bool dry)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, e->bo) {
+		struct map_plan *g = map_plan_of(e, map);
+		int fd = bpf_map__fd(map);
+
+		if (!g || g->action == MAP_REUSE)
+			continue;
+		if (!dry) {
+			if (g->new_fd >= 0)
+				continue; /* created by another object, or taken over */
+			g->new_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			if (g->new_fd < 0) {
+				log_error("object '%s': map '%s': %s", e->obj->name, bpf_map__name(map),
+					  strerror(errno));
+				return -errno;
+			}
+		}
+		if (g->init && write_entries(g->init, bpf_map__type(map), fd) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* The last `n` lines of a verifier log (the reason is at its end). */
@@ -683,14 +1719,31 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 
 		bpf_object__for_each_map(map, e->bo) {
 			const char *pin = bpf_map__pin_path(map);
+			struct map_plan *g = map_plan_of(e, map);
 			char dir[PATH_MAX];
 			char *slash;
+			int fd;
 
 			if (!pin)
 				continue;
 			if (dry) {
 				/* A check only: nothing may be pinned. */
 				bpf_map__set_pin_path(map, NULL);
+				continue;
+			}
+			if (g) {
+				/* The plan chose the map (objects_plan_maps()), and
+				 * the run pins what it creates itself, once every
+				 * object is loaded (objects_maps_pin()). */
+				bpf_map__set_pin_path(map, NULL);
+				fd = g->action == MAP_REUSE ? g->old_fd : g->new_fd;
+				if (fd >= 0 && bpf_map__reuse_fd(map, fd) < 0) {
+					log_error("object '%s' (%s:%d): map '%s': cannot use the map "
+						  "pinned at %s: %s", e->obj->name, OBJ_LOC(e),
+						  bpf_map__name(map), g->path, strerror(errno));
+					e->load_failed = true;
+					return -EINVAL;
+				}
 				continue;
 			}
 			/* libbpf pins (or reuses) at load; `pin:` may name
@@ -749,6 +1802,10 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 		if (!tail && err != -EPERM)
 			log_error("attachment '%s' (%s:%d): loading object '%s': %s", for_attachment,
 				  e->manifest->path, for_line, e->obj->name, strerror(-err));
+		e->load_failed = true;
+		return -EINVAL;
+	}
+	if (load_entries(e, dry) < 0) {
 		e->load_failed = true;
 		return -EINVAL;
 	}

@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "cnf/config_diff.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/output.h"
+#include "cnf/state.h"
 #include "cnf/util.h"
 
 void output_json(json_object *doc)
@@ -115,6 +118,12 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 		json_object_object_add(o, "via", json_object_new_string(s));
 	if (a->want && a->want->hook_desc[0])
 		json_object_object_add(o, "hook_params", json_object_new_string(a->want->hook_desc));
+	if (a->config_diff) {
+		json_object_object_add(o, "object_changed",
+				       json_object_new_boolean(a->config_diff->object_changed));
+		json_object_object_add(o, "config_changes", a->config_diff->known ?
+				       config_diff_json(a->config_diff) : NULL);
+	}
 	if (applied || a->kind == ACT_NOOP || a->kind == ACT_DELETE) {
 		uint32_t link = a->done || a->kind == ACT_NOOP ? a->link_id : a->have ? a->have->link_id : 0;
 		uint32_t prog = a->done || a->kind == ACT_NOOP ? a->prog_id : a->have ? a->have->prog_id : 0;
@@ -144,6 +153,189 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 	return o;
 }
 
+json_object *output_map_pins_json(const struct run *r, bool applied)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		const struct map_pin_drift *d = &r->map_drifts[i];
+		json_object *o = json_object_new_object(), *progs = json_object_new_array();
+
+		for (size_t k = 0; k < d->prog_count; k++)
+			json_object_array_add(progs, json_object_new_int64(d->prog_ids[k]));
+		json_object_object_add(o, "action", json_object_new_string(d->map_id ? "repin" : "none"));
+		json_object_object_add(o, "state", json_object_new_string("missing"));
+		json_object_object_add(o, "manifest", json_object_new_string(d->manifest->name));
+		json_object_object_add(o, "object", json_object_new_string(d->obj->name));
+		json_object_object_add(o, "map", json_object_new_string(d->opt->name));
+		json_object_object_add(o, "pin", json_object_new_string(d->opt->pin));
+		json_object_object_add(o, "path", json_object_new_string(d->path));
+		json_object_object_add(o, "map_id", d->map_id ? json_object_new_int64(d->map_id) : NULL);
+		json_object_object_add(o, "prog_ids", progs);
+		json_object_object_add(o, "reason", json_object_new_string(d->reason));
+		if (applied)
+			json_object_object_add(o, "done", json_object_new_boolean(d->done));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+void output_map_pins_text(const struct run *r, bool applied)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		const struct map_pin_drift *d = &r->map_drifts[i];
+
+		printf("%-3s %-7s %s/%s  map %s  [%s]\n      %s", d->map_id ? "~" : "!",
+		       d->map_id ? "repin" : "map", d->manifest->name, d->obj->name, d->opt->pin,
+		       d->opt->name, d->reason);
+		if (d->map_id)
+			printf(applied && d->done ? "; pinned again" :
+			       applied ? "; not pinned again" : "; pinned again before any object is loaded");
+		printf("\n");
+	}
+}
+
+/* The pin of a map as a manifest writes it: its path under _maps/. */
+static const char *map_pin_rel(const struct run *r, const struct map_plan *g)
+{
+	size_t n = strlen(r->cli->bpffs);
+
+	if (g->path && !strncmp(g->path, r->cli->bpffs, n) &&
+	    !strncmp(g->path + n, "/" CNF_MAPS_DIR "/", strlen(CNF_MAPS_DIR) + 2))
+		return g->path + n + strlen(CNF_MAPS_DIR) + 2;
+	return g->path;
+}
+
+/* Why, for people: what the run does with the map. */
+static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, size_t len)
+{
+	size_t pos = 0;
+	int n;
+
+	buf[0] = '\0';
+#define ADD(...) do {								\
+		n = snprintf(buf + pos, pos < len ? len - pos : 0, __VA_ARGS__);	\
+		if (n > 0)							\
+			pos += (size_t)n;					\
+	} while (0)
+	switch (g->action) {
+	case MAP_REUSE:
+		ADD("pinned map reused: its contents carry over");
+		if (g->init)
+			ADD("; its %zu initial entr%s are not written over live state",
+			    g->init->count, g->init->count == 1 ? "y" : "ies");
+		break;
+	case MAP_CREATE:
+		ADD("%s", g->path ? "no map pinned there: a new one" :
+		    "not pinned: a new map with every load");
+		if (g->init)
+			ADD(", with %zu initial entr%s", g->init->count,
+			    g->init->count == 1 ? "y" : "ies");
+		break;
+	case MAP_RECREATE:
+		ADD("pinned map does not fit the new version: ");
+		for (size_t i = 0; i < g->diffs_count; i++)
+			ADD("%s%s %s -> %s", i ? ", " : "", g->diffs[i].property, g->diffs[i].old_val,
+			    g->diffs[i].new_val);
+		if (g->resume)
+			ADD("; %s the new map an interrupted run made", applied ? "took over" :
+			    "takes over");
+		else
+			ADD("; a new map replaces it%s", g->init ? "" : ", empty");
+		if (g->init && !g->resume)
+			ADD(", with %zu initial entr%s", g->init->count,
+			    g->init->count == 1 ? "y" : "ies");
+		ADD("; the contents of map %u %s lost (on_incompatible: recreate)", g->old_id,
+		    applied && g->done ? "are" : "will be");
+		break;
+	}
+#undef ADD
+}
+
+static void output_maps_json(const struct run *r, bool applied, json_object *arr)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+		const struct map_user *u = &g->users[0];
+		json_object *o = json_object_new_object(), *objs = json_object_new_array();
+		json_object *diffs = json_object_new_array();
+		char reason[1024];
+
+		for (size_t k = 0; k < g->users_count; k++) {
+			char *s = strprintf("%s/%s", g->users[k].e->manifest->name,
+					    g->users[k].e->obj->name);
+
+			json_object_array_add(objs, json_object_new_string(s ? s : "?"));
+			free(s);
+		}
+		for (size_t k = 0; k < g->diffs_count; k++) {
+			json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "property", json_object_new_string(g->diffs[k].property));
+			json_object_object_add(d, "old", json_object_new_string(g->diffs[k].old_val));
+			json_object_object_add(d, "new", json_object_new_string(g->diffs[k].new_val));
+			json_object_array_add(diffs, d);
+		}
+		map_plan_reason(g, applied, reason, sizeof(reason));
+		json_object_object_add(o, "action", json_object_new_string(map_action_name(g->action)));
+		json_object_object_add(o, "manifest", json_object_new_string(u->e->manifest->name));
+		json_object_object_add(o, "object", json_object_new_string(u->e->obj->name));
+		json_object_object_add(o, "objects", objs);
+		json_object_object_add(o, "map", json_object_new_string(g->name));
+		json_object_object_add(o, "pin", g->path ? json_object_new_string(map_pin_rel(r, g)) : NULL);
+		json_object_object_add(o, "path", g->path ? json_object_new_string(g->path) : NULL);
+		if (g->action == MAP_RECREATE)
+			json_object_object_add(o, "old_map_id", json_object_new_int64(g->old_id));
+		if (applied && g->done && g->new_id)
+			json_object_object_add(o, "map_id", json_object_new_int64(g->new_id));
+		else if (g->action == MAP_REUSE)
+			json_object_object_add(o, "map_id", json_object_new_int64(g->old_id));
+		json_object_object_add(o, "contents_lost",
+				       json_object_new_boolean(g->action == MAP_RECREATE));
+		json_object_object_add(o, "differences", diffs);
+		json_object_object_add(o, "initial_entries", json_object_new_int64(
+			g->init && g->action != MAP_REUSE && !g->resume ? (int64_t)g->init->count : 0));
+		json_object_object_add(o, "reason", json_object_new_string(reason));
+		if (applied)
+			json_object_object_add(o, "done", json_object_new_boolean(g->done));
+		json_object_array_add(arr, o);
+	}
+}
+
+static void output_maps_text(const struct run *r, bool applied)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+		const struct map_user *u = &g->users[0];
+		char reason[1024];
+
+		if (g->action == MAP_REUSE && log_verbosity < 1)
+			continue;
+		map_plan_reason(g, applied, reason, sizeof(reason));
+		printf("%-3s %-7s %s/%s  map %s  [%s]\n      %s",
+		       g->action == MAP_RECREATE ? "-/+" : g->action == MAP_CREATE ? "+" : "=",
+		       map_action_name(g->action), u->e->manifest->name, u->e->obj->name,
+		       g->path ? map_pin_rel(r, g) : "(not pinned)", g->name, reason);
+		if (g->users_count > 1)
+			printf("; shared by %zu objects of this run", g->users_count);
+		if (applied && g->done && g->new_id && g->action != MAP_REUSE)
+			printf("; map %u", g->new_id);
+		printf("\n");
+	}
+}
+
+/* ", 1 map to recreate" for the summary line. */
+static void maps_summary(const struct run *r, bool applied, char *buf, size_t len)
+{
+	size_t n = 0, pos = strlen(buf);
+
+	for (size_t i = 0; i < r->objs.maps_count; i++)
+		n += r->objs.maps[i].action == MAP_RECREATE && (!applied || r->objs.maps[i].done);
+	if (n && pos < len)
+		snprintf(buf + pos, len - pos, ", %zu map%s %s", n, n == 1 ? "" : "s",
+			 applied ? "recreated" : "to recreate");
+}
+
 static const char *action_sign(enum action_kind k)
 {
 	switch (k) {
@@ -160,6 +352,8 @@ void output_plan(const struct run *r, bool applied)
 {
 	const struct cnf_plan *p = &r->plan;
 	size_t counts[ACT_DELETE + 1] = {};
+	size_t repins = map_pins_changes(r);
+	char maps[64] = "";
 
 	for (size_t i = 0; i < p->count; i++)
 		counts[p->actions[i].kind]++;
@@ -168,6 +362,7 @@ void output_plan(const struct run *r, bool applied)
 		json_object *doc = json_object_new_object();
 		json_object *arr = json_object_new_array();
 		json_object *summary = json_object_new_object();
+		json_object *maps_json;
 
 		for (size_t i = 0; i < p->count; i++)
 			json_object_array_add(arr, output_action_json(&p->actions[i], applied));
@@ -177,13 +372,19 @@ void output_plan(const struct run *r, bool applied)
 		for (int k = 0; k <= ACT_DELETE; k++)
 			json_object_object_add(summary, action_kind_name((enum action_kind)k),
 					       json_object_new_int64((int64_t)counts[k]));
+		json_object_object_add(summary, "repin", json_object_new_int64((int64_t)repins));
 		json_object_object_add(doc, "summary", summary);
 		json_object_object_add(doc, "actions", arr);
+		maps_json = output_map_pins_json(r, applied);
+		output_maps_json(r, applied, maps_json);
+		json_object_object_add(doc, "maps", maps_json);
 		output_json(doc);
 		json_object_put(doc);
 		return;
 	}
 
+	output_map_pins_text(r, applied);
+	output_maps_text(r, applied);
 	for (size_t i = 0; i < p->count; i++) {
 		const struct cnf_action *a = &p->actions[i];
 		const char *s;
@@ -209,15 +410,24 @@ void output_plan(const struct run *r, bool applied)
 			printf(", %s mode", a->result_note);
 		printf("\n");
 	}
+	if (applied) {
+		repins = 0;
+		for (size_t i = 0; i < r->map_drifts_count; i++)
+			repins += r->map_drifts[i].done;
+	}
+	if (repins)
+		snprintf(maps, sizeof(maps), ", %zu map%s %s", repins, repins == 1 ? "" : "s",
+			 applied ? "pinned again" : "to pin again");
+	maps_summary(r, applied, maps, sizeof(maps));
 	if (p->changes == 0)
 		printf("No changes: %zu attachment%s in sync.\n", counts[ACT_NOOP],
 		       counts[ACT_NOOP] == 1 ? "" : "s");
 	else if (applied)
 		printf("Applied: %zu created, %zu updated in place, %zu replaced, %zu deleted, "
-		       "%zu unchanged.\n", counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_REPLACE],
-		       counts[ACT_DELETE], counts[ACT_NOOP]);
+		       "%zu unchanged%s.\n", counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_REPLACE],
+		       counts[ACT_DELETE], counts[ACT_NOOP], maps);
 	else
 		printf("Plan: %zu to create, %zu to update in place, %zu to replace, %zu to delete, "
-		       "%zu unchanged.\n", counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_REPLACE],
-		       counts[ACT_DELETE], counts[ACT_NOOP]);
+		       "%zu unchanged%s.\n", counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_REPLACE],
+		       counts[ACT_DELETE], counts[ACT_NOOP], maps);
 }

@@ -253,9 +253,55 @@ static const char *key_target(const char *key)
 	return s ? s + 1 : key;
 }
 
+/* Desired instances by (manifest, key), for anchors: the anchor of an
+ * instance is the instance "<anchor>/<target>" of the same manifest. Same
+ * open addressing as the observed ones. */
+struct want_index {
+	size_t *slot;
+	size_t mask;
+};
+
+static void want_index_build(struct want_index *ix, const struct cnf_instance *want, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	ix->slot = xcalloc(cap, sizeof(*ix->slot));
+	ix->mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t pos = key_hash(want[i].manifest->name, want[i].key) & ix->mask;
+
+		while (ix->slot[pos])
+			pos = (pos + 1) & ix->mask;
+		ix->slot[pos] = i + 1;
+	}
+}
+
+/* Index of the instance `anchor` of w's manifest on w's target, or -1. */
+static ssize_t want_anchor(const struct want_index *ix, const struct cnf_instance *want,
+			   const struct cnf_instance *w)
+{
+	char key[2 * CNF_KEY_MAX];
+	size_t s;
+
+	if (snprintf(key, sizeof(key), "%s/%s", w->t.anchor, key_target(w->key)) >=
+	    (int)sizeof(key))
+		return -1;
+	for (size_t pos = key_hash(w->manifest->name, key) & ix->mask; (s = ix->slot[pos]);
+	     pos = (pos + 1) & ix->mask) {
+		const struct cnf_instance *x = &want[s - 1];
+
+		if (x->manifest == w->manifest && streq(x->key, key))
+			return (ssize_t)(s - 1);
+	}
+	return -1;
+}
+
 struct emitter {
+	const struct plan_input *in;
+	const struct want_index *ix;
 	struct cnf_action *src;   /* decided actions for desired instances */
-	size_t n;
 	bool *emitted;
 	bool *visiting;
 	struct cnf_action *out;
@@ -271,30 +317,33 @@ static void emit_with_anchors(struct emitter *e, size_t i)
 	e->visiting[i] = true;
 	if (w->t.anchor) {
 		/* The anchor's instance on the same target goes first. */
-		for (size_t j = 0; j < e->n; j++) {
-			const struct cnf_instance *x = e->src[j].want;
+		ssize_t j = want_anchor(e->ix, e->in->want, w);
 
-			if (j != i && x->manifest == w->manifest &&
-			    streq(x->att->name, w->t.anchor) &&
-			    streq(key_target(x->key), key_target(w->key)))
-				emit_with_anchors(e, j);
-		}
+		if (j >= 0 && (size_t)j != i)
+			emit_with_anchors(e, (size_t)j);
 	}
 	e->visiting[i] = false;
 	e->emitted[i] = true;
 	e->out[e->out_n++] = e->src[i];
 }
 
+/* Observed and not desired: deleted before the desired instances when
+ * their hook holds one program (a replacement or a renamed attachment may
+ * need it), after them otherwise (make-before-break for renames). */
+static bool delete_first(const struct plan_input *in, const struct cnf_observed *h)
+{
+	return !(h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog);
+}
+
 int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 {
 	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL;
+	_cleanup_free_ struct have_ref **match = NULL;
 	_cleanup_free_ size_t *slots = NULL;
-	_cleanup_free_ struct cnf_action *decided = NULL;
 	struct have_index ix;
-	size_t ngone = 0;
-	_cleanup_free_ bool *emitted = NULL, *visiting = NULL;
+	size_t ngone = 0, nfirst = 0, nout = 0, n = 0;
+	bool anchors = false;
 	struct cnf_action *out;
-	struct emitter e;
 	size_t nh = in->have_count, nw = in->want_count;
 
 	memset(ret, 0, sizeof(*ret));
@@ -306,7 +355,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	index_build(&ix, refs, nh);
 	slots = ix.slot;
 
-	decided = xcalloc(nw, sizeof(*decided));
+	match = xcalloc(nw, sizeof(*match));
 	for (size_t i = 0; i < nw; i++) {
 		const struct cnf_instance *w = &in->want[i];
 		struct have_ref *r = have_find(&ix, refs, w->manifest->name, w->key);
@@ -316,47 +365,55 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 				return -EEXIST; /* two desired instances with one key */
 			r->matched = true;
 		}
-		decide(in, w, r ? r->o : NULL, &decided[i]);
+		match[i] = r;
+		anchors |= w->t.anchor != NULL;
 	}
 
 	/* What is observed and not desired, in a stable order: the deletes. */
 	gone = xcalloc(nh, sizeof(*gone));
-	for (size_t i = 0; i < nh; i++)
-		if (!refs[i].matched)
-			gone[ngone++] = refs[i];
+	for (size_t i = 0; i < nh; i++) {
+		if (refs[i].matched || !in_scope(in, refs[i].o->manifest))
+			continue;
+		gone[ngone++] = refs[i];
+		nfirst += delete_first(in, refs[i].o);
+	}
 	qsort(gone, ngone, sizeof(*gone), have_cmp);
 
-	out = xcalloc(nw + ngone, sizeof(*out));
-	e = (struct emitter){ .src = decided, .n = nw, .out = out };
-	e.emitted = emitted = xcalloc(nw, sizeof(bool));
-	e.visiting = visiting = xcalloc(nw, sizeof(bool));
+	/* Execution order: 1. deletes that free a single-program hook; 2. the
+	 * desired instances, anchors before what refers to them; 3. the other
+	 * deletes. Without anchors, the desired instances are decided in
+	 * place. */
+	nout = ngone + nw;
+	out = xcalloc(nout ? nout : 1, sizeof(*out));
+	for (size_t i = 0; i < ngone; i++)
+		if (delete_first(in, gone[i].o))
+			out[n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = gone[i].o };
+	if (!anchors) {
+		for (size_t i = 0; i < nw; i++)
+			decide(in, &in->want[i], match[i] ? match[i]->o : NULL, &out[n++]);
+	} else {
+		_cleanup_free_ struct cnf_action *decided = xcalloc(nw, sizeof(*decided));
+		_cleanup_free_ bool *emitted = xcalloc(nw, sizeof(bool));
+		_cleanup_free_ bool *visiting = xcalloc(nw, sizeof(bool));
+		_cleanup_free_ size_t *wslots = NULL;
+		struct want_index wix;
+		struct emitter e;
 
-	/* 1. Deletes that free a hook holding one program (a replacement
-	 *    or a renamed attachment may need it). */
-	for (size_t i = 0; i < ngone; i++) {
-		const struct cnf_observed *h = gone[i].o;
-
-		if (!in_scope(in, h->manifest))
-			continue;
-		if (h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog)
-			continue;
-		out[e.out_n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = h };
+		for (size_t i = 0; i < nw; i++)
+			decide(in, &in->want[i], match[i] ? match[i]->o : NULL, &decided[i]);
+		want_index_build(&wix, in->want, nw);
+		wslots = wix.slot;
+		e = (struct emitter){ .in = in, .ix = &wix, .src = decided, .emitted = emitted,
+				      .visiting = visiting, .out = out, .out_n = n };
+		for (size_t i = 0; i < nw; i++)
+			emit_with_anchors(&e, i);
+		n = e.out_n;
 	}
-	/* 2. Desired instances, anchors before what refers to them. */
-	for (size_t i = 0; i < nw; i++)
-		emit_with_anchors(&e, i);
-	/* 3. Remaining deletes: make-before-break for renamed attachments. */
-	for (size_t i = 0; i < ngone; i++) {
-		const struct cnf_observed *h = gone[i].o;
+	for (size_t i = 0; i < ngone; i++)
+		if (!delete_first(in, gone[i].o))
+			out[n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = gone[i].o };
 
-		if (!in_scope(in, h->manifest))
-			continue;
-		if (!(h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog))
-			continue;
-		out[e.out_n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = h };
-	}
-
-	for (size_t i = 0; i < e.out_n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct cnf_action *a = &out[i];
 
 		if (a->kind == ACT_DELETE) {
@@ -373,7 +430,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 			ret->changes++;
 	}
 	ret->actions = out;
-	ret->count = e.out_n;
+	ret->count = n;
 	return 0;
 }
 

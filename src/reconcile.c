@@ -12,8 +12,10 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "cnf/config_diff.h"
 #include "cnf/hooks.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
 
@@ -171,22 +173,28 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 	return 0;
 }
 
-/* The interfaces of a namespace, listed once per run however many
- * attachments look at them. The caller has entered the namespace. */
-static const struct if_nameindex *run_interfaces(struct run *r, const char *netns)
+/* The interfaces of a namespace, with their XDP programs, listed once per
+ * run however many attachments look at them. The caller has entered the
+ * namespace. NULL (errno set) when they cannot be listed. */
+static const struct iface_list *run_interfaces(struct run *r, const char *netns)
 {
-	struct if_cache *c;
+	struct if_cache *c = NULL;
 
-	for (size_t i = 0; i < r->ifcache_count; i++)
+	for (size_t i = 0; i < r->ifcache_count && !c; i++)
 		if (streq_ptr(r->ifcache[i].netns, netns))
-			return r->ifcache[i].ifs;
-	if (grow_array((void **)&r->ifcache, &r->ifcache_cap, r->ifcache_count + 1,
-		       sizeof(*r->ifcache)) < 0)
-		return NULL;
-	c = &r->ifcache[r->ifcache_count++];
-	c->netns = netns;
-	c->ifs = if_nameindex();
-	return c->ifs;
+			c = &r->ifcache[i];
+	if (!c) {
+		if (grow_array((void **)&r->ifcache, &r->ifcache_cap, r->ifcache_count + 1,
+			       sizeof(*r->ifcache)) < 0) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		c = &r->ifcache[r->ifcache_count++];
+		c->netns = netns;
+		c->err = iface_list_read(&c->ifs);
+	}
+	errno = -c->err;
+	return c->err ? NULL : &c->ifs;
 }
 
 /* Absent targets are reported (status) or waited for (watch) rather than
@@ -334,7 +342,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 
 	/* Network hooks: names, lists and globs, in a namespace. */
 	{
-		const struct if_nameindex *ifs = NULL;
+		const struct iface_list *ifs = NULL;
 		char nskey[CNF_KEY_MAX] = "";
 		size_t npat = a->interface ? 1 : a->interfaces_count;
 		size_t first = r->want_count; /* this attachment's instances follow */
@@ -366,25 +374,35 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		t.netns = a->netns;
 		t.netns_ino = netns_ino_of(NULL);
 		ifs = run_interfaces(r, a->netns);
-		for (size_t p = 0; p < npat && ret == 0; p++) {
+		if (!ifs) {
+			ret = -errno;
+			log_error("attachment '%s' (%s:%d): listing the interfaces%s%s: %s", a->name,
+				  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"),
+				  a->netns ? " of network namespace " : "", a->netns ? a->netns : "",
+				  strerror(-ret));
+		}
+		for (size_t p = 0; ifs && p < npat && ret == 0; p++) {
 			const char *pat = a->interface ? a->interface : a->interfaces[p];
 			bool found = false;
 
-			for (const struct if_nameindex *it = ifs; it && it->if_index && ret == 0; it++) {
+			for (size_t i = 0; i < ifs->count && ret == 0; i++) {
+				const struct iface *it = &ifs->v[i];
 				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
 				bool dup = false;
 
-				if (is_glob(pat) ? fnmatch(pat, it->if_name, 0) != 0
-						 : !streq(pat, it->if_name))
+				if (is_glob(pat) ? fnmatch(pat, it->name, 0) != 0
+						 : !streq(pat, it->name))
 					continue;
 				found = true;
-				snprintf(t.ifname, sizeof(t.ifname), "%s", it->if_name);
-				t.ifindex = (int)it->if_index;
-				if (path_component_escape(it->if_name, tkey, sizeof(tkey)) < 0)
+				snprintf(t.ifname, sizeof(t.ifname), "%s", it->name);
+				t.ifindex = it->ifindex;
+				memcpy(t.xdp_prog_id, it->xdp_prog_id, sizeof(t.xdp_prog_id));
+				t.xdp_known = true;
+				if (path_component_escape(it->name, tkey, sizeof(tkey)) < 0)
 					continue; /* cannot happen: IFNAMSIZ */
 				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
 					 nskey[0] ? "@" : "", nskey);
-				snprintf(ttext, sizeof(ttext), "%s%s%s", it->if_name, a->netns ? "@" : "",
+				snprintf(ttext, sizeof(ttext), "%s%s%s", it->name, a->netns ? "@" : "",
 					 a->netns ? a->netns : "");
 				/* A list may name an interface twice (a name and a glob);
 				 * one pattern matches each interface once. */
@@ -399,6 +417,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 				/* status reports it; plan and apply refuse. */
 				snprintf(t.ifname, sizeof(t.ifname), "%s", pat);
 				t.ifindex = 0;
+				t.xdp_known = false;
 				if (path_component_escape(pat, tkey, sizeof(tkey)) < 0)
 					tkey[0] = '\0';
 				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
@@ -620,24 +639,19 @@ static void check_order(struct run *r)
 		if (w->t.kind != HOOK_TCX || w->t.tc_fallback || w->t.order == ORDER_NONE ||
 		    !w->t.ifindex)
 			continue;
-		for (size_t j = 0; j < r->st.count && !h; j++)
-			if (streq(r->st.obs[j].manifest, w->manifest->name) &&
-			    streq(r->st.obs[j].key, w->key))
-				h = &r->st.obs[j];
+		h = state_lookup(&r->st, w->manifest->name, w->key);
 		if (!h || !h->alive || !h->link_id)
 			continue;
 		if (w->t.anchor) {
-			/* The anchor's link on the same interface. */
-			const char *tk = strchr(w->key, '/') + 1;
+			/* The anchor's link on the same interface: its key is
+			 * "<anchor>/<target>". */
+			char akey[2 * CNF_KEY_MAX];
+			const struct cnf_observed *o;
 
-			for (size_t j = 0; j < r->st.count; j++) {
-				const struct cnf_observed *o = &r->st.obs[j];
-
-				if (streq(o->manifest, w->manifest->name) && o->has_record &&
-				    streq(o->rec.attachment, w->t.anchor) &&
-				    streq(strchr(o->key, '/') + 1, tk))
-					anchor_id = o->link_id;
-			}
+			snprintf(akey, sizeof(akey), "%s/%s", w->t.anchor, strchr(w->key, '/') + 1);
+			o = state_lookup(&r->st, w->manifest->name, akey);
+			if (o && o->has_record && streq(o->rec.attachment, w->t.anchor))
+				anchor_id = o->link_id;
 			if (!anchor_id)
 				continue; /* the anchor itself is being created */
 		}
@@ -802,6 +816,28 @@ static int lock_root(struct run *r, bool exclusive)
 	return 0;
 }
 
+/* Object identification needs one record per object file as recorded
+ * (manifest, object, file identity and hash), not one per instance: with
+ * a glob over a thousand interfaces, all but a few are the same. */
+static bool rec_file_seen(const struct cnf_record *recs, const char *const *manifests, size_t n,
+			  const struct cnf_observed *o)
+{
+	const struct cnf_record *x = &o->rec;
+	size_t objlen = strcspn(x->program, "/");
+
+	for (size_t j = n; j > 0; j--) {
+		const struct cnf_record *y = &recs[j - 1];
+
+		if (y->obj_ino == x->obj_ino && y->obj_dev == x->obj_dev &&
+		    y->obj_size == x->obj_size && y->obj_mtime_ns == x->obj_mtime_ns &&
+		    !memcmp(y->obj_hash, x->obj_hash, CNF_HASH_LEN) &&
+		    !strncmp(y->program, x->program, objlen) && y->program[objlen] == x->program[objlen] &&
+		    streq(manifests[j - 1], o->manifest))
+			return true;
+	}
+	return false;
+}
+
 int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 {
 	const char **rec_manifests = NULL;
@@ -854,7 +890,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		recs = xcalloc(r->st.count, sizeof(*recs));
 		rec_manifests = xcalloc(r->st.count, sizeof(char *));
 		for (size_t i = 0; i < r->st.count; i++)
-			if (r->st.obs[i].has_record) {
+			if (r->st.obs[i].has_record &&
+			    !rec_file_seen(recs, rec_manifests, nrecs, &r->st.obs[i])) {
 				recs[nrecs] = r->st.obs[i].rec;
 				rec_manifests[nrecs++] = r->st.obs[i].manifest;
 			}
@@ -871,8 +908,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 	free(rec_manifests);
 	if (objects_open(&r->objs) < 0)
 		err = -EINVAL;
-	if (err >= 0 && mode != RUN_VALIDATE && objects_check_pinned_maps(&r->objs) < 0)
-		err = -EINVAL;
+	if (err >= 0)
+		err = map_pins_observe(r);
 	if (err < 0)
 		return err;
 	err = resolve_all(r);
@@ -887,8 +924,7 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->ifcache_count; i++)
-		if (r->ifcache[i].ifs)
-			if_freenameindex(r->ifcache[i].ifs);
+		iface_list_free(&r->ifcache[i].ifs);
 	free(r->ifcache);
 	for (size_t i = 0; i < r->want_count; i++) {
 		free(r->want[i].t.cgroup_path);
@@ -896,6 +932,8 @@ void run_free(struct run *r)
 		free(r->want[i].t.path);
 	}
 	free(r->want);
+	config_diff_free(r);
+	map_pins_free(r);
 	plan_free(&r->plan);
 	objects_free(&r->objs);
 	if (r->have_live)

@@ -2,6 +2,8 @@
 /* The state root: pins and records under bpffs. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -22,6 +24,23 @@ struct map_fd {
 static struct map_fd *map_fds;
 static size_t map_fds_count, map_fds_cap;
 
+/* The directory of the pins state_pin_open() opened last,
+ * <root>/<manifest>/links/<attachment>: a run goes through the targets of
+ * one attachment after another. */
+static struct {
+	char path[PATH_MAX];
+	int fd;
+} pin_dir = { .fd = -1 };
+static bool no_path_fd;          /* the kernel has no BPF_F_PATH_FD (before 6.5) */
+
+static void pin_dir_close(void)
+{
+	if (pin_dir.fd >= 0)
+		close(pin_dir.fd);
+	pin_dir.fd = -1;
+	pin_dir.path[0] = '\0';
+}
+
 void state_close_maps(void)
 {
 	for (size_t i = 0; i < map_fds_count; i++)
@@ -29,6 +48,7 @@ void state_close_maps(void)
 	free(map_fds);
 	map_fds = NULL;
 	map_fds_count = map_fds_cap = 0;
+	pin_dir_close();
 }
 
 bool state_key_is_leftover(const char *key)
@@ -45,6 +65,44 @@ int state_pin_path(char *buf, size_t len, const char *root, const char *manifest
 		    : snprintf(buf, len, "%s/%s", root, manifest);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int state_pin_open(const char *root, const char *manifest, const char *key)
+{
+	char path[PATH_MAX];
+	char *slash;
+	int fd, r = state_pin_path(path, sizeof(path), root, manifest, key);
+
+	if (r < 0)
+		return r;
+	slash = strrchr(path, '/');
+	if (!no_path_fd) {
+		LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = BPF_F_PATH_FD);
+
+		/* BPF_OBJ_GET walks every component of an absolute path; from
+		 * the directory's fd, one. */
+		*slash = '\0';
+		if (pin_dir.fd < 0 || !streq(pin_dir.path, path)) {
+			pin_dir_close();
+			pin_dir.fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (pin_dir.fd >= 0)
+				snprintf(pin_dir.path, sizeof(pin_dir.path), "%s", path);
+		}
+		*slash = '/';
+		if (pin_dir.fd >= 0) {
+			o.path_fd = pin_dir.fd;
+			fd = bpf_obj_get_opts(slash + 1, &o);
+			if (fd >= 0)
+				return fd;
+			if (errno == EINVAL)
+				no_path_fd = true;
+			/* ENOENT: perhaps the directory was removed and made
+			 * again since it was opened; the full path tells. */
+			pin_dir_close();
+		}
+	}
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 int state_root_check(const char *root, bool create)
@@ -171,16 +229,29 @@ int state_pin(const char *root, const char *manifest, const char *key, int fd)
 
 	if (r < 0)
 		return r;
-	slash = strrchr(path, '/');
-	*slash = '\0';
-	r = mkdir_p(path, 0700);
-	if (r < 0)
-		return r;
-	*slash = '/';
-	/* Pin under a temporary name, then rename over whatever sits at the
-	 * path (a stale pin, the previous program): never a moment without a
-	 * pin. A killed run leaves the temporary pin, which the next run
-	 * removes as a leftover. */
+	/* Nothing at the path yet (a new instance): pin there, in one call.
+	 * Renaming a pin into place drops dentries, whose RCU callbacks
+	 * start a grace period just before the next tcx attach waits for
+	 * one of its own: that wait grows by half, 1.4x the floor's per
+	 * link at 1,000 interfaces. */
+	if (bpf_obj_pin(fd, path) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		r = mkdir_p(path, 0700);
+		if (r < 0)
+			return r;
+		*slash = '/';
+		if (bpf_obj_pin(fd, path) == 0)
+			return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	/* Something sits at the path (a stale pin, the previous program):
+	 * pin under a temporary name, then rename over it, never a moment
+	 * without a pin. A killed run leaves the temporary pin, which the
+	 * next run removes as a leftover. */
 	if (snprintf(tmp, sizeof(tmp), "%s%s", path, PIN_TMP_SUFFIX) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (unlink(tmp) < 0 && errno != ENOENT)
@@ -239,50 +310,155 @@ void state_tidy(const char *root, const char *manifest)
 	}
 }
 
-/* Appends an entry. Each key is seen once per source: the state map's keys
- * are unique, and so are the pins' paths. */
-static struct cnf_observed *obs_append(struct state *s, size_t *cap, const char *manifest,
-				       const char *key)
+/* Room for `more` entries after s->count. The entries live in a mapping of
+ * their own, grown with mremap(): a few thousand entries of 1.6 KiB are
+ * megabytes, which a realloc() may copy at every doubling and which a
+ * zeroed array would fault in ahead of use. Entries are filled when
+ * appended. */
+static int obs_reserve(struct state *s, size_t more)
+{
+	size_t need = s->count + more, ncap = s->obs_cap ? s->obs_cap : 64;
+	void *p;
+
+	if (need <= s->obs_cap)
+		return 0;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / sizeof(*s->obs))
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	if (s->obs)
+		p = mremap(s->obs, s->obs_cap * sizeof(*s->obs), ncap * sizeof(*s->obs),
+			   MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, ncap * sizeof(*s->obs), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	s->obs = p;
+	s->obs_cap = ncap;
+	return 0;
+}
+
+/* Copies a string, cut to fit. */
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Appends an entry, all zero but `rec`, which the caller fills. Each key
+ * is seen once per source: the state map's keys are unique, and so are the
+ * pins' paths. */
+static struct cnf_observed *obs_append(struct state *s, const char *manifest, const char *key)
 {
 	struct cnf_observed *o;
 
-	if (grow_array((void **)&s->obs, cap, s->count + 1, sizeof(*s->obs)) < 0)
+	if (obs_reserve(s, 1) < 0)
 		return NULL;
 	o = &s->obs[s->count++];
-	memset(o, 0, sizeof(*o));
-	snprintf(o->manifest, sizeof(o->manifest), "%s", manifest);
-	snprintf(o->key, sizeof(o->key), "%s", key);
+	memset(o, 0, offsetof(struct cnf_observed, rec));
+	memset(&o->rec + 1, 0, sizeof(*o) - offsetof(struct cnf_observed, rec) - sizeof(o->rec));
+	copy_str(o->manifest, sizeof(o->manifest), manifest);
+	copy_str(o->key, sizeof(o->key), key);
 	return o;
 }
 
-static int obs_idx_cmp(const void *a, const void *b, void *arg)
+/* FNV-1a of a key. */
+static uint64_t key_hash(const char *key)
 {
-	const struct cnf_observed *obs = arg;
+	uint64_t h = 0xcbf29ce484222325ull;
 
-	return strcmp(obs[*(const size_t *)a].key, obs[*(const size_t *)b].key);
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
 }
 
-/* Binary search in `idx`, indexes into s->obs sorted by key. */
-static struct cnf_observed *obs_find(struct state *s, const size_t *idx, size_t n,
-				     const char *key)
+/* The entries s->obs[first..first+n] by key: open addressing, a slot holds
+ * an index + 1 (0: empty), at most half full. Looking a pin up is a probe
+ * or two, not a search through sorted keys. */
+struct obs_index {
+	size_t *slot;
+	size_t mask;
+};
+
+static void obs_index_build(struct obs_index *ix, const struct state *s, size_t first, size_t n)
 {
-	size_t lo = 0, hi = n;
+	size_t cap = 16;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->obs[idx[mid]].key, key);
+	while (cap < 2 * n)
+		cap <<= 1;
+	ix->slot = xcalloc(cap, sizeof(*ix->slot));
+	ix->mask = cap - 1;
+	for (size_t i = first; i < first + n; i++) {
+		size_t pos = key_hash(s->obs[i].key) & ix->mask;
 
-		if (!c)
-			return &s->obs[idx[mid]];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		while (ix->slot[pos])
+			pos = (pos + 1) & ix->mask;
+		ix->slot[pos] = i + 1;
 	}
+}
+
+static struct cnf_observed *obs_find(struct state *s, const struct obs_index *ix, const char *key)
+{
+	size_t e;
+
+	for (size_t pos = key_hash(key) & ix->mask; (e = ix->slot[pos]); pos = (pos + 1) & ix->mask)
+		if (streq(s->obs[e - 1].key, key))
+			return &s->obs[e - 1];
 	return NULL;
 }
 
-static int add_record(struct state *s, size_t *cap, const char *manifest, char *k,
+/* FNV-1a of "<manifest>\0<key>". */
+static uint64_t entry_hash(const char *manifest, const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *p = manifest; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	h *= 0x100000001b3ull;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+struct cnf_observed *state_lookup(struct state *s, const char *manifest, const char *key)
+{
+	size_t e;
+
+	if (!s->count)
+		return NULL;
+	/* Entries dropped since (a watch run's focus): index them again. */
+	if (s->index && s->index_count != s->count) {
+		free(s->index);
+		s->index = NULL;
+	}
+	if (!s->index) {
+		size_t cap = 16;
+
+		while (cap < 2 * s->count)
+			cap <<= 1;
+		s->index = xcalloc(cap, sizeof(*s->index));
+		s->index_mask = cap - 1;
+		for (size_t i = 0; i < s->count; i++) {
+			size_t pos = entry_hash(s->obs[i].manifest, s->obs[i].key) & s->index_mask;
+
+			while (s->index[pos])
+				pos = (pos + 1) & s->index_mask;
+			s->index[pos] = i + 1;
+		}
+		s->index_count = s->count;
+	}
+	for (size_t pos = entry_hash(manifest, key) & s->index_mask; (e = s->index[pos]);
+	     pos = (pos + 1) & s->index_mask)
+		if (streq(s->obs[e - 1].key, key) && streq(s->obs[e - 1].manifest, manifest))
+			return &s->obs[e - 1];
+	return NULL;
+}
+
+static int add_record(struct state *s, const char *manifest, char *k,
 		      const struct cnf_record *rec)
 {
 	struct cnf_observed *o;
@@ -293,7 +469,7 @@ static int add_record(struct state *s, size_t *cap, const char *manifest, char *
 			 "treating it as absent", manifest, k, rec->version);
 		return 0;
 	}
-	o = obs_append(s, cap, manifest, k);
+	o = obs_append(s, manifest, k);
 	if (!o)
 		return -ENOMEM;
 	o->has_record = true;
@@ -302,7 +478,7 @@ static int add_record(struct state *s, size_t *cap, const char *manifest, char *
 }
 
 /* One key at a time: kernels without batch operations on hash maps. */
-static int read_records_one_by_one(struct state *s, size_t *cap, const char *manifest, int fd)
+static int read_records_one_by_one(struct state *s, const char *manifest, int fd)
 {
 	char k[CNF_KEY_MAX], next[CNF_KEY_MAX];
 	void *prev = NULL;
@@ -315,7 +491,7 @@ static int read_records_one_by_one(struct state *s, size_t *cap, const char *man
 		prev = k;
 		if (bpf_map_lookup_elem(fd, k, &rec) < 0)
 			continue; /* deleted meanwhile */
-		r = add_record(s, cap, manifest, k, &rec);
+		r = add_record(s, manifest, k, &rec);
 		if (r < 0)
 			return r;
 	}
@@ -324,7 +500,7 @@ static int read_records_one_by_one(struct state *s, size_t *cap, const char *man
 
 #define BATCH 256
 
-static int read_records(struct state *s, size_t *cap, const char *manifest)
+static int read_records(struct state *s, const char *manifest)
 {
 	int fd = state_map_open(s->root, manifest, false);
 	_cleanup_free_ char *keys = NULL;
@@ -337,8 +513,10 @@ static int read_records(struct state *s, size_t *cap, const char *manifest)
 	if (fd < 0)
 		return fd;
 	/* Read the records in a few batch calls, not two calls each. */
-	keys = xcalloc(BATCH, CNF_KEY_MAX);
-	vals = xcalloc(BATCH, sizeof(*vals));
+	keys = malloc((size_t)BATCH * CNF_KEY_MAX);
+	vals = malloc(BATCH * sizeof(*vals));
+	if (!keys || !vals)
+		return -ENOMEM;
 	for (;;) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
 		__u32 count = BATCH;
@@ -348,11 +526,13 @@ static int read_records(struct state *s, size_t *cap, const char *manifest)
 
 		if (err < 0 && e != ENOENT) {
 			if (first && (e == EINVAL || e == 524 /* ENOTSUPP */ || e == EOPNOTSUPP))
-				return read_records_one_by_one(s, cap, manifest, fd);
+				return read_records_one_by_one(s, manifest, fd);
 			return -e;
 		}
+		if (obs_reserve(s, count) < 0)
+			return -ENOMEM;
 		for (__u32 i = 0; i < count; i++) {
-			int r = add_record(s, cap, manifest, keys + (size_t)i * CNF_KEY_MAX, &vals[i]);
+			int r = add_record(s, manifest, keys + (size_t)i * CNF_KEY_MAX, &vals[i]);
 
 			if (r < 0)
 				return r;
@@ -366,47 +546,64 @@ static int read_records(struct state *s, size_t *cap, const char *manifest)
 
 /* The manifest's records are s->obs[first..]: a pin with a record marks it,
  * one without gets an entry of its own. */
-static int read_pins(struct state *s, size_t *cap, const char *manifest, size_t first)
+static int read_pins(struct state *s, const char *manifest, size_t first)
 {
 	char path[PATH_MAX];
 	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_free_ size_t *idx = NULL;
-	size_t nrec = s->count - first;
+	struct obs_index ix;
+	_cleanup_free_ size_t *slots = NULL;
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "%s/%s/links", s->root, manifest);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	idx = xcalloc(nrec, sizeof(*idx));
-	for (size_t i = 0; i < nrec; i++)
-		idx[i] = first + i;
-	qsort_r(idx, nrec, sizeof(*idx), obs_idx_cmp, s->obs);
+	obs_index_build(&ix, s, first, s->count - first);
+	slots = ix.slot;
 	while ((de = readdir(d))) {
 		_cleanup_closedir_ DIR *sd = NULL;
 		struct dirent *se;
-		char sub[PATH_MAX];
+		char key[CNF_KEY_MAX];
+		size_t dlen;
 
 		if (de->d_name[0] == '.' || !cnf_entry_name_valid(de->d_name))
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		sd = opendir(sub);
-		if (!sd)
+		dlen = strlen(de->d_name);
+		if (dlen + 2 > sizeof(key))
 			continue;
+		memcpy(key, de->d_name, dlen);
+		key[dlen] = '/';
+		{
+			int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (dfd < 0)
+				continue;
+			sd = fdopendir(dfd);
+			if (!sd) {
+				close(dfd);
+				continue;
+			}
+		}
 		while ((se = readdir(sd))) {
-			char key[CNF_KEY_MAX];
+			size_t elen;
 			struct cnf_observed *o;
 
-			if (streq(se->d_name, ".") || streq(se->d_name, ".."))
+			if (se->d_name[0] == '.' && (!se->d_name[1] ||
+						     (se->d_name[1] == '.' && !se->d_name[2])))
 				continue;
-			if (snprintf(key, sizeof(key), "%s/%s", de->d_name, se->d_name) >=
-			    (int)sizeof(key))
+			elen = strlen(se->d_name);
+			if (dlen + 1 + elen >= sizeof(key))
 				continue;
-			o = obs_find(s, idx, nrec, key);
-			if (!o)
-				o = obs_append(s, cap, manifest, key);
-			if (!o)
-				return -ENOMEM;
+			memcpy(key + dlen + 1, se->d_name, elen + 1);
+			/* Entries appended below are pins without records: no
+			 * record has their key, so the index need not know them. */
+			o = obs_find(s, &ix, key);
+			if (!o) {
+				o = obs_append(s, manifest, key);
+				if (!o)
+					return -ENOMEM;
+				memset(&o->rec, 0, sizeof(o->rec));
+			}
 			o->has_pin = true;
 		}
 	}
@@ -422,7 +619,7 @@ int state_read(const char *root, char *const *only, size_t only_count, struct st
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	size_t cap = 0, mcap = 0;
+	size_t mcap = 0;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -455,9 +652,9 @@ int state_read(const char *root, char *const *only, size_t only_count, struct st
 	for (size_t i = 0; i < ret->manifests_count; i++) {
 		size_t first = ret->count;
 
-		r = read_records(ret, &cap, ret->manifests[i]);
+		r = read_records(ret, ret->manifests[i]);
 		if (r >= 0)
-			r = read_pins(ret, &cap, ret->manifests[i], first);
+			r = read_pins(ret, ret->manifests[i], first);
 		if (r < 0) {
 			log_error("state of manifest '%s' under '%s': %s", ret->manifests[i], root,
 				  strerror(-r));
@@ -472,6 +669,8 @@ void state_free(struct state *s)
 	for (size_t i = 0; i < s->manifests_count; i++)
 		free(s->manifests[i]);
 	free(s->manifests);
-	free(s->obs);
+	free(s->index);
+	if (s->obs)
+		munmap(s->obs, s->obs_cap * sizeof(*s->obs));
 	memset(s, 0, sizeof(*s));
 }

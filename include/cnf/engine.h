@@ -54,6 +54,8 @@ struct cnf_target {
 	const char *netns;            /* path from the manifest, NULL = the tool's own */
 	uint64_t netns_ino;
 	enum xdp_mode xdp_mode;
+	uint32_t xdp_prog_id[3];      /* XDP programs on the interface when it was listed */
+	bool xdp_known;               /* (native, generic, offload; 0: none) */
 	enum tc_dir dir;
 	uint32_t tc_priority;
 	uint32_t tc_handle;
@@ -70,6 +72,7 @@ struct cnf_target {
 	uint64_t offset;              /* kprobe/uprobe offset */
 	int32_t pid;                  /* uprobe pid, 0: all */
 	bool retprobe;
+	uint32_t maxactive;           /* kretprobe: 0 = the kernel's default (kprobe PMU) */
 	uint32_t nf_family, nf_hooknum, nf_flags;
 	int32_t nf_priority;
 	uint32_t side;                /* netkit: BPF_NETKIT_PRIMARY or BPF_NETKIT_PEER */
@@ -139,6 +142,8 @@ struct cnf_observed {
 	char order_drift[128];        /* tcx/netkit: why the link is out of its declared order */
 };
 
+struct config_diff;
+
 enum action_kind { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE };
 
 enum strategy {
@@ -158,6 +163,9 @@ struct cnf_action {
 	bool done;
 	uint32_t link_id, prog_id;
 	const char *result_note;      /* e.g. "xdp mode: generic" */
+	/* A new version of the running program: what changed in its
+	 * global variables (config_diff.h); NULL otherwise. */
+	const struct config_diff *config_diff;
 };
 
 struct cnf_plan {

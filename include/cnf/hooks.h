@@ -84,6 +84,12 @@ extern const struct hook_ops hook_cgroup_ops;
 
 /* Shared by link-based hooks. */
 int link_update_common(int link_fd, int prog_fd, uint32_t old_prog_id);
+/* A program opened by id, once per program however many links of a run
+ * name it (BPF_F_REPLACE's guard, the program a rollback puts back): the
+ * fd is borrowed, valid until hook_prog_fds_close(), which the end of a
+ * run calls. Negative errno when the program is gone. */
+int hook_prog_fd(uint32_t prog_id);
+void hook_prog_fds_close(void);
 int link_detach_common(int link_fd);
 bool own_has(const uint32_t *own, size_t n, uint32_t id);
 int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t link_id);
@@ -163,3 +169,33 @@ int hook_netns_target(const struct cnf_attachment *a, struct cnf_target *t, char
 /* BPF_PROG_QUERY on the current netns: programs not in `own`. */
 int hook_netns_foreign(enum bpf_attach_type type, const uint32_t *own, size_t n_own,
 		       struct foreign_prog **ret, size_t *ret_count);
+
+/* Hooks without a query of their own (hook_foreign.c): every link of
+ * `type` on the host whose program is not in `own` and that `match` puts
+ * on the hook is added to *ret. `name` is the name the link's info
+ * carries (perf event links: function, file or tracepoint; raw
+ * tracepoint links: the tracepoint), "" for other types. */
+typedef bool (*hook_link_match_fn)(const struct bpf_link_info *info, const char *name,
+				   const void *ctx);
+int hook_links_foreign(enum bpf_link_type type, hook_link_match_fn match, const void *ctx,
+		       const uint32_t *own, size_t n_own, struct foreign_prog **ret, size_t *ret_count);
+/* The kernel function `name` as tracing links name their target: the id
+ * of the kernel BTF object (vmlinux or a module) and its type id there. */
+int hook_btf_func_target(const char *name, uint32_t *ret_obj_id, uint32_t *ret_btf_id);
+
+/* ---- mprog: tcx and netkit, the kernel's multi-program hooks (hook_mprog.c) */
+/* t->order and t->anchor from `order`, `before` or `after`. */
+void mprog_order_prepare(const struct cnf_attachment *a, struct cnf_target *t);
+/* "<where>", "<where> order=first", "<where> before=ANCHOR", ... */
+void mprog_order_describe(const struct cnf_target *t, const char *where, char *buf, size_t len);
+/* BPF_PROG_QUERY of the instance's hook: at most *count ids (link_ids may
+ * be NULL); *count becomes how many were filled. */
+int mprog_query(const struct cnf_instance *w, uint32_t *prog_ids, uint32_t *link_ids,
+		uint32_t *count, uint64_t *revision);
+/* Attaches in the declared order (args->anchor_link_id for before/after:
+ * -ENOENT if it is not on the hook), guarded by the hook's revision
+ * (-ESTALE when the hook changed meanwhile). Returns the link fd. */
+int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args);
+int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		  struct foreign_prog **ret, size_t *ret_count);
+/* mprog end */

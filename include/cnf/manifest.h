@@ -8,6 +8,7 @@
 
 #define CNF_API_VERSION "cnf-apply/v1"
 #define CNF_NAME_MAX 63
+#define CNF_MAXACTIVE_MAX 4096  /* kretprobe maxactive: the kernel's KRETPROBE_MAXACTIVE_MAX */
 
 /* One `config:` entry of an object. Scalars keep their YAML text; a
  * sequence keeps its items' texts. The value is typed against the
@@ -21,9 +22,22 @@ struct cnf_config_var {
 	int line;
 };
 
+/* One item of a map's `entries:`: key and value as written (their
+ * `name` is "key" and "value", their `line` where each is written), typed
+ * against the map's BTF and sizes when the object is opened. */
+struct cnf_map_entry {
+	struct cnf_config_var key;
+	struct cnf_config_var value;
+	int line;
+};
+
 struct cnf_map_opt {
 	char *name;
 	char *pin;         /* path under the bpffs root, NULL if not pinned */
+	char *on_incompatible; /* "refuse" (NULL: the default) or "recreate" */
+	/* `entries:`, read from the libyaml document (not libcyaml) */
+	struct cnf_map_entry *entries;
+	size_t entries_count;
 	int line;
 };
 
@@ -76,6 +90,7 @@ struct cnf_attachment {
 	char *symbol;
 	int64_t *offset;
 	int64_t *pid;
+	int64_t *maxactive; /* kretprobe: return probe instances (tracefs kprobe event) */
 	/* netfilter */
 	char *family;
 	char *netfilter_hook;

@@ -11,6 +11,9 @@
 #include "cnf/engine.h"
 #include "cnf/manifest.h"
 
+struct obj_cache;
+struct map_init;
+
 struct obj_entry {
 	const struct cnf_manifest *manifest;
 	struct cnf_object *obj;
@@ -24,12 +27,73 @@ struct obj_entry {
 	uint8_t hash[CNF_HASH_LEN];   /* sha256 of the file */
 	bool hash_from_record;        /* unchanged file: hash reused, not reread */
 	uint8_t cfg_hash[CNF_HASH_LEN]; /* config, map pins and program types */
+	struct obj_cache *cache;      /* the cache it belongs to */
+	struct map_init *inits;       /* `entries:` of its maps, typed at open */
+	size_t inits_count;
+};
+
+/* The initial entries of one map, encoded for the kernel. */
+struct map_init {
+	struct obj_entry *e;          /* the object whose `maps:` entry it is */
+	const struct cnf_map_opt *mo;
+	const char *map_name;
+	uint32_t key_size, value_size;
+	uint8_t *keys, *values;       /* count * key_size, count * value_size bytes */
+	size_t count;
+};
+
+/* What a run does with a map its loaded objects share by pin path (and
+ * with unpinned maps that have initial entries). */
+enum map_action {
+	MAP_REUSE,                    /* the pinned map is reused: contents carried over */
+	MAP_CREATE,                   /* no map pinned there yet (or not pinned): a new one */
+	MAP_RECREATE,                 /* the pinned map does not fit: replaced, contents lost */
+};
+
+#define MAP_DIFF_MAX 8
+
+struct map_diff {
+	const char *property;         /* "type", "key_size", ..., "btf_value" */
+	char old_val[96], new_val[96];
+};
+
+struct map_user {
+	struct obj_entry *e;
+	struct bpf_map *map;
+	const struct cnf_map_opt *mo; /* its `maps:` entry, NULL when none */
+	const struct map_init *init;  /* its `entries:`, NULL when none */
+};
+
+struct map_plan {
+	char *path;                   /* pin path, NULL for an unpinned map */
+	char *name;                   /* the map's name in the first user */
+	enum map_action action;
+	struct map_user *users;       /* objects loaded in this run that use it */
+	size_t users_count;
+	struct map_diff diffs[MAP_DIFF_MAX]; /* recreate: what differs, pinned vs new */
+	size_t diffs_count;
+	const struct map_init *init;  /* entries written once the map is created */
+	bool resume;                  /* an interrupted recreate's map (<pin>%new) is taken over */
+	bool finish_only;             /* resume with no object to load: only the pin moves */
+	/* apply */
+	int old_fd, new_fd;
+	uint32_t old_id, new_id;
+	bool tmp_pinned, pinned, swapped, done;
+};
+
+/* A pin path that apply puts back before loading (map_pins.h): the map
+ * to take as pinned there. */
+struct map_pin_hint {
+	const char *path;
+	uint32_t map_id;
 };
 
 struct obj_cache {
 	struct obj_entry *entries;
 	size_t count;
 	const char *bpffs;            /* for map pins */
+	struct map_plan *maps;        /* objects_plan_maps() */
+	size_t maps_count;
 };
 
 /* One entry per manifest object; nothing opened yet. */
@@ -49,13 +113,32 @@ int objects_open(struct obj_cache *c);
 /* `dry`: for plan, loads without pinning maps (the verifier's verdict only). */
 int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry);
 
-/* Maps shared through `pin:` keep their contents across program versions:
- * an already pinned map must match the object's definition (type, key and
- * value size, max entries, flags), else the error names what differs. */
-int objects_check_pinned_maps(struct obj_cache *c);
-/* destroy: unpins the `pin:` maps of a manifest's objects that no loaded
- * program uses any more. Returns how many were removed. */
+/* Pinned maps (`pin:`, or LIBBPF_PIN_BY_NAME, under <bpffs>/_maps/) keep
+ * their contents across program versions. After planning, for the
+ * objects the plan loads: a pinned map that matches their definition
+ * (type, key and value size, max entries, flags, map_extra, the BTF
+ * layout of key and value) is reused; one that does not is an error
+ * naming what differs, unless every `maps:` entry of it in the run says
+ * `on_incompatible: recreate` and no program this run keeps uses the old
+ * map. `plan` lists the decisions for plan/apply output. */
+int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		      const struct map_pin_hint *hints, size_t hints_count);
+/* apply, once every object is loaded: pins the maps this run created
+ * (a recreated one under <pin>%new, next to the old). */
+int objects_maps_pin(struct obj_cache *c);
+/* apply, once the new programs are attached: the recreated maps take
+ * over their pins. Returns how many pins moved without any load. */
+int objects_maps_swap(struct obj_cache *c);
+/* apply failed: the old pins are back, the new maps unpinned. */
+void objects_maps_rollback(struct obj_cache *c);
+/* Pins that move without any object load (an interrupted recreate). */
+size_t objects_maps_changes(const struct obj_cache *c);
+/* destroy: unpins the maps a manifest's objects pin (`pin:` and
+ * LIBBPF_PIN_BY_NAME) that no loaded program uses any more. Returns how
+ * many were removed. */
 int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
+
+const char *map_action_name(enum map_action a);
 
 struct bpf_program *objects_program(struct obj_entry *e, const char *prog_name);
 

@@ -5,6 +5,7 @@
 
 #include "cnf/cli.h"
 #include "cnf/engine.h"
+#include "cnf/iflist.h"
 #include "cnf/live.h"
 #include "cnf/manifest.h"
 #include "cnf/objects.h"
@@ -18,9 +19,13 @@ enum run_mode {
 	RUN_DESTROY,
 };
 
+struct map_pin_drift;
+struct config_diff_cache;
+
 struct if_cache {
 	const char *netns;         /* NULL: the tool's own */
-	struct if_nameindex *ifs;
+	struct iface_list ifs;
+	int err;                   /* listing failed (0: listed) */
 };
 
 struct run {
@@ -40,6 +45,11 @@ struct run {
 	size_t applied;            /* actions carried out */
 	struct if_cache *ifcache;
 	size_t ifcache_count, ifcache_cap;
+	/* Pinned maps whose pin went away (map_pins.h), and what new program
+	 * versions change in their variables (config_diff.h). */
+	struct map_pin_drift *map_drifts;
+	size_t map_drifts_count;
+	struct config_diff_cache *config_diffs;
 };
 
 /* What one watch-triggered reconcile looks at: interfaces that appeared,

@@ -4,7 +4,8 @@
  *   <root>/<manifest>/links/<attachment>/<target>  pinned bpf_link (legacy tc: the program)
  *   <root>/<manifest>/state                        pinned hash map: key "<attachment>/<target>"
  *                                                  -> struct cnf_record
- *   <root>/_maps/<pin>                             maps pinned with `pin:` (shared)
+ *   <root>/_maps/<pin>                             maps pinned with `pin:` (shared), and
+ *                                                  those the object pins by name
  *   <root>/_cnf/                                   the tool's own pins (link iterator)
  *
  * Manifest names begin with a lowercase letter or digit, so the tool's own
@@ -31,6 +32,9 @@ struct state {
 	const char *root;
 	struct cnf_observed *obs;
 	size_t count;
+	size_t obs_cap;               /* entries the mapping of obs holds */
+	size_t *index;                /* state_lookup()'s, built on first use */
+	size_t index_mask, index_count;
 	char **manifests;             /* manifest directories under the root */
 	size_t manifests_count;
 	bool root_exists;
@@ -40,8 +44,14 @@ struct state {
  * maps). `only`: manifest names to read, NULL for all. */
 int state_read(const char *root, char *const *only, size_t only_count, struct state *ret);
 void state_free(struct state *s);
+/* The entry of an instance, NULL if there is none. The entries are
+ * indexed at the first call, and again when their number changed (entries
+ * dropped); reordering them in place after a call is not allowed. */
+struct cnf_observed *state_lookup(struct state *s, const char *manifest, const char *key);
 
 int state_pin_path(char *buf, size_t len, const char *root, const char *manifest, const char *key);
+/* Opens an instance's pin (BPF_OBJ_GET); a negative errno if it cannot. */
+int state_pin_open(const char *root, const char *manifest, const char *key);
 /* Writes or deletes one record; creates the manifest's state map on demand. */
 int state_record_put(const char *root, const char *manifest, const char *key,
 		     const struct cnf_record *rec);

@@ -45,3 +45,133 @@ hook_family_suite
 if hk_supported; then
 	run_test "symbol imported or missing" test_imported_symbol
 fi
+
+# --- pid: one process only ----------------------------------------------------
+
+# up_count PROG_ID SLOT: the program's counter in that slot (0 if unset).
+up_count() {
+	local m
+	for m in $(bt prog show id "$1" | jq -r '.map_ids[]?'); do
+		if [ "$(bt map show id "$m" | jq -r '.name')" = counters ]; then
+			bt map lookup id "$m" key "$2" 0 0 0 | jq -r '.formatted.value // 0'
+			return 0
+		fi
+	done
+	echo 0
+}
+
+# A bash reading lines from a FIFO runs `:` (bash's colon_builtin) once
+# per line and acknowledges it; the probe on colon_builtin with `pid:`
+# must count exactly those calls, while a second probe on the same
+# function without `pid:` also sees every other bash running `:`.
+test_pid() {
+	local bash helper n i lid pid_prog all_prog c_pid c_all
+	bash=$(realpath "$(command -v bash)")
+	readelf --dyn-syms -W "$bash" | awk '$8 == "colon_builtin"' | grep -q . || {
+		t_skip "$bash exports no colon_builtin symbol"
+		return
+	}
+	mkfifo "$W/ctl"
+	exec 7<>"$W/ctl"
+	"$bash" -c 'while read -r l; do :; printf "%s\n" "$l" >>"$1"; done' helper "$W/ack" <&7 &
+	helper=$!
+	track_pid "$helper"
+	cat >"$W/m.yaml" <<EOF2
+apiVersion: cnf-apply/v1
+name: m
+objects:
+  - name: t
+    file: objs/trace_v1.bpf.o
+attachments:
+  - name: one
+    program: t/up_func
+    hook: uprobe
+    binary: $bash
+    symbol: colon_builtin
+    pid: $helper
+  - name: every
+    program: t/urp_func
+    hook: uretprobe
+    binary: $bash
+    symbol: colon_builtin
+EOF2
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply a uprobe with pid" || { exec 7>&-; return; }
+	assert_jq "$OUT" "[.actions[] | select(.attachment == \"one\") | .target] == [\"$bash:colon_builtin@pid$helper\"]" \
+		"JSON: the target names the process"
+	lid=$(jf "$OUT" '.actions[] | select(.attachment == "one") | .link_id')
+	pid_prog=$(jf "$OUT" '.actions[] | select(.attachment == "one") | .prog_id')
+	all_prog=$(jf "$OUT" '.actions[] | select(.attachment == "every") | .prog_id')
+	assert_jq "$(link_json "$lid")" ".type == \"perf_event\" and .prog_id == $pid_prog" \
+		"bpftool link: a perf_event link of the pid-bound probe"
+	# Other processes run colon_builtin: this shell and two others.
+	for i in 1 2 3 4 5; do :; done
+	"$bash" -c ': ; : ; :'
+	"$bash" -c ': ; :'
+	# The helper runs it three times.
+	for i in 1 2 3; do echo "line $i" >&7; done
+	for i in $(seq 50); do
+		[ "$(wc -l <"$W/ack" 2>/dev/null || echo 0)" -ge 3 ] && break
+		sleep 0.1
+	done
+	assert_eq "$(wc -l <"$W/ack")" 3 "the helper handled three lines"
+	c_pid=$(up_count "$pid_prog" 7)
+	c_all=$(up_count "$all_prog" 8)
+	assert_eq "$c_pid" 3 "the probe with pid $helper counted the helper's three calls only"
+	[ "$c_all" -ge 13 ] || _fail "the probe without pid counted $c_all calls, expected at least 13 (every process)"
+	cnf_json status "$W/m.yaml"
+	assert_jq "$OUT" '[.attachments[].state] == ["in-sync", "in-sync"]' "status: both in-sync"
+	# The process gone: the pid no longer exists, plan refuses to attach there.
+	exec 7>&-
+	kill "$helper" 2>/dev/null
+	wait "$helper" 2>/dev/null
+	cnf_json plan "$W/m.yaml"
+	assert_rc 1 "plan with a pid that is gone"
+	assert_contains "$ERR" "no process with pid $helper" "the error names the pid"
+	assert_at "$ERR" "$W/m.yaml" "$(line_of "$W/m.yaml" "- name: one")"
+}
+
+# A uprobe another tool attached on uname() of the C library (bpftool
+# ... autoattach, libbpf resolving the library its own way) is listed by
+# status; apply and destroy leave it attached.
+test_foreign() {
+	local flid fpid
+	bpftool prog loadall "$W/objs/foreign_trace.bpf.o" "$T/fpin/ft" autoattach >/dev/null 2>&1 ||
+		{ _fail "bpftool prog loadall foreign_trace.bpf.o autoattach"; return; }
+	flid=$(pinned_link_id "$T/fpin/ft/up_foreign")
+	fpid=$(link_prog_id "$flid")
+	# Perf event link details (what the match needs) come with Linux 6.6.
+	if ! link_json "$flid" | jq -e 'has("retprobe")' >/dev/null; then
+		t_skip "this kernel ($(uname -r)) does not report perf event link details"
+		return
+	fi
+	assert_jq "$(link_json "$flid")" '.type == "perf_event" and .retprobe == false' \
+		"bpftool link: the foreign uprobe" || return
+	hk_apply_create || return
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+	assert_jq "$OUT" ".attachments[0].foreign | any(.prog_id == $fpid and .link_id == $flid and
+		.prog_name == \"up_foreign\")" "status lists the foreign uprobe with its ids and name"
+	assert_jq "$OUT" "all(.attachments[0].foreign[]; .link_id != $LID)" "status does not list its own"
+	# On another function of the same library, it is not on the hook.
+	hk_manifest "$W/m.yaml" "    program: t/up_func
+    binary: libc.so.6
+    symbol: getpid"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply on getpid()" || return
+	cnf_json status "$W/m.yaml"
+	assert_jq "$OUT" "all(.attachments[0].foreign[]; .link_id != $flid)" \
+		"the uprobe on uname() is not listed on getpid()"
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy"
+	assert_ok "foreign uprobe link kept" link_exists "$flid"
+	assert_eq "$(link_prog_id "$flid")" "$fpid" "the foreign link still runs its program"
+}
+
+if hk_supported; then
+	run_test "pid: only that process's calls are counted" test_pid
+	run_test "foreign uprobes on the function: listed, left alone" test_foreign
+else
+	skip "pid: only that process's calls are counted" "this kernel ($(uname -r)) has no uprobe (cnf-apply probe)"
+	skip "foreign uprobes on the function: listed, left alone" "this kernel ($(uname -r)) has no uprobe (cnf-apply probe)"
+fi

@@ -1392,10 +1392,109 @@ TEST(test_integer_literals)
 	log_reset();
 }
 
+TEST(test_map_entries)
+{
+	static const char yaml[] =
+		HEAD                                            /* 1-2 */
+		"objects:\n"                                   /* 3 */
+		"  - name: fw\n"                               /* 4 */
+		"    file: fw.o\n"                             /* 5 */
+		"    maps:\n"                                  /* 6 */
+		"      - name: counts\n"                       /* 7 */
+		"        pin: shared/counts\n"                 /* 8 */
+		"        on_incompatible: recreate\n"          /* 9 */
+		"        entries:\n"                           /* 10 */
+		"          - {key: 1, value: 0x2a}\n"          /* 11 */
+		"          - key: \"0x0a000001\"\n"          /* 12 */
+		"            value: [1, 2, 3]\n"               /* 13 */
+		"      - name: plain\n"                        /* 14 */
+		"        entries: []\n"                        /* 15 */
+		"attachments: []\n";
+	struct cnf_manifest *m = load(yaml, NULL);
+	const struct cnf_map_opt *mo;
+
+	CHECK(m != NULL);
+	if (!m) {
+		dump_errors();
+		return;
+	}
+	CHECK_INT(m->objects[0].maps_count, 2);
+	mo = &m->objects[0].maps[0];
+	CHECK_STR(mo->on_incompatible, "recreate");
+	CHECK_INT(mo->entries_count, 2);
+	CHECK_INT(mo->entries[0].line, 11);
+	CHECK_STR(mo->entries[0].key.value, "1");
+	CHECK(!mo->entries[0].key.quoted);
+	CHECK_STR(mo->entries[0].value.value, "0x2a");
+	CHECK_INT(mo->entries[1].line, 12);
+	CHECK_INT(mo->entries[1].key.line, 12);
+	CHECK_STR(mo->entries[1].key.value, "0x0a000001");
+	CHECK(mo->entries[1].key.quoted);
+	CHECK(mo->entries[1].value.value == NULL);
+	CHECK_INT(mo->entries[1].value.items_count, 3);
+	CHECK_INT(mo->entries[1].value.line, 13);
+	if (mo->entries[1].value.items_count == 3)
+		CHECK_STR(mo->entries[1].value.items[2], "3");
+	mo = &m->objects[0].maps[1];
+	CHECK(mo->on_incompatible == NULL);
+	CHECK_INT(mo->entries_count, 0);
+	manifest_free(m);
+
+#define MAPS HEAD "objects:\n  - name: fw\n    file: fw.o\n    maps:\n      - name: m\n"
+	/* Lines: the map entry is line 7, its keys follow. */
+	CHECK_ONE_ERROR(MAPS "        on_incompatible: drop\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":8): on_incompatible 'drop' is not one of: "
+			"refuse, recreate");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries: {key: 1, value: 2}\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":8): key 'entries': expected a list of "
+			"{key: ..., value: ...}, got a mapping");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":8): key 'entries': expected a list of "
+			"{key: ..., value: ...}, got nothing");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - 5\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":9): entry 1: expected a mapping "
+			"{key: ..., value: ...}, got a value");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - {key: 1, value: 2}\n"
+			"          - {key: 2, val: 3, value: 3}\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":10): entry 2: unknown key 'val' "
+			"(an entry has 'key' and 'value')");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - value: 3\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":9): entry 1: missing required key 'key'");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - {key: {a: 1}, value: 3}\n"
+			"attachments: []\n",
+			"object 'fw': map 'm' (" P ":9): entry 1: key: expected a value or a list "
+			"of values, got a mapping");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - {key: 1, value: }\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":9): entry 1: value: expected a value or a list "
+			"of values, got nothing");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - {key: [1, [2]], value: 1}\n"
+			"attachments: []\n",
+			"object 'fw': map 'm' (" P ":9): entry 1: key: item 2: expected a value, "
+			"got a list");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries:\n          - key: 1\n            key: 2\n"
+			"            value: 3\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":10): entry 1: duplicate key 'key' "
+			"(first at line 9)");
+	log_reset();
+	CHECK_ONE_ERROR(MAPS "        entries: []\n        entries: []\nattachments: []\n",
+			"object 'fw': map 'm' (" P ":9): duplicate key 'entries' (first at line 8)");
+	log_reset();
+#undef MAPS
+}
+
 UNIT_MAIN(test_valid_manifest, test_object_path_from_real_dir, test_directory_loading,
 	  test_duplicate_manifest_names, test_file_size_limit, test_syntax_errors,
 	  test_unknown_keys, test_duplicate_keys, test_wrong_types, test_missing_required,
 	  test_name_validators, test_bad_names, test_duplicate_entry_names, test_pin_paths,
 	  test_anchors, test_hook_keys, test_program_refs, test_collects_all_errors,
 	  test_alias_bomb, test_aliases_allowed, test_deep_nesting, test_config,
-	  test_quiet_stderr, test_cleanup, test_integer_literals)
+	  test_quiet_stderr, test_cleanup, test_integer_literals, test_map_entries)

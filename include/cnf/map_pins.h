@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Drift of maps pinned with `pin:`: a pin removed under <bpffs>/_maps/
+ * while the programs using the map are still attached.
+ *
+ * Left alone, the next load of the object would create a new, empty map
+ * at the pin (its contents lost) while the running programs keep the old
+ * one. So every run that plans stats the declared pin paths of the
+ * objects it has deployed (one stat each; a run that changes nothing does
+ * nothing more). For a missing pin, the live map is looked up among the
+ * maps of the managed programs of that object, by name:
+ *
+ *   - found: status reports the attachments whose programs hold it as
+ *     drifted, plan lists a "repin" (a change: plan exits 2), and apply
+ *     pins the live map again before any object is loaded, so that an
+ *     upgrade in the same run reuses it and keeps its contents;
+ *   - not found (no managed program holds the map): the map is created
+ *     afresh, empty, the next time the object is loaded; plan and status
+ *     say so, and it is not a change by itself. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnf/manifest.h"
+
+struct run;
+
+#define MAP_PIN_REASON_MAX 512
+
+struct map_pin_drift {
+	const struct cnf_manifest *manifest;  /* the first deployed object declaring the pin */
+	const struct cnf_object *obj;
+	const struct cnf_map_opt *opt;
+	char path[PATH_MAX];
+	uint32_t map_id;              /* the live map, 0: no managed program holds it */
+	uint32_t *prog_ids;           /* managed programs that hold it */
+	size_t prog_count, prog_cap;
+	bool done;                    /* apply pinned it again */
+	char reason[MAP_PIN_REASON_MAX];
+};
+
+/* After objects_open(): finds the missing pins of deployed objects and
+ * their live maps. A live map the object's definition no longer fits is
+ * an error, as objects_plan_maps() makes it for a pinned one. */
+int map_pins_observe(struct run *r);
+/* apply, before any object is loaded: pins each live map again. */
+int map_pins_repair(struct run *r);
+/* A run that fails before its first change, or rolls back, changes
+ * nothing: the pins made again are removed (the programs keep the map). */
+void map_pins_undo(struct run *r);
+/* How many re-pins the plan holds (each is a change). */
+size_t map_pins_changes(const struct run *r);
+/* The drift whose live map program `prog_id` holds, or NULL. */
+const struct map_pin_drift *map_pins_drift_of_prog(const struct run *r, uint32_t prog_id);
+void map_pins_free(struct run *r);

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Maps pinned with `pin:` whose pin went away under running programs. */
+#include <libgen.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "cnf/log.h"
+#include "cnf/map_pins.h"
+#include "cnf/reconcile.h"
+#include "cnf/state.h"
+#include "cnf/util.h"
+
+#define MAX_PROG_MAPS 64
+
+/* Does the record's "object/program" name this object? */
+static bool record_of_object(const struct cnf_record *rec, const char *obj)
+{
+	size_t n = strlen(obj);
+
+	return strncmp(rec->program, obj, n) == 0 && rec->program[n] == '/';
+}
+
+/* The kernel keeps the first 15 characters of a map's name. */
+static bool map_name_is(const char *kname, const char *name)
+{
+	size_t n = strnlen(name, BPF_OBJ_NAME_LEN - 1);
+
+	return strnlen(kname, BPF_OBJ_NAME_LEN) == n && strncmp(kname, name, n) == 0;
+}
+
+static struct map_pin_drift *drift_find(struct run *r, const char *path)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		if (streq(r->map_drifts[i].path, path))
+			return &r->map_drifts[i];
+	return NULL;
+}
+
+static bool has_prog(const struct map_pin_drift *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->prog_count; i++)
+		if (d->prog_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Looks for the map named `name` among the maps of program `prog_id`. */
+static uint32_t prog_map_by_name(uint32_t prog_id, const char *name)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi), ids[MAX_PROG_MAPS];
+	_cleanup_close_ int pfd = bpf_prog_get_fd_by_id(prog_id);
+
+	if (pfd < 0)
+		return 0;
+	pi.nr_map_ids = ARRAY_SIZE(ids);
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_prog_get_info_by_fd(pfd, &pi, &len) < 0)
+		return 0;
+	for (__u32 i = 0; i < pi.nr_map_ids && i < ARRAY_SIZE(ids); i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		_cleanup_close_ int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd >= 0 && bpf_map_get_info_by_fd(mfd, &mi, &mlen) == 0 &&
+		    map_name_is(mi.name, name))
+			return mi.id;
+	}
+	return 0;
+}
+
+/* The programs of object `o` of manifest `m` that run now under the
+ * state root: which of them hold the map the pin named? */
+static void find_live_map(struct run *r, struct map_pin_drift *d, const struct cnf_manifest *m,
+			  const struct cnf_object *o, const struct cnf_map_opt *mo)
+{
+	for (size_t i = 0; i < r->st.count; i++) {
+		const struct cnf_observed *h = &r->st.obs[i];
+		uint32_t id;
+
+		if (!h->has_record || !h->alive || !h->prog_id || !streq(h->manifest, m->name) ||
+		    !record_of_object(&h->rec, o->name) || has_prog(d, h->prog_id))
+			continue;
+		id = prog_map_by_name(h->prog_id, mo->name);
+		if (!id)
+			continue;
+		if (d->map_id && id != d->map_id) {
+			/* Another map of the same name: the pin was lost before,
+			 * and a load made a new one. Keep the first found. */
+			log_debug("map pin %s: program id %u holds map id %u, not %u", d->path,
+				  h->prog_id, id, d->map_id);
+			continue;
+		}
+		d->map_id = id;
+		if (grow_array((void **)&d->prog_ids, &d->prog_cap, d->prog_count + 1,
+			       sizeof(*d->prog_ids)) < 0)
+			continue;
+		d->prog_ids[d->prog_count++] = h->prog_id;
+	}
+}
+
+/* Is object `o` of manifest `m` deployed: does a record name it? */
+static bool deployed(const struct run *r, const struct cnf_manifest *m, const struct cnf_object *o)
+{
+	for (size_t i = 0; i < r->st.count; i++) {
+		const struct cnf_observed *h = &r->st.obs[i];
+
+		if (h->has_record && streq(h->manifest, m->name) && record_of_object(&h->rec, o->name))
+			return true;
+	}
+	return false;
+}
+
+static struct obj_entry *entry_of(struct run *r, const struct cnf_object *o)
+{
+	for (size_t i = 0; i < r->objs.count; i++)
+		if (r->objs.entries[i].obj == o)
+			return &r->objs.entries[i];
+	return NULL;
+}
+
+/* Would the new version of the object reuse the live map? The same
+ * check as for a pinned map (type, sizes, flags). */
+static bool live_map_fits(struct run *r, const struct map_pin_drift *d, char *what, size_t len)
+{
+	struct obj_entry *e = entry_of(r, d->obj);
+	struct bpf_map *map = e && e->bo ? bpf_object__find_map_by_name(e->bo, d->opt->name) : NULL;
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	_cleanup_close_ int fd = bpf_map_get_fd_by_id(d->map_id);
+
+	what[0] = '\0';
+	if (!map || fd < 0 || bpf_map_get_info_by_fd(fd, &info, &ilen) < 0)
+		return true; /* nothing to compare with: libbpf decides at load */
+	if (info.type != (__u32)bpf_map__type(map))
+		snprintf(what, len, "type %s, the object wants %s", libbpf_bpf_map_type_str(info.type),
+			 libbpf_bpf_map_type_str(bpf_map__type(map)));
+	else if (info.key_size != bpf_map__key_size(map))
+		snprintf(what, len, "key size %u, the object wants %u", info.key_size,
+			 bpf_map__key_size(map));
+	else if (info.value_size != bpf_map__value_size(map))
+		snprintf(what, len, "value size %u, the object wants %u", info.value_size,
+			 bpf_map__value_size(map));
+	else if (info.max_entries != bpf_map__max_entries(map))
+		snprintf(what, len, "max_entries %u, the object wants %u", info.max_entries,
+			 bpf_map__max_entries(map));
+	else if (info.map_flags != bpf_map__map_flags(map))
+		snprintf(what, len, "flags 0x%x, the object wants 0x%x", info.map_flags,
+			 bpf_map__map_flags(map));
+	return !what[0];
+}
+
+int map_pins_observe(struct run *r)
+{
+	size_t cap = 0;
+
+	if (r->mode != RUN_PLAN && r->mode != RUN_APPLY && r->mode != RUN_STATUS)
+		return 0;
+	if (r->st.count == 0)
+		return 0; /* nothing deployed: pins are made at the first load */
+	for (size_t i = 0; i < r->set->count; i++) {
+		const struct cnf_manifest *m = r->set->manifests[i];
+
+		for (size_t j = 0; j < m->objects_count; j++) {
+			const struct cnf_object *o = &m->objects[j];
+
+			for (size_t k = 0; k < o->maps_count; k++) {
+				const struct cnf_map_opt *mo = &o->maps[k];
+				struct map_pin_drift *d;
+				char path[PATH_MAX];
+				struct stat st;
+				size_t before;
+
+				if (!mo->pin)
+					continue;
+				if (snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", r->cli->bpffs,
+					     mo->pin) >= (int)sizeof(path))
+					continue; /* set_map_pins() reports it */
+				d = drift_find(r, path);
+				if (!d) {
+					if (!deployed(r, m, o) || stat(path, &st) == 0 ||
+					    (errno != ENOENT && errno != ENOTDIR))
+						continue;
+					if (grow_array((void **)&r->map_drifts, &cap,
+						       r->map_drifts_count + 1, sizeof(*d)) < 0)
+						return -ENOMEM;
+					d = &r->map_drifts[r->map_drifts_count++];
+					memset(d, 0, sizeof(*d));
+					d->manifest = m;
+					d->obj = o;
+					d->opt = mo;
+					snprintf(d->path, sizeof(d->path), "%s", path);
+				}
+				/* Objects sharing the pin may name the map differently;
+				 * the drift names the object whose programs hold it. */
+				before = d->prog_count;
+				find_live_map(r, d, m, o, mo);
+				if (!before && d->prog_count) {
+					d->manifest = m;
+					d->obj = o;
+					d->opt = mo;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		struct map_pin_drift *d = &r->map_drifts[i];
+		char what[160];
+
+		if (!d->map_id) {
+			snprintf(d->reason, sizeof(d->reason),
+				 "map pin %s missing, and no managed program holds map '%s' any more: "
+				 "it is created afresh, empty, when object '%s' is next loaded", d->path,
+				 d->opt->name, d->obj->name);
+		} else if (!live_map_fits(r, d, what, sizeof(what))) {
+			snprintf(d->reason, sizeof(d->reason),
+				 "map pin %s missing; live map id %u still used by the programs has %s: "
+				 "its contents cannot carry over, so it is not pinned again and object "
+				 "'%s' gets a new, empty map when next loaded", d->path, d->map_id, what,
+				 d->obj->name);
+			d->map_id = 0;
+			free(d->prog_ids);
+			d->prog_ids = NULL;
+			d->prog_count = 0;
+		} else {
+			snprintf(d->reason, sizeof(d->reason),
+				 "map pin %s missing; live map id %u still used by the programs", d->path,
+				 d->map_id);
+		}
+		log_debug("%s", d->reason);
+	}
+	return 0;
+}
+
+int map_pins_repair(struct run *r)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		struct map_pin_drift *d = &r->map_drifts[i];
+		_cleanup_close_ int fd = -1;
+		char dir[PATH_MAX];
+		int err;
+
+		if (!d->map_id || d->done)
+			continue;
+		fd = bpf_map_get_fd_by_id(d->map_id);
+		if (fd < 0) {
+			/* Its last program went away since: a new map it is. */
+			log_warn("map pin %s: live map id %u is gone (%s); object '%s' gets a new, "
+				 "empty map when next loaded", d->path, d->map_id, strerror(errno),
+				 d->obj->name);
+			continue;
+		}
+		snprintf(dir, sizeof(dir), "%s", d->path);
+		err = mkdir_p(dirname(dir), 0700);
+		if (err < 0) {
+			log_error("map pin %s: cannot create its directory: %s", d->path, strerror(-err));
+			return err;
+		}
+		if (bpf_obj_pin(fd, d->path) < 0) {
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			_cleanup_close_ int cur = -1;
+
+			err = -errno;
+			if (err == -EEXIST)
+				cur = bpf_obj_get(d->path);
+			if (cur >= 0 && bpf_map_get_info_by_fd(cur, &info, &len) == 0 &&
+			    info.id == d->map_id) {
+				continue; /* someone put it back meanwhile */
+			}
+			log_error("map pin %s: pinning live map id %u again failed: %s", d->path,
+				  d->map_id, err == -EEXIST ? "another object is pinned there now"
+							    : strerror(-err));
+			return err;
+		}
+		d->done = true;
+		r->applied++;
+	}
+	return 0;
+}
+
+void map_pins_undo(struct run *r)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		struct map_pin_drift *d = &r->map_drifts[i];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		_cleanup_close_ int fd = -1;
+
+		if (!d->done)
+			continue;
+		d->done = false;
+		if (r->applied)
+			r->applied--;
+		fd = bpf_obj_get(d->path);
+		if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &len) == 0 && info.id == d->map_id &&
+		    unlink(d->path) < 0)
+			log_warn("map pin %s: could not remove it again: %s", d->path, strerror(errno));
+	}
+}
+
+size_t map_pins_changes(const struct run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		n += r->map_drifts[i].map_id != 0;
+	return n;
+}
+
+const struct map_pin_drift *map_pins_drift_of_prog(const struct run *r, uint32_t prog_id)
+{
+	for (size_t i = 0; prog_id && i < r->map_drifts_count; i++)
+		if (r->map_drifts[i].map_id && has_prog(&r->map_drifts[i], prog_id))
+			return &r->map_drifts[i];
+	return NULL;
+}
+
+void map_pins_free(struct run *r)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		free(r->map_drifts[i].prog_ids);
+	free(r->map_drifts);
+	r->map_drifts = NULL;
+	r->map_drifts_count = 0;
+}

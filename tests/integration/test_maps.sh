@@ -1,0 +1,640 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Map state across program versions: a pinned map is reused by a new
+# version that fits it (contents kept); one that does not fit is refused
+# before any change, or, with `on_incompatible: recreate`, replaced by a
+# new map whose pin moves only once the new programs are attached (and
+# moves back on a rollback). Initial `entries:` are written into a map
+# created by the run, never over live state. Maps the object pins by name
+# (LIBBPF_PIN_BY_NAME) land under the state root. Every result is checked
+# with bpftool (map dump, map/prog/link show) as well as with --json.
+. "$(dirname "$0")/lib.sh"
+lib_setup "$@"
+
+MAPS=$T/bpffs/_maps
+
+# write_m [ON_INCOMPATIBLE] [EXTRA]: manifest `mm`, object `o` (objs/m.bpf.o)
+# on XDP of m0, `counts` pinned at shared/counts; EXTRA is appended to
+# the attachments.
+write_m() {
+	cat >"$W/m.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: mm
+objects:
+  - name: o
+    file: objs/m.bpf.o
+    maps:
+      - name: counts
+        pin: shared/counts${1:+
+        on_incompatible: $1}
+attachments:
+  - name: fw
+    program: o/xdp_maps
+    hook: xdp
+    interface: m0
+${2:-}
+EOF
+}
+
+use() {               # use VERSION: objs/m.bpf.o becomes objs/maps_VERSION.bpf.o
+	cp "$W/objs/maps_$1.bpf.o" "$W/objs/m.bpf.o"
+}
+
+map_id_at() {         # map_id_at PATH -> the id of the map pinned there (bpftool)
+	bt map show pinned "$1" | jq -r '.id // empty'
+}
+
+map_max_at() {        # map_max_at PATH -> its max_entries
+	bt map show pinned "$1" | jq -r '.max_entries // empty'
+}
+
+map_exists() {        # map_exists ID
+	[ -n "$1" ] && bt map show id "$1" | jq -e '.id' >/dev/null 2>&1
+}
+
+# map_lingers ID: the map is still loaded 3 s on. The kernel frees a map
+# an RCU grace period after its last program, not at once.
+map_lingers() {
+	local i
+
+	for i in $(seq 30); do
+		map_exists "$1" || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# u32_key N / u64_val N: bpftool's byte arguments (little-endian).
+u32_key() {
+	printf '%d %d %d %d' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+
+u64_val() {
+	printf '%d %d %d %d 0 0 0 0' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+
+count_at() {          # count_at PATH KEY -> the u64 value of an array slot (bpftool)
+	bt map lookup pinned "$1" key $(u32_key "$2") | jq -r '.formatted.value // .value // empty'
+}
+
+# The maps the program running on m0's XDP hook uses (bpftool net + prog show).
+xdp_map_ids() {
+	bt prog show id "$(xdp_prog_id m0)" | jq -r '.map_ids // [] | map(tostring) | join(" ")'
+}
+
+has_word() {          # has_word "LIST" WORD
+	[[ " $1 " == *" $2 "* ]]
+}
+
+# What a run could change, seen by bpftool and scoped to this test (other
+# tests load programs host-wide meanwhile): the test namespace's hooks,
+# the programs on them and the maps they use, every pin under the state
+# root with its inode, and for each pinned map its id and contents (but
+# the packet counters), for each pinned link its id and program.
+snapshot_maps() {
+	local p pid
+
+	echo "## net"
+	net_json | jq -S -c 'map(del(.netfilter))'
+	for pid in $(net_json | jq -r '.[0].xdp[]?.id'); do
+		echo "## prog $pid"
+		bt prog show id "$pid" | jq -S -c '{id, name, map_ids}'
+	done
+	echo "## pins"
+	(cd "$T/bpffs" && find . -printf '%y %i %p\n' | sort -k3)
+	find "$T/bpffs" -type f ! -name '*.debug' | sort | while read -r p; do
+		echo "## $p"
+		{ bt map show pinned "$p"; bt link show pinned "$p"; } | jq -S -c '{id, prog_id, max_entries}'
+		# Key 0 of the maps the program writes counts packets.
+		bt map dump pinned "$p" | jq -S -c 'if type == "array" then
+			map(select(.formatted.key != 0 and .key != ["0x00", "0x00", "0x00", "0x00"]))
+			else . end'
+	done
+}
+
+assert_maps_unchanged() {    # assert_maps_unchanged BEFORE MSG
+	local now
+	now=$(snapshot_maps)
+	[ "$now" == "$1" ] && return 0
+	_fail "$2: the host changed:"
+	diff <(printf '%s\n' "$1") <(printf '%s\n' "$now") | head -n 60 | sed 's/^/      /'
+	return 1
+}
+
+test_compatible_upgrade_keeps_contents() {
+	local id link
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	link=$(jf "$OUT" '.actions[0].link_id')
+	assert_ne "$id" "" "bpftool: counts is pinned under the state root" || return
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "create" and .done' \
+		"--json: the map was created"
+	assert_ok "write a count" bpftool map update pinned "$MAPS/shared/counts" \
+		key $(u32_key 1) value $(u64_val 42)
+
+	use v2
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan v2"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+		.contents_lost == false and .map_id == '"$id" "plan: the pinned map is reused"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_jq "$OUT" '.actions[0].action == "update" and .actions[0].link_id == '"$link" \
+		"--json: the link was updated in place"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the same map is pinned"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: the count carried over"
+	has_word "$(xdp_map_ids)" "$id" ||
+		_fail "bpftool: the new program does not use the pinned map $id (it uses $(xdp_map_ids))"
+	assert_ne "$(jf "$OUT" '.actions[0].prog_id')" "$(jf "$OUT" '.actions[0].link_id')" "sanity"
+
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply again"
+	assert_jq "$OUT" '.changed == false and (.maps | length) == 0' "a second apply changes nothing"
+}
+
+test_incompatible_refused() {
+	local before id
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+	before=$(snapshot_maps)
+
+	use big
+	cnf_json plan "$W/m.yaml"
+	assert_rc 1 "plan refuses the incompatible map"
+	assert_contains "$ERR" "map 'counts' is pinned at $MAPS/shared/counts with max_entries 4, the object wants 8" \
+		"the error names the map, its pin and what differs"
+	assert_contains "$ERR" "on_incompatible: recreate" "the error says how to opt in"
+	assert_at "$ERR" "$W/m.yaml" "$(line_of "$W/m.yaml" "- name: counts")"
+	cnf_run plan "$W/m.yaml"
+	assert_rc 1 "plan (text) refuses it too"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 1 "apply refuses it"
+	assert_jq "$OUT" '.error | contains("max_entries 4, the object wants 8")' "--json: the error"
+	assert_maps_unchanged "$before" "a refused apply changes nothing"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the same map is pinned"
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 4 "bpftool: still 4 entries"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: its contents are intact"
+
+	# The BTF layout of the values counts too, sizes being equal.
+	cat >"$W/r.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: rr
+objects:
+  - name: r
+    file: objs/maps_v1.bpf.o
+    maps:
+      - name: rules
+        pin: shared/rules
+attachments:
+  - name: fw
+    program: r/xdp_maps
+    hook: xdp
+    interface: m0p
+EOF
+	cnf_json apply "$W/r.yaml"
+	assert_rc 0 "apply an object with a pinned struct map" || return
+	cp "$W/objs/maps_swapped.bpf.o" "$W/objs/maps_v1.bpf.o"
+	cnf_json plan "$W/r.yaml"
+	assert_rc 1 "a value struct with swapped fields is refused"
+	assert_contains "$ERR" "value type struct { u64 pkts@0; u64 bytes@8; } (16 bytes), the object wants struct { u64 bytes@0; u64 pkts@8; } (16 bytes)" \
+		"the error shows both BTF layouts"
+}
+
+test_recreate() {
+	local id link before_prog new text
+
+	veth_add m0 m0p
+	use v1
+	write_m recreate
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	link=$(jf "$OUT" '.actions[0].link_id')
+	before_prog=$(xdp_prog_id m0)
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+
+	# A compatible version still reuses the map: recreate is only a permission.
+	use v2
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "a fitting map is reused even with recreate"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "its contents are kept"
+
+	use big
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: changes"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "recreate" and
+		.contents_lost == true and .old_map_id == '"$id"' and
+		.differences == [{"property": "max_entries", "old": "4", "new": "8"}]' \
+		"plan --json: the map will be recreated, and why"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "plan changed nothing"
+	cnf_run plan "$W/m.yaml"
+	text=$OUT
+	assert_contains "$text" "recreate mm/o  map shared/counts  [counts]" "plan (text): the map line"
+	assert_contains "$text" "max_entries 4 -> 8" "plan (text): what differs"
+	assert_contains "$text" "contents of map $id will be lost" "plan (text): contents lost"
+	assert_contains "$text" "1 map to recreate" "plan (text): the summary"
+
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply the incompatible version" || return
+	new=$(map_id_at "$MAPS/shared/counts")
+	assert_ne "$new" "$id" "bpftool: another map is pinned"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "recreate" and .done and
+		.map_id == '"${new:-0}" "--json: recreated, with the new map's id"
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 8 "bpftool: the new map has 8 entries"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 0 "bpftool: the old contents are gone"
+	assert_jq "$OUT" '.actions[0].action == "update" and .actions[0].link_id == '"$link" \
+		"--json: the same link, updated in place"
+	assert_eq "$(link_prog_id "$link")" "$(xdp_prog_id m0)" "bpftool: the link runs the XDP hook"
+	assert_ne "$(xdp_prog_id m0)" "$before_prog" "bpftool: a new program runs"
+	has_word "$(xdp_map_ids)" "$new" ||
+		_fail "bpftool: the new program does not use the new map $new ($(xdp_map_ids))"
+	has_word "$(xdp_map_ids)" "$id" && _fail "bpftool: the new program still uses the old map $id"
+	map_lingers "$id" && _fail "bpftool: the old map $id is still loaded"
+	assert_not_exists "$MAPS/shared/counts%new" "no temporary pin is left"
+
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply again"
+	assert_jq "$OUT" '.changed == false' "a second apply changes nothing"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$new" "the new map stays"
+}
+
+test_recreate_rollback() {
+	local id prog before
+
+	veth_add m0 m0p
+	veth_add m1 m1p
+	use v1
+	# A first run that fails leaves no map pinned either.
+	write_m recreate "  - name: off
+    program: o/xdp_maps
+    hook: xdp
+    interface: m1
+    mode: offload"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 1 "a first apply with a failing attach"
+	assert_contains "$ERR" "rolled back" "the first run was rolled back"
+	assert_not_exists "$MAPS/shared/counts" "the map created by the failed run is not pinned"
+	assert_not_exists "$MAPS/tbyname" "nor the one pinned by name"
+	assert_eq "$(xdp_prog_id m0)" "" "bpftool: nothing on m0"
+
+	write_m recreate
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	prog=$(xdp_prog_id m0)
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+
+	# The new version passes every check, but a second attachment fails
+	# in the kernel (veth has no XDP offload) after fw was updated.
+	use big
+	write_m recreate "  - name: off
+    program: o/xdp_maps
+    hook: xdp
+    interface: m1
+    mode: offload"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 1 "apply with a failing attach"
+	assert_contains "$ERR" "rolled back" "the error says the run was rolled back"
+	assert_not_contains "$ERR" "could not" "nothing failed to roll back"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the old map is pinned again"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: with its contents"
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 4 "bpftool: 4 entries, the old definition"
+	assert_eq "$(xdp_prog_id m0)" "$prog" "bpftool: the old program is back on m0"
+	has_word "$(xdp_map_ids)" "$id" || _fail "bpftool: the old program uses the old map"
+	assert_not_exists "$MAPS/shared/counts%new" "the new map's pin is gone"
+	assert_eq "$(xdp_prog_id m1)" "" "bpftool: nothing on m1"
+
+	# Without the failing attachment the recreate goes through.
+	write_m recreate
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan after the rollback"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "recreate" and .old_map_id == '"$id" \
+		"the recreate is still to do"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply without the failing attachment" || return
+	assert_ne "$(map_id_at "$MAPS/shared/counts")" "$id" "recreated this time"
+}
+
+# Objects sharing one pin: all users loaded in the run share the one new
+# map; a user the run does not reload would keep the old map: refused.
+test_recreate_shared() {
+	local id a b new before dev
+
+	veth_add m0 m0p
+	use v1
+	write_m recreate
+	sed -e 's/^name: mm/name: other/' -e 's/interface: m0/interface: m0p/' "$W/m.yaml" >"$W/other.yaml"
+	cnf_json apply "$W/m.yaml" "$W/other.yaml"
+	assert_rc 0 "apply two manifests sharing the pin" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	a=$(xdp_prog_id m0)
+	b=$(xdp_prog_id m0p)
+	has_word "$(bt prog show id "$b" | jq -r '.map_ids | map(tostring) | join(" ")')" "$id" ||
+		_fail "bpftool: the second manifest's program uses the shared map"
+
+	use big
+	before=$(snapshot_maps)
+	cnf_json apply "$W/m.yaml"
+	assert_rc 1 "recreating a map another manifest still uses is refused"
+	assert_contains "$ERR" "map 'counts' pinned at $MAPS/shared/counts cannot be recreated: program $b ('xdp_maps')" \
+		"the error names the program that keeps the old map"
+	assert_contains "$ERR" "would silently keep the old map" "and why"
+	assert_maps_unchanged "$before" "the refused apply changed nothing"
+
+	cnf_json apply "$W/m.yaml" "$W/other.yaml"
+	assert_rc 0 "apply both: both objects reloaded" || return
+	new=$(map_id_at "$MAPS/shared/counts")
+	assert_ne "$new" "$id" "bpftool: a new map"
+	assert_jq "$OUT" '[.maps[] | select(.map == "counts")] | length == 1 and
+		(.[0].objects | sort) == ["mm/o", "other/o"]' "--json: one map, both objects"
+	for dev in m0 m0p; do
+		has_word "$(bt prog show id "$(xdp_prog_id $dev)" | jq -r '.map_ids | map(tostring) | join(" ")')" "$new" ||
+			_fail "bpftool: the program on $dev does not use the new map $new"
+	done
+	map_lingers "$id" && _fail "bpftool: the old map $id is still loaded"
+	[ "$a" != "$(xdp_prog_id m0)" ] || _fail "m0 runs a new program"
+
+	# Two objects of one manifest share the pin; only one changes: the
+	# other's unchanged attachment would keep the old map.
+	cnf_json destroy --all
+	cp "$W/objs/maps_v1.bpf.o" "$W/objs/a.bpf.o"
+	cp "$W/objs/maps_v1.bpf.o" "$W/objs/b.bpf.o"
+	cat >"$W/two.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: two
+objects:
+  - name: a
+    file: objs/a.bpf.o
+    maps:
+      - name: counts
+        pin: shared/counts
+        on_incompatible: recreate
+  - name: b
+    file: objs/b.bpf.o
+    maps:
+      - name: counts
+        pin: shared/counts
+        on_incompatible: recreate
+attachments:
+  - name: fa
+    program: a/xdp_maps
+    hook: xdp
+    interface: m0
+  - name: fb
+    program: b/xdp_maps
+    hook: xdp
+    interface: m0p
+EOF
+	cnf_json apply "$W/two.yaml"
+	assert_rc 0 "apply two objects sharing the pin" || return
+	b=$(xdp_prog_id m0p)
+	cp "$W/objs/maps_big.bpf.o" "$W/objs/a.bpf.o"
+	before=$(snapshot_maps)
+	cnf_json apply "$W/two.yaml"
+	assert_rc 1 "recreating the map under an unchanged object is refused"
+	assert_contains "$ERR" "program $b ('xdp_maps') of attachment 'fb' of manifest 'two' uses the old map and is not reloaded by this run" \
+		"the error names the unchanged attachment"
+	assert_at "$ERR" "$W/two.yaml" "$(line_of "$W/two.yaml" "- name: counts")"
+	assert_maps_unchanged "$before" "the refused apply changed nothing"
+	cp "$W/objs/maps_big.bpf.o" "$W/objs/b.bpf.o"
+	cnf_json apply "$W/two.yaml"
+	assert_rc 0 "with both objects changed, the map is recreated" || return
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 8 "bpftool: the new map"
+}
+
+# A run killed at the rename that moves the pin (phase B done: the new
+# programs run on the new map, pinned at <pin>%new): the next apply
+# finishes the move, without loading anything.
+test_recreate_killed_at_swap() {
+	local n id tmp_id runs
+
+	command -v strace >/dev/null || {
+		t_skip "strace is missing"
+		return
+	}
+	veth_add m0 m0p
+	use v1
+	write_m recreate
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	use big
+	# Which rename moves the pin: counted on a first run, then undone.
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=rename -o "$T/renames.log" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1
+	n=$(grep -E '^[0-9]+ +rename\(' "$T/renames.log" | grep -n 'counts%new' | cut -d: -f1)
+	assert_ne "$n" "" "strace saw the rename of counts%new" || return
+	"$CNF" --bpffs "$T/bpffs" destroy --all >/dev/null 2>&1
+	use v1
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1 again" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+
+	use big
+	( ASAN_OPTIONS=detect_leaks=0 exec strace -f -qq -o /dev/null -e trace=rename \
+		-e inject=rename:signal=KILL:when="$n" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1 ) 2>/dev/null
+	assert_eq "$?" 137 "apply was killed at the rename" || return
+	tmp_id=$(map_id_at "$MAPS/shared/counts%new")
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "killed: the old map is still pinned"
+	assert_ne "$tmp_id" "" "killed: the new map is pinned next to it"
+	has_word "$(xdp_map_ids)" "$tmp_id" || _fail "killed: the new program already uses the new map"
+
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: the move is still to do"
+	assert_jq "$OUT" '(.actions | map(.action) | unique) == ["noop"] and
+		(.maps[] | select(.map == "counts") | .action == "recreate" and .old_map_id == '"$id"')' \
+		"plan: no program to load, the map to recreate"
+	cnf_strace apply "$W/m.yaml" || return
+	assert_rc 0 "apply finishes the recreate"
+	assert_jq "$OUT" '.changed == true' "--json: changed"
+	runs=$(bpf_calls BPF_PROG_LOAD | wc -l)
+	assert_eq "$runs" 0 "strace: no program was loaded"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$tmp_id" "bpftool: the new map took the pin"
+	assert_not_exists "$MAPS/shared/counts%new" "no temporary pin left"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 0 "bpftool: the old contents are gone"
+	map_lingers "$id" && _fail "bpftool: the old map $id is still loaded"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "then nothing to do"
+}
+
+test_initial_entries() {
+	local conf line
+
+	veth_add m0 m0p
+	use v1
+	cat >"$W/m.yaml" <<'EOF'
+apiVersion: cnf-apply/v1
+name: mm
+objects:
+  - name: o
+    file: objs/m.bpf.o
+    maps:
+      - name: conf
+        pin: e/conf
+        entries:
+          - {key: 1, value: 7}
+          - {key: 0x10, value: "0x01020304"}
+          - {key: [2, 0, 0, 0], value: 4294967295}
+      - name: rules
+        pin: e/rules
+        entries:
+          - key: "0x0a00000150000600"
+            value: [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]
+      - name: ports
+        pin: e/ports
+        entries:
+          - {key: 3, value: [22, 80, 443]}
+      - name: verdicts
+        pin: e/verdicts
+        entries:
+          - {key: 5, value: VERDICT_DROP}
+      - name: pcpu
+        pin: e/pcpu
+        entries:
+          - {key: 1, value: 99}
+attachments:
+  - name: fw
+    program: o/xdp_maps
+    hook: xdp
+    interface: m0
+EOF
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan"
+	assert_jq "$OUT" '.maps[] | select(.map == "conf") | .action == "create" and .initial_entries == 3' \
+		"plan: 3 entries will be written on creation"
+	assert_not_exists "$MAPS/e/conf" "plan pinned nothing"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	conf=$(bt map dump pinned "$MAPS/e/conf" | jq -c '[.[] | .formatted | [.key, .value]] | sort')
+	assert_eq "$conf" '[[1,7],[2,4294967295],[16,67305985]]' "bpftool: conf holds the entries"
+	assert_eq "$(bt map dump pinned "$MAPS/e/conf" | jq -r '.[] | select(.formatted.key == 16) | .value | join(" ")')" \
+		"0x01 0x02 0x03 0x04" "bpftool: a hex string is the bytes in memory order"
+	assert_eq "$(bt map dump pinned "$MAPS/e/rules" | jq -c '.[0].formatted')" \
+		'{"key":{"addr":16777226,"port":80,"proto":6},"value":{"pkts":1,"bytes":2}}' \
+		"bpftool: a struct key from a hex string, a value from a byte list"
+	assert_eq "$(bt map lookup pinned "$MAPS/e/ports" key $(u32_key 3) | jq -c '.formatted.value')" \
+		'[22,80,443,0]' "bpftool: an array value from a list, the rest zeroed"
+	assert_eq "$(bt map lookup pinned "$MAPS/e/verdicts" key $(u32_key 5) | jq -r '.formatted.value')" \
+		VERDICT_DROP "bpftool: an enum value by name"
+	assert_eq "$(bt map lookup pinned "$MAPS/e/pcpu" key $(u32_key 1) | jq -c '[.formatted.values[].value] | unique')" \
+		'[99]' "bpftool: the per-CPU value on every CPU"
+
+	# Live state wins: a manual change stays through a changed entries:
+	# and through a new program version.
+	assert_ok "change conf by hand" bpftool map update pinned "$MAPS/e/conf" \
+		key $(u32_key 1) value $(u32_key 1000)
+	sed -i 's/{key: 1, value: 7}/{key: 1, value: 8}/' "$W/m.yaml"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "a changed entries: of a pinned map is no change"
+	use v2
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_jq "$OUT" '.maps[] | select(.map == "conf") | .action == "reuse" and .initial_entries == 0' \
+		"--json: the map is reused, no entries written"
+	assert_eq "$(bt map lookup pinned "$MAPS/e/conf" key $(u32_key 1) | jq -r '.formatted.value')" \
+		1000 "bpftool: the manual value stays"
+
+	# An unpinned map gets its entries at every load; changing them is a
+	# new program version.
+	cat >"$W/u.yaml" <<'EOF'
+apiVersion: cnf-apply/v1
+name: uu
+objects:
+  - name: o
+    file: objs/maps_v1.bpf.o
+    maps:
+      - name: conf
+        entries:
+          - {key: 9, value: 90}
+attachments:
+  - name: fw
+    program: o/xdp_maps
+    hook: xdp
+    interface: m0p
+EOF
+	cnf_json apply "$W/u.yaml"
+	assert_rc 0 "apply with an unpinned map's entries" || return
+	line=$(jf "$OUT" '.maps[] | select(.map == "conf") | .map_id')
+	assert_eq "$(bt map lookup id "$line" key $(u32_key 9) | jq -r '.formatted.value')" 90 \
+		"bpftool: the unpinned map holds its entry"
+	has_word "$(bt prog show id "$(xdp_prog_id m0p)" | jq -r '.map_ids | map(tostring) | join(" ")')" "$line" ||
+		_fail "bpftool: the program uses that map"
+	sed -i 's/value: 90/value: 91/' "$W/u.yaml"
+	cnf_json apply "$W/u.yaml"
+	assert_rc 0 "apply with a changed entry"
+	assert_jq "$OUT" '.actions[0].action == "update"' "a changed entry of an unpinned map updates the program"
+	line=$(jf "$OUT" '.maps[] | select(.map == "conf") | .map_id')
+	assert_eq "$(bt map lookup id "$line" key $(u32_key 9) | jq -r '.formatted.value')" 91 \
+		"bpftool: the new map holds the new entry"
+}
+
+test_recreate_writes_entries() {
+	veth_add m0 m0p
+	use v1
+	write_m recreate
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+	use big
+	sed -i 's/        on_incompatible: recreate/&\n        entries:\n          - {key: 7, value: 70}/' "$W/m.yaml"
+	cnf_json plan "$W/m.yaml"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "recreate" and .initial_entries == 1' \
+		"plan: the new map gets its entries"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	assert_eq "$(count_at "$MAPS/shared/counts" 7)" 70 "bpftool: the recreated map has the entry"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 0 "bpftool: not the old contents"
+}
+
+test_pin_by_name() {
+	local id
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	assert_exists "$MAPS/tbyname" "the map pinned by name is under <bpffs>/_maps/"
+	id=$(map_id_at "$MAPS/tbyname")
+	assert_ne "$id" "" "bpftool: it is a map"
+	assert_not_exists /sys/fs/bpf/tbyname "not under libbpf's default /sys/fs/bpf"
+	has_word "$(xdp_map_ids)" "$id" || _fail "bpftool: the program uses it"
+	assert_jq "$OUT" '.maps[] | select(.map == "tbyname") | .action == "create" and .pin == "tbyname"' \
+		"--json: the map and its pin"
+	bpftool map update pinned "$MAPS/tbyname" key $(u32_key 3) value $(u64_val 33)
+	use v2
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_eq "$(map_id_at "$MAPS/tbyname")" "$id" "bpftool: reused by the new version"
+	assert_eq "$(count_at "$MAPS/tbyname" 3)" 33 "bpftool: its contents carried over"
+
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy" || return
+	assert_not_exists "$MAPS/tbyname" "destroy unpins the map pinned by name"
+	assert_not_exists "$MAPS/shared/counts" "and the one pinned with pin:"
+	map_lingers "$id" && _fail "bpftool: map $id is still loaded"
+	assert_eq "$(state_pins)" "$T/bpffs/_cnf/$(ls "$T/bpffs/_cnf")" "only the tool's iterator is left"
+}
+
+run_test "a compatible new version keeps the pinned map's contents" test_compatible_upgrade_keeps_contents
+run_test "an incompatible pinned map is refused, nothing changes" test_incompatible_refused
+run_test "on_incompatible: recreate replaces the map, contents lost, links updated" test_recreate
+run_test "a failed run unpins the maps it made and puts the old map's pin back" test_recreate_rollback
+run_test "objects sharing a pin share the new map; a user left behind is refused" test_recreate_shared
+run_test "a run killed before the pin moved is finished by the next" test_recreate_killed_at_swap
+run_test "initial entries: typed, written on creation only" test_initial_entries
+run_test "a recreated map gets its initial entries" test_recreate_writes_entries
+run_test "maps pinned by name live under the state root and go with destroy" test_pin_by_name
