@@ -129,7 +129,7 @@ test_completion() {
 	cd "$c" || return
 
 	# Verbs, and manifest paths, where the verb goes.
-	assert_eq "$(comp '')" "$(words 'apply destroy dir1 m1.yaml m2.yml other plan probe status validate')" \
+	assert_eq "$(comp '')" "$(words 'apply destroy dir1 m1.yaml m2.yml other plan probe status validate watch')" \
 		"first word: verbs, directories and manifests"
 	assert_eq "$(comp pl)" "plan" "pl -> plan"
 	assert_eq "$(comp --json st)" "status" "options before the verb are skipped"
@@ -148,7 +148,7 @@ test_completion() {
 	assert_eq "$(comp --bpffs '')" "$(words 'dir1 other')" "--bpffs: directories only"
 	assert_eq "$(comp --bpffs di)" "dir1" "--bpffs di -> dir1"
 	assert_eq "$(comp plan --bpffs = '')" "$(words 'dir1 other')" "--bpffs=: directories (bash splits at =)"
-	assert_eq "$(comp --bpffs dir1 '')" "$(words 'apply destroy dir1 m1.yaml m2.yml other plan probe status validate')" \
+	assert_eq "$(comp --bpffs dir1 '')" "$(words 'apply destroy dir1 m1.yaml m2.yml other plan probe status validate watch')" \
 		"after --bpffs DIR: the verb again"
 	assert_eq "$(comp --wait '')" "" "--wait SECONDS: nothing offered"
 
