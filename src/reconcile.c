@@ -140,11 +140,23 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 	w->att = a;
 	w->att_idx = idx;
 	w->t = *t;
-	if (snprintf(w->key, sizeof(w->key), "%s/%s", a->name, tkey) >= (int)sizeof(w->key)) {
-		log_error("attachment '%s' (%s:%d): target name too long", a->name, ATT_LOC(m, idx, NULL));
-		return -ENAMETOOLONG;
+	/* Plain copies: a glob over a thousand interfaces makes a thousand
+	 * instances, and formatted printing was half of a no-op run's
+	 * instructions. */
+	{
+		size_t an = strlen(a->name), tn = strlen(tkey), xn = strnlen(ttext, sizeof(w->target_text) - 1);
+
+		if (an + 1 + tn >= sizeof(w->key)) {
+			log_error("attachment '%s' (%s:%d): target name too long", a->name,
+				  ATT_LOC(m, idx, NULL));
+			return -ENAMETOOLONG;
+		}
+		memcpy(w->key, a->name, an);
+		w->key[an] = '/';
+		memcpy(w->key + an + 1, tkey, tn + 1);
+		memcpy(w->target_text, ttext, xn);
+		w->target_text[xn] = '\0';
 	}
-	snprintf(w->target_text, sizeof(w->target_text), "%s", ttext);
 	if (ops == &hook_tc_ops && !w->t.tc_priority) {
 		/* No priority given: a fixed one derived from the instance key,
 		 * below the range the kernel hands out (0xc000 down), so that the
@@ -155,14 +167,27 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 		w->t.tc_priority = 0x8000 + ((uint32_t)h[0] << 8 | h[1]) % 0x4000;
 	}
 	ops->describe(&w->t, params, sizeof(params));
-	/* The hook identity: family, target and parameters. */
+	/* The hook identity: family, target and parameters, hashed whole
+	 * (a long cgroup path does not fit the buffer: then on the heap). */
 	{
-		_cleanup_free_ char *desc = strprintf("%s %s %s%s", hook_kind_name(t->kind), ttext, params,
-						      t->tc_fallback ? " via=tc" : "");
-		if (!desc)
-			return -ENOMEM;
-		snprintf(w->hook_desc, sizeof(w->hook_desc), "%s", desc);
-		sha256_buf(desc, strlen(desc), w->hook_hash);
+		char buf[2 * CNF_DESC_MAX + 32];
+		_cleanup_free_ char *heap = NULL;
+		const char *desc = buf;
+		int n = snprintf(buf, sizeof(buf), "%s %s %s%s", hook_kind_name(t->kind), ttext, params,
+				 t->tc_fallback ? " via=tc" : "");
+
+		if (n < 0)
+			return -EINVAL;
+		if ((size_t)n >= sizeof(buf)) {
+			desc = heap = strprintf("%s %s %s%s", hook_kind_name(t->kind), ttext, params,
+						t->tc_fallback ? " via=tc" : "");
+			if (!heap)
+				return -ENOMEM;
+		}
+		/* w is zeroed: the copy, cut to fit, stays terminated. */
+		memcpy(w->hook_desc, desc, (size_t)n < sizeof(w->hook_desc) ? (size_t)n
+									   : sizeof(w->hook_desc) - 1);
+		sha256_buf(desc, (size_t)n, w->hook_hash);
 	}
 	memcpy(w->prog_hash, prog_hash, CNF_HASH_LEN);
 	if (prog) {
