@@ -34,6 +34,7 @@
 #include <libmnl/libmnl.h>
 
 #include "cnf/cli.h"
+#include "cnf/iflist.h"
 #include "cnf/log.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
@@ -673,26 +674,27 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
  * is in the namespace. */
 static void ns_resync(struct watch *w, struct nsw *ns, bool quiet)
 {
-	struct if_nameindex *ifs = if_nameindex();
+	struct iface_list ifs = {};
 	struct ifent *old = ns->ifs;
 	size_t old_count = ns->ifs_count;
 
-	if (!ifs) {
+	if (iface_list_read(&ifs) < 0) {
 		want_netns(w, ns->path);
 		note(w, "cannot list the interfaces of %s", ns_text(ns));
 		return;
 	}
 	ns->ifs = NULL;
 	ns->ifs_count = ns->ifs_cap = 0;
-	for (const struct if_nameindex *it = ifs; it->if_index; it++) {
+	for (size_t k = 0; k < ifs.count; k++) {
+		const struct iface *it = &ifs.v[k];
 		bool known = false;
 
-		ns_if_set(ns, it->if_index, it->if_name);
+		ns_if_set(ns, (unsigned)it->ifindex, it->name);
 		for (size_t i = 0; i < old_count && !known; i++)
-			known = old[i].idx == it->if_index && streq(old[i].name, it->if_name);
+			known = old[i].idx == (unsigned)it->ifindex && streq(old[i].name, it->name);
 		if (!known && !quiet) {
-			want_if(w, ns->path, it->if_name);
-			note(w, "interface %s appeared in %s", it->if_name, ns_text(ns));
+			want_if(w, ns->path, it->name);
+			note(w, "interface %s appeared in %s", it->name, ns_text(ns));
 		}
 	}
 	for (size_t i = 0; i < old_count && !quiet; i++) {
@@ -704,7 +706,7 @@ static void ns_resync(struct watch *w, struct nsw *ns, bool quiet)
 		}
 	}
 	free(old);
-	if_freenameindex(ifs);
+	iface_list_free(&ifs);
 }
 
 static void on_netlink(struct watch *w, size_t idx)
