@@ -142,8 +142,7 @@ static void say(const struct watch *w, const char *event, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = output_vformat(fmt, ap);
 	va_end(ap);
 	if (!s)
 		return;

@@ -44,14 +44,20 @@ int output_errors(const struct cli *cli)
 	return EXIT_FAIL;
 }
 
+char *output_vformat(const char *fmt, va_list ap)
+{
+	char *s;
+
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 int output_fail(const struct cli *cli, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = output_vformat(fmt, ap);
 	va_end(ap);
 	log_error("%s", s ? s : fmt);
 	free(s);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cnf/engine.h"
+#include "cnf/hashidx.h"
 #include "cnf/util.h"
 
 const char *action_kind_name(enum action_kind k)
@@ -73,42 +74,13 @@ struct have_ref {
 	bool matched;
 };
 
-/* FNV-1a of "<manifest>\0<key>". */
-static uint64_t key_hash(const char *manifest, const char *key)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = manifest; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h *= 0x100000001b3ull;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	return h;
-}
-
-/* Open addressing over `refs`: a slot holds an index + 1, 0 is empty. Half
- * full at most, so a lookup is a probe or two: matching is linear in the
+/* The observed instances by (manifest, key): matching is linear in the
  * number of instances, not n log n with a string compare per step. */
-struct have_index {
-	size_t *slot;
-	size_t mask;
-};
-
-static void index_build(struct have_index *ix, struct have_ref *refs, size_t n)
+static void index_build(struct hashidx *ix, const struct have_ref *refs, size_t n)
 {
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap <<= 1;
-	ix->slot = xcalloc(cap, sizeof(*ix->slot));
-	ix->mask = cap - 1;
-	for (size_t i = 0; i < n; i++) {
-		size_t pos = refs[i].hash & ix->mask;
-
-		while (ix->slot[pos])
-			pos = (pos + 1) & ix->mask;
-		ix->slot[pos] = i + 1;
-	}
+	hashidx_init(ix, n);
+	for (size_t i = 0; i < n; i++)
+		hashidx_add(ix, refs[i].hash, i);
 }
 
 static int have_cmp(const void *a, const void *b)
@@ -119,14 +91,14 @@ static int have_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->o->key, y->o->key);
 }
 
-static struct have_ref *have_find(const struct have_index *ix, struct have_ref *refs,
+static struct have_ref *have_find(const struct hashidx *ix, struct have_ref *refs,
 				  const char *manifest, const char *key)
 {
-	uint64_t h = key_hash(manifest, key);
+	uint64_t h = hashidx_hash2(manifest, key);
 	size_t s;
 
-	for (size_t pos = h & ix->mask; (s = ix->slot[pos]); pos = (pos + 1) & ix->mask) {
-		struct have_ref *r = &refs[s - 1];
+	hashidx_for_each_possible(ix, h, s) {
+		struct have_ref *r = &refs[s];
 
 		if (r->hash == h && streq(r->o->manifest, manifest) && streq(r->o->key, key))
 			return r;
@@ -254,32 +226,16 @@ static const char *key_target(const char *key)
 }
 
 /* Desired instances by (manifest, key), for anchors: the anchor of an
- * instance is the instance "<anchor>/<target>" of the same manifest. Same
- * open addressing as the observed ones. */
-struct want_index {
-	size_t *slot;
-	size_t mask;
-};
-
-static void want_index_build(struct want_index *ix, const struct cnf_instance *want, size_t n)
+ * instance is the instance "<anchor>/<target>" of the same manifest. */
+static void want_index_build(struct hashidx *ix, const struct cnf_instance *want, size_t n)
 {
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap <<= 1;
-	ix->slot = xcalloc(cap, sizeof(*ix->slot));
-	ix->mask = cap - 1;
-	for (size_t i = 0; i < n; i++) {
-		size_t pos = key_hash(want[i].manifest->name, want[i].key) & ix->mask;
-
-		while (ix->slot[pos])
-			pos = (pos + 1) & ix->mask;
-		ix->slot[pos] = i + 1;
-	}
+	hashidx_init(ix, n);
+	for (size_t i = 0; i < n; i++)
+		hashidx_add(ix, hashidx_hash2(want[i].manifest->name, want[i].key), i);
 }
 
 /* Index of the instance `anchor` of w's manifest on w's target, or -1. */
-static ssize_t want_anchor(const struct want_index *ix, const struct cnf_instance *want,
+static ssize_t want_anchor(const struct hashidx *ix, const struct cnf_instance *want,
 			   const struct cnf_instance *w)
 {
 	char key[2 * CNF_KEY_MAX];
@@ -288,19 +244,18 @@ static ssize_t want_anchor(const struct want_index *ix, const struct cnf_instanc
 	if (snprintf(key, sizeof(key), "%s/%s", w->t.anchor, key_target(w->key)) >=
 	    (int)sizeof(key))
 		return -1;
-	for (size_t pos = key_hash(w->manifest->name, key) & ix->mask; (s = ix->slot[pos]);
-	     pos = (pos + 1) & ix->mask) {
-		const struct cnf_instance *x = &want[s - 1];
+	hashidx_for_each_possible(ix, hashidx_hash2(w->manifest->name, key), s) {
+		const struct cnf_instance *x = &want[s];
 
 		if (x->manifest == w->manifest && streq(x->key, key))
-			return (ssize_t)(s - 1);
+			return (ssize_t)s;
 	}
 	return -1;
 }
 
 struct emitter {
 	const struct plan_input *in;
-	const struct want_index *ix;
+	const struct hashidx *ix;
 	struct cnf_action *src;   /* decided actions for desired instances */
 	bool *emitted;
 	bool *visiting;
@@ -339,8 +294,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 {
 	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL;
 	_cleanup_free_ struct have_ref **match = NULL;
-	_cleanup_free_ size_t *slots = NULL;
-	struct have_index ix;
+	_cleanup_(hashidx_free) struct hashidx ix = {};
 	size_t ngone = 0, nfirst = 0, nout = 0, n = 0;
 	bool anchors = false;
 	struct cnf_action *out;
@@ -350,10 +304,9 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	refs = xcalloc(nh, sizeof(*refs));
 	for (size_t i = 0; i < nh; i++) {
 		refs[i].o = &in->have[i];
-		refs[i].hash = key_hash(in->have[i].manifest, in->have[i].key);
+		refs[i].hash = hashidx_hash2(in->have[i].manifest, in->have[i].key);
 	}
 	index_build(&ix, refs, nh);
-	slots = ix.slot;
 
 	match = xcalloc(nw, sizeof(*match));
 	for (size_t i = 0; i < nw; i++) {
@@ -395,14 +348,12 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 		_cleanup_free_ struct cnf_action *decided = xcalloc(nw, sizeof(*decided));
 		_cleanup_free_ bool *emitted = xcalloc(nw, sizeof(bool));
 		_cleanup_free_ bool *visiting = xcalloc(nw, sizeof(bool));
-		_cleanup_free_ size_t *wslots = NULL;
-		struct want_index wix;
+		_cleanup_(hashidx_free) struct hashidx wix = {};
 		struct emitter e;
 
 		for (size_t i = 0; i < nw; i++)
 			decide(in, &in->want[i], match[i] ? match[i]->o : NULL, &decided[i]);
 		want_index_build(&wix, in->want, nw);
-		wslots = wix.slot;
 		e = (struct emitter){ .in = in, .ix = &wix, .src = decided, .emitted = emitted,
 				      .visiting = visiting, .out = out, .out_n = n };
 		for (size_t i = 0; i < nw; i++)

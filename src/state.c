@@ -9,6 +9,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "cnf/hashidx.h"
 #include "cnf/log.h"
 #include "cnf/manifest.h"
 #include "cnf/state.h"
@@ -366,62 +367,23 @@ static struct cnf_observed *obs_append(struct state *s, const char *manifest, co
 	return o;
 }
 
-/* FNV-1a of a key. */
-static uint64_t key_hash(const char *key)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	return h;
-}
-
-/* The entries s->obs[first..first+n] by key: open addressing, a slot holds
- * an index + 1 (0: empty), at most half full. Looking a pin up is a probe
+/* The entries s->obs[first..first+n] by key. Looking a pin up is a probe
  * or two, not a search through sorted keys. */
-struct obs_index {
-	size_t *slot;
-	size_t mask;
-};
-
-static void obs_index_build(struct obs_index *ix, const struct state *s, size_t first, size_t n)
+static void obs_index_build(struct hashidx *ix, const struct state *s, size_t first, size_t n)
 {
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap <<= 1;
-	ix->slot = xcalloc(cap, sizeof(*ix->slot));
-	ix->mask = cap - 1;
-	for (size_t i = first; i < first + n; i++) {
-		size_t pos = key_hash(s->obs[i].key) & ix->mask;
-
-		while (ix->slot[pos])
-			pos = (pos + 1) & ix->mask;
-		ix->slot[pos] = i + 1;
-	}
+	hashidx_init(ix, n);
+	for (size_t i = first; i < first + n; i++)
+		hashidx_add(ix, hashidx_hash(s->obs[i].key), i);
 }
 
-static struct cnf_observed *obs_find(struct state *s, const struct obs_index *ix, const char *key)
+static struct cnf_observed *obs_find(struct state *s, const struct hashidx *ix, const char *key)
 {
 	size_t e;
 
-	for (size_t pos = key_hash(key) & ix->mask; (e = ix->slot[pos]); pos = (pos + 1) & ix->mask)
-		if (streq(s->obs[e - 1].key, key))
-			return &s->obs[e - 1];
+	hashidx_for_each_possible(ix, hashidx_hash(key), e)
+		if (streq(s->obs[e].key, key))
+			return &s->obs[e];
 	return NULL;
-}
-
-/* FNV-1a of "<manifest>\0<key>". */
-static uint64_t entry_hash(const char *manifest, const char *key)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = manifest; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h *= 0x100000001b3ull;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	return h;
 }
 
 struct cnf_observed *state_lookup(struct state *s, const char *manifest, const char *key)
@@ -431,30 +393,17 @@ struct cnf_observed *state_lookup(struct state *s, const char *manifest, const c
 	if (!s->count)
 		return NULL;
 	/* Entries dropped since (a watch run's focus): index them again. */
-	if (s->index && s->index_count != s->count) {
-		free(s->index);
-		s->index = NULL;
-	}
-	if (!s->index) {
-		size_t cap = 16;
-
-		while (cap < 2 * s->count)
-			cap <<= 1;
-		s->index = xcalloc(cap, sizeof(*s->index));
-		s->index_mask = cap - 1;
-		for (size_t i = 0; i < s->count; i++) {
-			size_t pos = entry_hash(s->obs[i].manifest, s->obs[i].key) & s->index_mask;
-
-			while (s->index[pos])
-				pos = (pos + 1) & s->index_mask;
-			s->index[pos] = i + 1;
-		}
+	if (s->index.slot && s->index_count != s->count)
+		hashidx_free(&s->index);
+	if (!s->index.slot) {
+		hashidx_init(&s->index, s->count);
+		for (size_t i = 0; i < s->count; i++)
+			hashidx_add(&s->index, hashidx_hash2(s->obs[i].manifest, s->obs[i].key), i);
 		s->index_count = s->count;
 	}
-	for (size_t pos = entry_hash(manifest, key) & s->index_mask; (e = s->index[pos]);
-	     pos = (pos + 1) & s->index_mask)
-		if (streq(s->obs[e - 1].key, key) && streq(s->obs[e - 1].manifest, manifest))
-			return &s->obs[e - 1];
+	hashidx_for_each_possible(&s->index, hashidx_hash2(manifest, key), e)
+		if (streq(s->obs[e].key, key) && streq(s->obs[e].manifest, manifest))
+			return &s->obs[e];
 	return NULL;
 }
 
@@ -550,8 +499,7 @@ static int read_pins(struct state *s, const char *manifest, size_t first)
 {
 	char path[PATH_MAX];
 	_cleanup_closedir_ DIR *d = NULL;
-	struct obs_index ix;
-	_cleanup_free_ size_t *slots = NULL;
+	_cleanup_(hashidx_free) struct hashidx ix = {};
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "%s/%s/links", s->root, manifest);
@@ -559,7 +507,6 @@ static int read_pins(struct state *s, const char *manifest, size_t first)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	obs_index_build(&ix, s, first, s->count - first);
-	slots = ix.slot;
 	while ((de = readdir(d))) {
 		_cleanup_closedir_ DIR *sd = NULL;
 		struct dirent *se;
@@ -669,7 +616,7 @@ void state_free(struct state *s)
 	for (size_t i = 0; i < s->manifests_count; i++)
 		free(s->manifests[i]);
 	free(s->manifests);
-	free(s->index);
+	hashidx_free(&s->index);
 	if (s->obs)
 		munmap(s->obs, s->obs_cap * sizeof(*s->obs));
 	memset(s, 0, sizeof(*s));

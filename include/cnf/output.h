@@ -2,6 +2,7 @@
 /* One data model, two renderers: text for people, JSON for machines. */
 #pragma once
 
+#include <stdarg.h>
 #include <json-c/json.h>
 
 #include "cnf/cli.h"
@@ -10,6 +11,9 @@
 /* Logs an error and returns EXIT_FAIL after printing {"error": ...} in
  * JSON mode. */
 int output_fail(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The message of a format and its arguments (vasprintf), NULL if it cannot
+ * be made: output_fail() and watch's lines. Free it. */
+char *output_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* After errors were logged: the JSON error document (JSON mode), EXIT_FAIL. */
 int output_errors(const struct cli *cli);
 /* Prints one JSON document on stdout (adds "warnings" when there are any). */

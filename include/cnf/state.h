@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "cnf/engine.h"
+#include "cnf/hashidx.h"
 
 #define CNF_MAPS_DIR "_maps"
 /* Suffix of the temporary pin of a replacement's new link, renamed over
@@ -33,8 +34,8 @@ struct state {
 	struct cnf_observed *obs;
 	size_t count;
 	size_t obs_cap;               /* entries the mapping of obs holds */
-	size_t *index;                /* state_lookup()'s, built on first use */
-	size_t index_mask, index_count;
+	struct hashidx index;         /* state_lookup()'s, built on first use */
+	size_t index_count;
 	char **manifests;             /* manifest directories under the root */
 	size_t manifests_count;
 	bool root_exists;

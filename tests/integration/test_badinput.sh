@@ -25,6 +25,10 @@
 #
 # CNF_BADINPUT="NNN ..." runs only those cases (by number or directory
 # name; "extra" for the cases after the catalogue).
+#
+# Files the test writes are 0644 and directories 0755 whatever the
+# caller's umask: group-writable ones would be refused.
+umask 022
 . "$(dirname "$0")/lib.sh"
 lib_setup "$@"
 
@@ -247,9 +251,14 @@ run_case() {
 	fi
 	bad_setup || return
 	cp "$BUILD"/tests/badinput/*.bpf.o "$W/objs/"
-	# The case's files, not its descriptor or setup script.
+	# The case's files, not its descriptor or setup script, and not with
+	# the checkout's owner and modes (a checkout made with umask 002 has
+	# group-writable files, which the tool refuses as root): owned by root,
+	# 0644 and 0755 like a root-owned /etc/cnf.d, the objects too. A case
+	# about owners or modes sets them in its setup script.
 	(cd "$dir" && find . -mindepth 1 -maxdepth 1 ! -name expect ! -name setup \
-		-exec cp -a {} "$W/" \;)
+		-exec cp -R {} "$W/" \;)
+	find "$W" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 	template
 	if [ -f "$dir/setup" ]; then
 		pushd "$W" >/dev/null || return
