@@ -29,6 +29,43 @@ static const char *state_of(const struct cnf_action *a)
 	return "?";
 }
 
+/* The attachment's reason, and what its object's pinned maps say: the
+ * ones that do not fit the version apply would load. */
+static const char *reason_with_maps(struct run *r, const struct cnf_action *a, const char *why,
+				    char *buf, size_t len)
+{
+	const struct obj_entry *e = a->want ? objects_for(&r->objs, a->want->att) : NULL;
+	size_t pos = 0;
+
+	if (!e)
+		return why;
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+		bool uses = false;
+
+		for (size_t k = 0; k < g->users_count; k++)
+			uses |= g->users[k].e == e;
+		if (!uses || !(g->diffs_count || g->problem))
+			continue;
+		if (!pos)
+			pos = (size_t)snprintf(buf, len, "%s", why);
+		if (pos < len)
+			pos += (size_t)snprintf(buf + pos, len - pos, "; map '%s' pinned at %s %s",
+						g->name, g->path, g->diffs_count ?
+						"does not fit this version" : "cannot be used");
+		for (size_t k = 0; k < g->diffs_count && pos < len; k++)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s %s -> %s", k ? ", " : " (",
+						g->diffs[k].property, g->diffs[k].old_val,
+						g->diffs[k].new_val);
+		if (pos < len)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s: %s",
+						g->diffs_count ? ")" : "",
+						g->problem ? "apply refuses it" :
+						"apply recreates it, its contents lost");
+	}
+	return pos ? buf : why;
+}
+
 static int u32_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -48,6 +85,16 @@ int cmd_status(const struct cli *cli)
 	err = run_prepare(&r, cli, RUN_STATUS);
 	if (err >= 0)
 		err = run_plan(&r);
+	if (err >= 0) {
+		/* The pinned maps of what apply would load, as plan sees them:
+		 * what would make it fail is reported, not an error. */
+		_cleanup_free_ struct map_pin_hint *hints = NULL;
+		size_t n = map_pins_hints(&r, &hints);
+
+		err = objects_check_maps(&r.objs, &r.plan, hints, n);
+		if (err < 0)
+			log_error("pinned maps: cannot check them: %s", strerror(-err));
+	}
 	if (err < 0) {
 		run_free(&r);
 		return output_errors(cli);
@@ -70,6 +117,7 @@ int cmd_status(const struct cli *cli)
 		const struct cnf_action *a = &r.plan.actions[i];
 		const struct cnf_instance *w = a->want;
 		const char *st = state_of(a), *why = a->reason;
+		char why_buf[2048];
 		const struct map_pin_drift *md;
 		_cleanup_free_ struct foreign_prog *fp = NULL;
 		size_t nfp = 0;
@@ -81,8 +129,10 @@ int cmd_status(const struct cli *cli)
 			st = "drifted";
 			why = md->reason;
 		}
-		if (!streq(st, "in-sync"))
+		if (!streq(st, "in-sync")) {
 			differ = true;
+			why = reason_with_maps(&r, a, why, why_buf, sizeof(why_buf));
+		}
 		if (w && !w->target_missing) {
 			const struct hook_ops *ops = w->t.tc_fallback ? &hook_tc_ops : hook_ops_get(w->t.kind);
 			int orig;
@@ -130,10 +180,17 @@ int cmd_status(const struct cli *cli)
 			printf("\n");
 		}
 	}
+	/* A pinned map that does not fit, a recreate to finish, a leftover
+	 * <pin>%new: differences of their own. */
+	for (size_t i = 0; i < r.objs.maps_count; i++)
+		differ |= objects_map_differs(&r.objs.maps[i]);
 	if (cli->json) {
+		json_object *maps = output_map_pins_json(&r, false);
+
+		output_maps_status_json(&r, maps);
 		json_object_object_add(doc, "in_sync", json_object_new_boolean(!differ));
 		json_object_object_add(doc, "attachments", arr);
-		json_object_object_add(doc, "maps", output_map_pins_json(&r, false));
+		json_object_object_add(doc, "maps", maps);
 		output_json(doc);
 		json_object_put(doc);
 	} else {
@@ -141,6 +198,7 @@ int cmd_status(const struct cli *cli)
 			printf("%-9s %s/%s  map %s\n          %s\n", "missing",
 			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
 			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
+		output_maps_status_text(&r);
 		if (r.plan.count == 0)
 			printf("Nothing declared and nothing under %s.\n", cli->bpffs);
 	}

@@ -119,35 +119,24 @@ static struct obj_entry *entry_of(struct run *r, const struct cnf_object *o)
 	return NULL;
 }
 
-/* Would the new version of the object reuse the live map? The same
- * check as for a pinned map (type, sizes, flags). */
+/* Would the new version of the object reuse the live map? The check
+ * objects_plan_maps() makes for a pinned map (objects_map_diff()). */
 static bool live_map_fits(struct run *r, const struct map_pin_drift *d, char *what, size_t len)
 {
 	struct obj_entry *e = entry_of(r, d->obj);
 	struct bpf_map *map = e && e->bo ? bpf_object__find_map_by_name(e->bo, d->opt->name) : NULL;
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info);
+	struct map_diff diffs[MAP_DIFF_MAX];
 	_cleanup_close_ int fd = bpf_map_get_fd_by_id(d->map_id);
+	int n;
 
 	what[0] = '\0';
-	if (!map || fd < 0 || bpf_map_get_info_by_fd(fd, &info, &ilen) < 0)
+	if (!map || fd < 0)
 		return true; /* nothing to compare with: libbpf decides at load */
-	if (info.type != (__u32)bpf_map__type(map))
-		snprintf(what, len, "type %s, the object wants %s", libbpf_bpf_map_type_str(info.type),
-			 libbpf_bpf_map_type_str(bpf_map__type(map)));
-	else if (info.key_size != bpf_map__key_size(map))
-		snprintf(what, len, "key size %u, the object wants %u", info.key_size,
-			 bpf_map__key_size(map));
-	else if (info.value_size != bpf_map__value_size(map))
-		snprintf(what, len, "value size %u, the object wants %u", info.value_size,
-			 bpf_map__value_size(map));
-	else if (info.max_entries != bpf_map__max_entries(map))
-		snprintf(what, len, "max_entries %u, the object wants %u", info.max_entries,
-			 bpf_map__max_entries(map));
-	else if (info.map_flags != bpf_map__map_flags(map))
-		snprintf(what, len, "flags 0x%x, the object wants 0x%x", info.map_flags,
-			 bpf_map__map_flags(map));
-	return !what[0];
+	n = objects_map_diff(e->bo, map, fd, diffs, NULL);
+	if (n <= 0)
+		return true;
+	map_diffs_text(diffs, (size_t)n, "the object wants", what, len);
+	return false;
 }
 
 int map_pins_observe(struct run *r)
@@ -205,7 +194,7 @@ int map_pins_observe(struct run *r)
 	}
 	for (size_t i = 0; i < r->map_drifts_count; i++) {
 		struct map_pin_drift *d = &r->map_drifts[i];
-		char what[160];
+		char what[512];
 
 		if (!d->map_id) {
 			snprintf(d->reason, sizeof(d->reason),
@@ -297,6 +286,19 @@ void map_pins_undo(struct run *r)
 		    unlink(d->path) < 0)
 			log_warn("map pin %s: could not remove it again: %s", d->path, strerror(errno));
 	}
+}
+
+size_t map_pins_hints(const struct run *r, struct map_pin_hint **ret)
+{
+	struct map_pin_hint *hints = xcalloc(r->map_drifts_count + 1, sizeof(*hints));
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		if (r->map_drifts[i].map_id)
+			hints[n++] = (struct map_pin_hint){ r->map_drifts[i].path,
+							    r->map_drifts[i].map_id };
+	*ret = hints;
+	return n;
 }
 
 size_t map_pins_changes(const struct run *r)

@@ -85,6 +85,7 @@ static void map_plans_free(struct obj_cache *c)
 		free(g->users);
 		free(g->path);
 		free(g->name);
+		free(g->problem);
 	}
 	free(c->maps);
 	c->maps = NULL;
@@ -234,6 +235,7 @@ const char *map_action_name(enum map_action a)
 	case MAP_REUSE:    return "reuse";
 	case MAP_CREATE:   return "create";
 	case MAP_RECREATE: return "recreate";
+	case MAP_KEEP:     return "keep";
 	}
 	return "?";
 }
@@ -427,8 +429,21 @@ static size_t desc_diff(const struct map_desc *a, const struct map_desc *b, stru
 	return n;
 }
 
+int objects_map_diff(const struct bpf_object *bo, const struct bpf_map *map, int fd,
+		     struct map_diff out[MAP_DIFF_MAX], uint32_t *ret_id)
+{
+	struct map_desc want, have;
+	int err;
+
+	err = desc_of_fd(fd, &have, ret_id);
+	if (err < 0)
+		return err;
+	desc_of_map(bo, map, &want);
+	return (int)desc_diff(&have, &want, out);
+}
+
 /* "max_entries 4, the object wants 8; flags 0x0, the object wants 0x1". */
-static void diffs_text(const struct map_diff *d, size_t n, const char *want, char *buf, size_t len)
+void map_diffs_text(const struct map_diff *d, size_t n, const char *want, char *buf, size_t len)
 {
 	size_t pos = 0;
 
@@ -526,9 +541,60 @@ static const char *prog_name_of(__u32 id, char *buf, size_t len)
 	return buf;
 }
 
+/* A problem that makes plan and apply fail on the map of group `g`: an
+ * error there, returned as `err`; status keeps the first one with the
+ * map and goes on (returns 0). */
+static int map_problem(struct map_plan *g, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int map_problem(struct map_plan *g, int err, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	if (!g->report) {
+		log_error("%s", msg);
+		free(msg);
+		return err;
+	}
+	if (!g->problem)
+		g->problem = msg;
+	else
+		free(msg);
+	return 0;
+}
+
+/* What the plan does with program `id`: the noop action that keeps it,
+ * or NULL, with *ret_goes when an action replaces or removes it (neither:
+ * a program of a manifest not given, or one cnf-apply does not own). */
+static const struct cnf_action *prog_fate(__u32 id, const struct cnf_plan *plan, bool *ret_goes)
+{
+	const struct cnf_action *kept = NULL;
+
+	*ret_goes = false;
+	for (size_t k = 0; k < plan->count; k++) {
+		const struct cnf_action *a = &plan->actions[k];
+
+		if (!a->have || (a->have->prog_id != id &&
+				 !(a->have->has_record && a->have->rec.prog_id == id)))
+			continue;
+		if (a->kind == ACT_NOOP)
+			kept = a;
+		else
+			*ret_goes = true;
+	}
+	return kept;
+}
+
 /* A recreated map must leave no program on the old one: every program
  * that uses it must be one this run replaces or removes. */
-static int check_old_map_users(const struct map_plan *g, const struct map_user *u,
+static int check_old_map_users(struct map_plan *g, const struct map_user *u,
 			       const struct cnf_plan *plan)
 {
 	_cleanup_free_ __u32 *ids = NULL;
@@ -536,21 +602,11 @@ static int check_old_map_users(const struct map_plan *g, const struct map_user *
 	int ret = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct cnf_action *kept = NULL;
-		bool goes = false;
+		const struct cnf_action *kept;
+		bool goes;
 		char name[BPF_OBJ_NAME_LEN + 1], why[256];
 
-		for (size_t k = 0; k < plan->count; k++) {
-			const struct cnf_action *a = &plan->actions[k];
-
-			if (!a->have || (a->have->prog_id != ids[i] &&
-					 !(a->have->has_record && a->have->rec.prog_id == ids[i])))
-				continue;
-			if (a->kind == ACT_NOOP)
-				kept = a;
-			else
-				goes = true;
-		}
+		kept = prog_fate(ids[i], plan, &goes);
 		if (!kept && goes)
 			continue;
 		if (kept)
@@ -560,14 +616,53 @@ static int check_old_map_users(const struct map_plan *g, const struct map_user *
 		else
 			snprintf(why, sizeof(why), "uses the old map and this run does not reload it "
 				 "(a manifest not given here, or a program cnf-apply does not own)");
-		log_error("object '%s' (%s:%d): map '%s' pinned at %s cannot be recreated: program "
-			  "%u ('%s') %s, so it would silently keep the old map; change and apply "
-			  "every manifest that uses the map together", u->e->obj->name, USER_LOC(u),
-			  bpf_map__name(u->map), g->path, ids[i],
-			  prog_name_of(ids[i], name, sizeof(name)), why);
-		ret = -EBUSY;
+		if (map_problem(g, -EBUSY, "object '%s' (%s:%d): map '%s' pinned at %s cannot be "
+				"recreated: program %u ('%s') %s, so it would silently keep the old "
+				"map; change and apply every manifest that uses the map together",
+				u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path, ids[i],
+				prog_name_of(ids[i], name, sizeof(name)), why) < 0)
+			ret = -EBUSY;
 	}
 	return ret;
+}
+
+/* Is <pin>%new next to pin `path` a leftover of a killed run that goes?
+ * It is when the run neither makes it (`replaced`: the run pins its own
+ * new map there) nor takes it over, unless a program the run does not
+ * replace or remove still uses it. *ret_id: the map there (0: none). */
+static bool tmp_pin_stale(const char *path, const char *name, bool replaced,
+			  const struct cnf_plan *plan, __u32 *ret_id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_free_ __u32 *ids = NULL;
+	_cleanup_close_ int fd = -1;
+	char tmp[PATH_MAX];
+	size_t n;
+
+	*ret_id = 0;
+	if (tmp_pin_path(tmp, sizeof(tmp), path) < 0)
+		return false;
+	fd = bpf_obj_get(tmp);
+	if (fd < 0)
+		return false;
+	if (bpf_map_get_info_by_fd(fd, &info, &len) == 0)
+		*ret_id = info.id;
+	if (replaced || !*ret_id)
+		return true;
+	n = progs_using_map(*ret_id, &ids);
+	for (size_t i = 0; i < n; i++) {
+		char pname[BPF_OBJ_NAME_LEN + 1];
+		bool goes;
+
+		if (!prog_fate(ids[i], plan, &goes) && goes)
+			continue;
+		log_warn("map '%s': %s, left by an interrupted run, stays pinned: program %u "
+			 "('%s') uses its map %u, and this run does not reload it", name, tmp,
+			 ids[i], prog_name_of(ids[i], pname, sizeof(pname)), *ret_id);
+		return false;
+	}
+	return true;
 }
 
 static int hint_fd(const struct map_pin_hint *hints, size_t n, const char *path)
@@ -592,6 +687,7 @@ static struct map_plan *plan_add(struct obj_cache *c, size_t *cap, const char *p
 	/* A copy: bpf_map__reuse_fd() replaces the map's own. */
 	g->name = xstrdup(name);
 	g->old_fd = g->new_fd = -1;
+	g->report = c->maps_report;
 	return g;
 }
 
@@ -611,18 +707,19 @@ static void plan_add_user(struct map_plan *g, struct obj_entry *e, struct bpf_ma
 
 /* Decides what happens to the pinned map of group `g`, whose users are
  * the objects the plan loads. */
-static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
-		       const struct map_pin_hint *hints, size_t nhints)
+static int decide_pinned(struct map_plan *g, const struct cnf_plan *plan,
+			 const struct map_pin_hint *hints, size_t nhints)
 {
 	const struct map_user *first = &g->users[0];
-	struct map_desc want, have, next;
 	struct map_diff scratch[MAP_DIFF_MAX];
+	struct map_desc want, next;
 	char tmp[PATH_MAX], what[512];
 	_cleanup_close_ int fd = -1, tfd = -1;
 	int err;
 
-	desc_of_map(first->e->bo, first->map, &want);
 	g->init = first->init;
+	if (g->users_count > 1)
+		desc_of_map(first->e->bo, first->map, &want);
 	/* Objects loaded together share the map: they must agree on it. */
 	for (size_t i = 1; i < g->users_count; i++) {
 		const struct map_user *u = &g->users[i];
@@ -632,22 +729,20 @@ static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
 		desc_of_map(u->e->bo, u->map, &next);
 		n = desc_diff(&want, &next, d);
 		if (n) {
-			diffs_text(d, n, "this object has", what, sizeof(what));
-			log_error("object '%s' (%s:%d): map '%s' is pinned at %s like map '%s' of "
-				  "object '%s' (%s:%d), but they define it differently: that one has "
-				  "%s", u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path,
-				  bpf_map__name(first->map), first->e->obj->name, USER_LOC(first),
-				  what);
-			return -EINVAL;
+			map_diffs_text(d, n, "this object has", what, sizeof(what));
+			return map_problem(g, -EINVAL, "object '%s' (%s:%d): map '%s' is pinned at %s "
+					   "like map '%s' of object '%s' (%s:%d), but they define it "
+					   "differently: that one has %s", u->e->obj->name, USER_LOC(u),
+					   bpf_map__name(u->map), g->path, bpf_map__name(first->map),
+					   first->e->obj->name, USER_LOC(first), what);
 		}
-		if (u->init && g->init && !inits_equal(u->init, g->init)) {
-			log_error("object '%s' (%s:%d): map '%s' is pinned at %s like map '%s' of "
-				  "object '%s' (%s:%d), with other initial entries: one map has one "
-				  "set of initial entries", u->e->obj->name, USER_LOC(u),
-				  bpf_map__name(u->map), g->path, bpf_map__name(first->map),
-				  first->e->obj->name, USER_LOC(first));
-			return -EINVAL;
-		}
+		if (u->init && g->init && !inits_equal(u->init, g->init))
+			return map_problem(g, -EINVAL, "object '%s' (%s:%d): map '%s' is pinned at %s "
+					   "like map '%s' of object '%s' (%s:%d), with other initial "
+					   "entries: one map has one set of initial entries",
+					   u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path,
+					   bpf_map__name(first->map), first->e->obj->name,
+					   USER_LOC(first));
 		if (u->init && !g->init)
 			g->init = u->init;
 	}
@@ -656,34 +751,32 @@ static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
 	if (fd < 0 && errno == ENOENT)
 		fd = hint_fd(hints, nhints, g->path);
 	if (fd < 0) {
-		if (errno != ENOENT) {
-			log_error("object '%s' (%s:%d): map '%s': cannot open its pin %s: %s",
-				  first->e->obj->name, USER_LOC(first), bpf_map__name(first->map),
-				  g->path, strerror(errno));
-			return -errno;
-		}
+		if (errno != ENOENT)
+			return map_problem(g, -errno, "object '%s' (%s:%d): map '%s': cannot open "
+					   "its pin %s: %s", first->e->obj->name, USER_LOC(first),
+					   bpf_map__name(first->map), g->path, strerror(errno));
 		g->action = MAP_CREATE;
 		return 0;
 	}
-	err = desc_of_fd(fd, &have, &g->old_id);
-	if (err < 0) {
-		log_error("object '%s' (%s:%d): map '%s': %s %s", first->e->obj->name,
-			  USER_LOC(first), bpf_map__name(first->map), g->path,
-			  err == -ENOTTY ? "is pinned there, but it is not a map" : strerror(-err));
-		return err;
-	}
-	g->diffs_count = desc_diff(&have, &want, g->diffs);
+	err = objects_map_diff(first->e->bo, first->map, fd, g->diffs, &g->old_id);
+	if (err < 0)
+		return map_problem(g, err, "object '%s' (%s:%d): map '%s': %s %s",
+				   first->e->obj->name, USER_LOC(first), bpf_map__name(first->map),
+				   g->path, err == -ENOTTY ? "is pinned there, but it is not a map" :
+				   strerror(-err));
+	g->diffs_count = (size_t)err;
 	if (!g->diffs_count) {
 		g->action = MAP_REUSE;
 		g->old_fd = TAKE_FD(fd);
 		return 0;
 	}
-	diffs_text(g->diffs, g->diffs_count, "the object wants", what, sizeof(what));
+	map_diffs_text(g->diffs, g->diffs_count, "the object wants", what, sizeof(what));
+	g->action = MAP_RECREATE;
 
 	/* A run killed between making the new map and moving the pin left
 	 * it next to the old one: take it over, contents and all. */
 	if (tmp_pin_path(tmp, sizeof(tmp), g->path) == 0 && (tfd = bpf_obj_get(tmp)) >= 0 &&
-	    desc_of_fd(tfd, &next, NULL) == 0 && !desc_diff(&next, &want, scratch))
+	    objects_map_diff(first->e->bo, first->map, tfd, scratch, NULL) == 0)
 		g->resume = true;
 
 	for (size_t i = 0; i < g->users_count; i++) {
@@ -691,31 +784,45 @@ static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
 
 		if (u->mo && u->mo->on_incompatible && streq(u->mo->on_incompatible, "recreate"))
 			continue;
-		log_error("object '%s' (%s:%d): map '%s' is pinned at %s with %s; its contents "
-			  "cannot carry over to this version, and cnf-apply does not drop them on "
-			  "its own: set 'on_incompatible: recreate' on the map to replace it with "
-			  "a new, empty one (its contents are lost), or remove the pin",
-			  u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path, what);
-		return -EINVAL;
+		g->resume = false;
+		return map_problem(g, -EINVAL, "object '%s' (%s:%d): map '%s' is pinned at %s with "
+				   "%s; its contents cannot carry over to this version, and "
+				   "cnf-apply does not drop them on its own: set 'on_incompatible: "
+				   "recreate' on the map to replace it with a new, empty one (its "
+				   "contents are lost), or remove the pin", u->e->obj->name,
+				   USER_LOC(u), bpf_map__name(u->map), g->path, what);
 	}
-	g->action = MAP_RECREATE;
 	g->old_fd = TAKE_FD(fd);
 	if (g->resume)
 		g->new_fd = TAKE_FD(tfd);
 	return check_old_map_users(g, first, plan);
 }
 
-/* A pinned map of an object this run does not load: only a recreate that
- * a killed run left half-done (the new map at <pin>%new, the programs
- * already on it) is finished. A stat per pin: a run that changes nothing
- * opens nothing. */
+static int plan_pinned(struct map_plan *g, const struct cnf_plan *plan,
+		       const struct map_pin_hint *hints, size_t nhints)
+{
+	int err = decide_pinned(g, plan, hints, nhints);
+
+	/* A <pin>%new the run does not take over is a killed run's
+	 * leftover: apply unpins it (a recreate pins its own there). */
+	if (err >= 0 && !g->resume)
+		g->stale = tmp_pin_stale(g->path, g->name, g->action == MAP_RECREATE && !g->problem,
+					 plan, &g->stale_id);
+	return err;
+}
+
+/* A pinned map of an object this run does not load: a recreate that a
+ * killed run left half-done (the new map at <pin>%new, the programs
+ * already on it) is finished; any other <pin>%new is a leftover that
+ * goes. A stat per pin: a run that changes nothing opens nothing. */
 static int plan_idle(struct obj_cache *c, size_t *cap, struct obj_entry *e, struct bpf_map *map,
 		     const struct cnf_plan *plan)
 {
 	const char *pin = bpf_map__pin_path(map);
 	const struct cnf_map_opt *mo = map_opt_of(e, bpf_map__name(map));
-	struct map_desc want, have, next;
 	struct map_diff scratch[MAP_DIFF_MAX];
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), stale_id;
 	char tmp[PATH_MAX];
 	struct stat st;
 	_cleanup_close_ int fd = -1, tfd = -1;
@@ -726,30 +833,38 @@ static int plan_idle(struct obj_cache *c, size_t *cap, struct obj_entry *e, stru
 	for (size_t i = 0; i < c->maps_count; i++)
 		if (c->maps[i].path && streq(c->maps[i].path, pin))
 			return 0;
-	if (!mo || !mo->on_incompatible || !streq(mo->on_incompatible, "recreate"))
-		return 0;
-	desc_of_map(e->bo, map, &want);
 	fd = bpf_obj_get(pin);
 	tfd = bpf_obj_get(tmp);
-	if (fd < 0 || tfd < 0 || desc_of_fd(tfd, &next, NULL) < 0 ||
-	    desc_diff(&next, &want, scratch) || desc_of_fd(fd, &have, NULL) < 0 ||
-	    !desc_diff(&have, &want, scratch))
+	if (mo && mo->on_incompatible && streq(mo->on_incompatible, "recreate") && fd >= 0 &&
+	    tfd >= 0 && objects_map_diff(e->bo, map, tfd, scratch, NULL) == 0 &&
+	    objects_map_diff(e->bo, map, fd, scratch, NULL) > 0) {
+		g = plan_add(c, cap, pin, bpf_map__name(map));
+		if (!g)
+			return -ENOMEM;
+		plan_add_user(g, e, map);
+		g->diffs_count = (size_t)objects_map_diff(e->bo, map, fd, g->diffs, &g->old_id);
+		g->action = MAP_RECREATE;
+		g->resume = g->finish_only = true;
+		g->old_fd = TAKE_FD(fd);
+		g->new_fd = TAKE_FD(tfd);
+		return check_old_map_users(g, &g->users[0], plan);
+	}
+	if (!tmp_pin_stale(pin, bpf_map__name(map), false, plan, &stale_id))
 		return 0;
 	g = plan_add(c, cap, pin, bpf_map__name(map));
 	if (!g)
 		return -ENOMEM;
 	plan_add_user(g, e, map);
-	desc_of_fd(fd, &have, &g->old_id);
-	g->diffs_count = desc_diff(&have, &want, g->diffs);
-	g->action = MAP_RECREATE;
-	g->resume = g->finish_only = true;
-	g->old_fd = TAKE_FD(fd);
-	g->new_fd = TAKE_FD(tfd);
-	return check_old_map_users(g, &g->users[0], plan);
+	g->action = MAP_KEEP;
+	g->stale = true;
+	g->stale_id = stale_id;
+	if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &ilen) == 0)
+		g->old_id = info.id;
+	return 0;
 }
 
-int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
-		      const struct map_pin_hint *hints, size_t nhints)
+static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		     const struct map_pin_hint *hints, size_t nhints)
 {
 	_cleanup_free_ bool *loads = xcalloc(c->count + 1, sizeof(*loads));
 	size_t cap = 0;
@@ -805,14 +920,44 @@ int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
 		struct bpf_map *map;
+		int err;
 
 		if (loads[i] || !e->bo)
 			continue;
-		bpf_object__for_each_map(map, e->bo)
-			if (bpf_map__pin_path(map) && plan_idle(c, &cap, e, map, plan) < 0)
+		bpf_object__for_each_map(map, e->bo) {
+			if (!bpf_map__pin_path(map))
+				continue;
+			err = plan_idle(c, &cap, e, map, plan);
+			if (err == -ENOMEM)
+				return err;
+			if (err < 0)
 				ret = -EINVAL;
+		}
 	}
 	return ret;
+}
+
+int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		      const struct map_pin_hint *hints, size_t nhints)
+{
+	c->maps_report = false;
+	return plan_maps(c, plan, hints, nhints);
+}
+
+int objects_check_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		       const struct map_pin_hint *hints, size_t nhints)
+{
+	int err;
+
+	c->maps_report = true;
+	err = plan_maps(c, plan, hints, nhints);
+	c->maps_report = false;
+	return err;
+}
+
+bool objects_map_differs(const struct map_plan *g)
+{
+	return g->diffs_count || g->problem || g->stale;
 }
 
 size_t objects_maps_changes(const struct obj_cache *c)
@@ -820,7 +965,8 @@ size_t objects_maps_changes(const struct obj_cache *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->maps_count; i++)
-		n += c->maps[i].finish_only;
+		n += c->maps[i].finish_only ||
+		     (c->maps[i].stale && c->maps[i].action != MAP_RECREATE);
 	return n;
 }
 
@@ -897,13 +1043,43 @@ int objects_maps_swap(struct obj_cache *c)
 		g->swapped = true;
 		n += g->finish_only;
 	}
+	/* The leftovers of killed runs go (a recreate pinned its own new
+	 * map over one already). */
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		_cleanup_close_ int fd = -1;
+		char tmp[PATH_MAX];
+
+		if (!g->stale || g->action == MAP_RECREATE ||
+		    tmp_pin_path(tmp, sizeof(tmp), g->path) < 0)
+			continue;
+		fd = bpf_obj_get(tmp);
+		if (fd < 0)
+			continue; /* gone meanwhile */
+		if (g->stale_id && (bpf_map_get_info_by_fd(fd, &info, &len) < 0 ||
+				    info.id != g->stale_id)) {
+			log_warn("map '%s': %s holds another map than planned; left as it is",
+				 g->name, tmp);
+			continue;
+		}
+		if (unlink(tmp) < 0) {
+			log_warn("map '%s': cannot unpin %s, left by an interrupted run: %s", g->name,
+				 tmp, strerror(errno));
+			continue;
+		}
+		g->stale_removed = true;
+		n++;
+	}
 	for (size_t i = 0; i < c->maps_count; i++) {
 		struct map_plan *g = &c->maps[i];
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		int fd = g->new_fd >= 0 ? g->new_fd : g->old_fd;
 
-		g->done = g->action != MAP_RECREATE || g->swapped;
+		g->done = g->action == MAP_KEEP ? g->stale_removed :
+			  g->action != MAP_RECREATE || g->swapped;
 		if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &len) == 0)
 			g->new_id = info.id;
 	}
@@ -1661,7 +1837,7 @@ static int load_entries(struct obj_entry *e, bool dry)
 		struct map_plan *g = map_plan_of(e, map);
 		int fd = bpf_map__fd(map);
 
-		if (!g || g->action == MAP_REUSE)
+		if (!g || g->action == MAP_REUSE || g->action == MAP_KEEP)
 			continue;
 		if (!dry) {
 			if (g->new_fd >= 0)
@@ -1731,7 +1907,7 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 				bpf_map__set_pin_path(map, NULL);
 				continue;
 			}
-			if (g) {
+			if (g && g->action != MAP_KEEP) {
 				/* The plan chose the map (objects_plan_maps()), and
 				 * the run pins what it creates itself, once every
 				 * object is loaded (objects_maps_pin()). */

@@ -212,6 +212,12 @@ static const char *map_pin_rel(const struct run *r, const struct map_plan *g)
 	return g->path;
 }
 
+/* A stale <pin>%new goes with this run (or went, after apply). */
+static bool stale_removed(const struct map_plan *g)
+{
+	return g->stale_removed || (g->stale && g->action == MAP_RECREATE && g->done);
+}
+
 /* Why, for people: what the run does with the map. */
 static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, size_t len)
 {
@@ -224,6 +230,11 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 		if (n > 0)							\
 			pos += (size_t)n;					\
 	} while (0)
+	if (g->problem) {
+		/* status: what plan and apply refuse. */
+		ADD("%s", g->problem);
+		return;
+	}
 	switch (g->action) {
 	case MAP_REUSE:
 		ADD("pinned map reused: its contents carry over");
@@ -254,58 +265,86 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 		ADD("; the contents of map %u %s lost (on_incompatible: recreate)", g->old_id,
 		    applied && g->done ? "are" : "will be");
 		break;
+	case MAP_KEEP:
+		ADD("no object of this run loads it: the pinned map stays as it is");
+		break;
 	}
+	if (g->stale)
+		ADD("; %s%s, left by an interrupted run, %s", g->path, TMP_SUFFIX,
+		    !applied ? "is unpinned" : stale_removed(g) ? "was unpinned" : "was left");
 #undef ADD
+}
+
+/* The state of a map in status: what makes it a difference. */
+static const char *map_plan_state(const struct map_plan *g)
+{
+	return g->diffs_count ? "incompatible" : g->problem ? "invalid" : "stale";
+}
+
+static json_object *map_plan_json(const struct run *r, const struct map_plan *g, bool applied,
+				  bool status)
+{
+	const struct map_user *u = &g->users[0];
+	json_object *o = json_object_new_object(), *objs = json_object_new_array();
+	json_object *diffs = json_object_new_array();
+	char reason[2048];
+
+	for (size_t k = 0; k < g->users_count; k++) {
+		char *s = strprintf("%s/%s", g->users[k].e->manifest->name, g->users[k].e->obj->name);
+
+		json_object_array_add(objs, json_object_new_string(s ? s : "?"));
+		free(s);
+	}
+	for (size_t k = 0; k < g->diffs_count; k++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "property", json_object_new_string(g->diffs[k].property));
+		json_object_object_add(d, "old", json_object_new_string(g->diffs[k].old_val));
+		json_object_object_add(d, "new", json_object_new_string(g->diffs[k].new_val));
+		json_object_array_add(diffs, d);
+	}
+	map_plan_reason(g, applied, reason, sizeof(reason));
+	/* status: apply refuses what `problem` says. */
+	json_object_object_add(o, "action", json_object_new_string(
+		g->problem ? "none" : map_action_name(g->action)));
+	if (status)
+		json_object_object_add(o, "state", json_object_new_string(map_plan_state(g)));
+	json_object_object_add(o, "manifest", json_object_new_string(u->e->manifest->name));
+	json_object_object_add(o, "object", json_object_new_string(u->e->obj->name));
+	json_object_object_add(o, "objects", objs);
+	json_object_object_add(o, "map", json_object_new_string(g->name));
+	json_object_object_add(o, "pin", g->path ? json_object_new_string(map_pin_rel(r, g)) : NULL);
+	json_object_object_add(o, "path", g->path ? json_object_new_string(g->path) : NULL);
+	if (g->action == MAP_RECREATE)
+		json_object_object_add(o, "old_map_id", json_object_new_int64(g->old_id));
+	if (applied && g->done && g->new_id && g->action != MAP_KEEP)
+		json_object_object_add(o, "map_id", json_object_new_int64(g->new_id));
+	else if ((g->action == MAP_REUSE || g->action == MAP_KEEP) && g->old_id)
+		json_object_object_add(o, "map_id", json_object_new_int64(g->old_id));
+	json_object_object_add(o, "contents_lost",
+			       json_object_new_boolean(g->action == MAP_RECREATE && !g->problem));
+	json_object_object_add(o, "differences", diffs);
+	json_object_object_add(o, "initial_entries", json_object_new_int64(
+		g->init && g->action != MAP_REUSE && g->action != MAP_KEEP && !g->resume &&
+		!g->problem ? (int64_t)g->init->count : 0));
+	if (g->stale) {
+		char *p = strprintf("%s%s", g->path, TMP_SUFFIX);
+
+		json_object_object_add(o, "stale_path", json_object_new_string(p ? p : "?"));
+		free(p);
+	} else {
+		json_object_object_add(o, "stale_path", NULL);
+	}
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	if (applied)
+		json_object_object_add(o, "done", json_object_new_boolean(g->done));
+	return o;
 }
 
 static void output_maps_json(const struct run *r, bool applied, json_object *arr)
 {
-	for (size_t i = 0; i < r->objs.maps_count; i++) {
-		const struct map_plan *g = &r->objs.maps[i];
-		const struct map_user *u = &g->users[0];
-		json_object *o = json_object_new_object(), *objs = json_object_new_array();
-		json_object *diffs = json_object_new_array();
-		char reason[1024];
-
-		for (size_t k = 0; k < g->users_count; k++) {
-			char *s = strprintf("%s/%s", g->users[k].e->manifest->name,
-					    g->users[k].e->obj->name);
-
-			json_object_array_add(objs, json_object_new_string(s ? s : "?"));
-			free(s);
-		}
-		for (size_t k = 0; k < g->diffs_count; k++) {
-			json_object *d = json_object_new_object();
-
-			json_object_object_add(d, "property", json_object_new_string(g->diffs[k].property));
-			json_object_object_add(d, "old", json_object_new_string(g->diffs[k].old_val));
-			json_object_object_add(d, "new", json_object_new_string(g->diffs[k].new_val));
-			json_object_array_add(diffs, d);
-		}
-		map_plan_reason(g, applied, reason, sizeof(reason));
-		json_object_object_add(o, "action", json_object_new_string(map_action_name(g->action)));
-		json_object_object_add(o, "manifest", json_object_new_string(u->e->manifest->name));
-		json_object_object_add(o, "object", json_object_new_string(u->e->obj->name));
-		json_object_object_add(o, "objects", objs);
-		json_object_object_add(o, "map", json_object_new_string(g->name));
-		json_object_object_add(o, "pin", g->path ? json_object_new_string(map_pin_rel(r, g)) : NULL);
-		json_object_object_add(o, "path", g->path ? json_object_new_string(g->path) : NULL);
-		if (g->action == MAP_RECREATE)
-			json_object_object_add(o, "old_map_id", json_object_new_int64(g->old_id));
-		if (applied && g->done && g->new_id)
-			json_object_object_add(o, "map_id", json_object_new_int64(g->new_id));
-		else if (g->action == MAP_REUSE)
-			json_object_object_add(o, "map_id", json_object_new_int64(g->old_id));
-		json_object_object_add(o, "contents_lost",
-				       json_object_new_boolean(g->action == MAP_RECREATE));
-		json_object_object_add(o, "differences", diffs);
-		json_object_object_add(o, "initial_entries", json_object_new_int64(
-			g->init && g->action != MAP_REUSE && !g->resume ? (int64_t)g->init->count : 0));
-		json_object_object_add(o, "reason", json_object_new_string(reason));
-		if (applied)
-			json_object_object_add(o, "done", json_object_new_boolean(g->done));
-		json_object_array_add(arr, o);
-	}
+	for (size_t i = 0; i < r->objs.maps_count; i++)
+		json_object_array_add(arr, map_plan_json(r, &r->objs.maps[i], applied, false));
 }
 
 static void output_maps_text(const struct run *r, bool applied)
@@ -313,33 +352,64 @@ static void output_maps_text(const struct run *r, bool applied)
 	for (size_t i = 0; i < r->objs.maps_count; i++) {
 		const struct map_plan *g = &r->objs.maps[i];
 		const struct map_user *u = &g->users[0];
-		char reason[1024];
+		char reason[2048];
 
-		if (g->action == MAP_REUSE && log_verbosity < 1)
+		if (g->action == MAP_REUSE && !g->stale && log_verbosity < 1)
 			continue;
 		map_plan_reason(g, applied, reason, sizeof(reason));
 		printf("%-3s %-7s %s/%s  map %s  [%s]\n      %s",
-		       g->action == MAP_RECREATE ? "-/+" : g->action == MAP_CREATE ? "+" : "=",
+		       g->action == MAP_RECREATE ? "-/+" : g->action == MAP_CREATE ? "+" :
+		       g->action == MAP_KEEP ? "-" : "=",
 		       map_action_name(g->action), u->e->manifest->name, u->e->obj->name,
 		       g->path ? map_pin_rel(r, g) : "(not pinned)", g->name, reason);
 		if (g->users_count > 1)
 			printf("; shared by %zu objects of this run", g->users_count);
-		if (applied && g->done && g->new_id && g->action != MAP_REUSE)
+		if (applied && g->done && g->new_id && g->action != MAP_REUSE && g->action != MAP_KEEP)
 			printf("; map %u", g->new_id);
 		printf("\n");
+	}
+}
+
+void output_maps_status_json(const struct run *r, json_object *arr)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++)
+		if (objects_map_differs(&r->objs.maps[i]))
+			json_object_array_add(arr, map_plan_json(r, &r->objs.maps[i], false, true));
+}
+
+void output_maps_status_text(const struct run *r)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+		const struct map_user *u = &g->users[0];
+		char reason[2048];
+
+		if (!objects_map_differs(g))
+			continue;
+		map_plan_reason(g, false, reason, sizeof(reason));
+		printf("%-9s %s/%s  map %s  [%s]\n          %s%s\n", map_plan_state(g),
+		       u->e->manifest->name, u->e->obj->name, map_pin_rel(r, g), g->name, reason,
+		       g->problem ? "" : g->diffs_count ? "; apply does it" : "");
 	}
 }
 
 /* ", 1 map to recreate" for the summary line. */
 static void maps_summary(const struct run *r, bool applied, char *buf, size_t len)
 {
-	size_t n = 0, pos = strlen(buf);
+	size_t n = 0, stale = 0, pos = strlen(buf);
 
-	for (size_t i = 0; i < r->objs.maps_count; i++)
-		n += r->objs.maps[i].action == MAP_RECREATE && (!applied || r->objs.maps[i].done);
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+
+		n += g->action == MAP_RECREATE && (!applied || g->done);
+		stale += g->stale && g->action != MAP_RECREATE && (!applied || g->stale_removed);
+	}
 	if (n && pos < len)
-		snprintf(buf + pos, len - pos, ", %zu map%s %s", n, n == 1 ? "" : "s",
-			 applied ? "recreated" : "to recreate");
+		pos += (size_t)snprintf(buf + pos, len - pos, ", %zu map%s %s", n, n == 1 ? "" : "s",
+					applied ? "recreated" : "to recreate");
+	if (stale && pos < len)
+		snprintf(buf + pos, len - pos, ", %zu leftover map pin%s %s", stale,
+			 stale == 1 ? "" : "s", applied ? "removed" : "to remove");
 }
 
 static const char *action_sign(enum action_kind k)
@@ -359,7 +429,7 @@ void output_plan(const struct run *r, bool applied)
 	const struct cnf_plan *p = &r->plan;
 	size_t counts[ACT_DELETE + 1] = {};
 	size_t repins = map_pins_changes(r);
-	char maps[64] = "";
+	char maps[160] = "";
 
 	for (size_t i = 0; i < p->count; i++)
 		counts[p->actions[i].kind]++;

@@ -26,8 +26,9 @@
 #include "cnf/manifest.h"
 
 struct run;
+struct map_pin_hint;
 
-#define MAP_PIN_REASON_MAX 512
+#define MAP_PIN_REASON_MAX 1024
 
 struct map_pin_drift {
 	const struct cnf_manifest *manifest;  /* the first deployed object declaring the pin */
@@ -50,6 +51,9 @@ int map_pins_repair(struct run *r);
 /* A run that fails before its first change, or rolls back, changes
  * nothing: the pins made again are removed (the programs keep the map). */
 void map_pins_undo(struct run *r);
+/* The pins apply puts back first, as objects_plan_maps() takes them
+ * (the array is the caller's to free). */
+size_t map_pins_hints(const struct run *r, struct map_pin_hint **ret);
 /* How many re-pins the plan holds (each is a change). */
 size_t map_pins_changes(const struct run *r);
 /* The drift whose live map program `prog_id` holds, or NULL. */

@@ -48,6 +48,7 @@ enum map_action {
 	MAP_REUSE,                    /* the pinned map is reused: contents carried over */
 	MAP_CREATE,                   /* no map pinned there yet (or not pinned): a new one */
 	MAP_RECREATE,                 /* the pinned map does not fit: replaced, contents lost */
+	MAP_KEEP,                     /* no object of the run loads it: left as it is */
 };
 
 #define MAP_DIFF_MAX 8
@@ -75,10 +76,15 @@ struct map_plan {
 	const struct map_init *init;  /* entries written once the map is created */
 	bool resume;                  /* an interrupted recreate's map (<pin>%new) is taken over */
 	bool finish_only;             /* resume with no object to load: only the pin moves */
+	bool stale;                   /* a <pin>%new this run neither makes nor takes over */
+	uint32_t stale_id;            /* the map pinned there, 0 when not a map */
+	bool report;                  /* objects_check_maps(): problems are kept, not logged */
+	char *problem;                /* status: why plan and apply would fail on this map */
 	/* apply */
 	int old_fd, new_fd;
 	uint32_t old_id, new_id;
 	bool tmp_pinned, pinned, swapped, done;
+	bool stale_removed;
 };
 
 /* A pin path that apply puts back before loading (map_pins.h): the map
@@ -94,6 +100,7 @@ struct obj_cache {
 	const char *bpffs;            /* for map pins */
 	struct map_plan *maps;        /* objects_plan_maps() */
 	size_t maps_count;
+	bool maps_report;             /* objects_check_maps(): problems kept, not errors */
 };
 
 /* One entry per manifest object; nothing opened yet. */
@@ -123,15 +130,25 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
  * map. `plan` lists the decisions for plan/apply output. */
 int objects_plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 		      const struct map_pin_hint *hints, size_t hints_count);
+/* status: the same decisions, read-only, but what would make plan and
+ * apply fail is kept with the map (`problem`) instead of being
+ * an error. Returns a negative errno only when it cannot look. */
+int objects_check_maps(struct obj_cache *c, const struct cnf_plan *plan,
+		       const struct map_pin_hint *hints, size_t hints_count);
+/* Does the map need attention in status: a difference of its own
+ * (does not fit, a recreate or its move pending, a stale <pin>%new)? */
+bool objects_map_differs(const struct map_plan *g);
 /* apply, once every object is loaded: pins the maps this run created
  * (a recreated one under <pin>%new, next to the old). */
 int objects_maps_pin(struct obj_cache *c);
 /* apply, once the new programs are attached: the recreated maps take
- * over their pins. Returns how many pins moved without any load. */
+ * over their pins, and stale <pin>%new files left by killed runs are
+ * unpinned. Returns how many pins moved or went without any load. */
 int objects_maps_swap(struct obj_cache *c);
 /* apply failed: the old pins are back, the new maps unpinned. */
 void objects_maps_rollback(struct obj_cache *c);
-/* Pins that move without any object load (an interrupted recreate). */
+/* Pins that move or go without any object load (an interrupted
+ * recreate, a stale <pin>%new). */
 size_t objects_maps_changes(const struct obj_cache *c);
 /* destroy: unpins the maps a manifest's objects pin (`pin:` and
  * LIBBPF_PIN_BY_NAME) that no loaded program uses any more. Returns how
@@ -139,6 +156,17 @@ size_t objects_maps_changes(const struct obj_cache *c);
 int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
 
 const char *map_action_name(enum map_action a);
+
+/* Does the map behind `fd` (pinned, or live) fit map `map` of the opened
+ * object `bo`, so that a load can reuse it? The properties libbpf's reuse
+ * check compares (type, key and value size, max entries, flags,
+ * map_extra), and the BTF layout of key and value where both sides have
+ * BTF. Returns how many differ, written to `out` (old: the map behind
+ * `fd`, new: the object's), or a negative errno (-ENOTTY: not a map). */
+int objects_map_diff(const struct bpf_object *bo, const struct bpf_map *map, int fd,
+		     struct map_diff out[MAP_DIFF_MAX], uint32_t *ret_id);
+/* "max_entries 4, WANT 8; flags 0x0, WANT 0x1". */
+void map_diffs_text(const struct map_diff *d, size_t n, const char *want, char *buf, size_t len);
 
 struct bpf_program *objects_program(struct obj_entry *e, const char *prog_name);
 

@@ -25,3 +25,7 @@ json_object *output_action_json(const struct cnf_action *a, bool applied);
 /* Pinned maps whose pin went away (map_pins.h): plan, apply, status. */
 json_object *output_map_pins_json(const struct run *r, bool applied);
 void output_map_pins_text(const struct run *r, bool applied);
+/* status: the maps of the objects that would be loaded, and pins left by
+ * killed runs, that need attention (objects_map_differs()). */
+void output_maps_status_json(const struct run *r, json_object *arr);
+void output_maps_status_text(const struct run *r);

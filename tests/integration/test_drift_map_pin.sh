@@ -241,8 +241,59 @@ EOF
 	assert_eq "$(bt map show pinned "$T/bpffs/_maps/mp/pkt" | jq .max_entries)" 8 "bpftool: the new map's size"
 }
 
+# The live map is checked as a pinned map is: the BTF layout of its value
+# counts too, sizes being equal (one check for both, with BTF).
+test_incompatible_live_btf() {
+	local mid npid pin=$T/bpffs/_maps/mp/rules
+
+	veth_add p0 p0p
+	cat >"$W/m.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: mp
+objects:
+  - name: r
+    file: objs/r.bpf.o
+    maps:
+      - name: rules
+        pin: mp/rules
+attachments:
+  - name: fw
+    program: r/xdp_maps
+    hook: xdp
+    interface: p0
+EOF
+	cp "$W/objs/maps_v1.bpf.o" "$W/objs/r.bpf.o"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	mid=$(pinned_map_id "$pin")
+	assert_ne "$mid" "" "bpftool: rules is pinned" || return
+	assert_contains " $(prog_maps "$(xdp_prog_id p0)") " " $mid " "bpftool: the program uses it"
+	rm "$pin"
+	# Same sizes, the value struct's fields swapped.
+	cp "$W/objs/maps_swapped.bpf.o" "$W/objs/r.bpf.o"
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status: the object changed"
+	assert_jq "$(missing_maps "$OUT")" '[.[] | [.action, .map, .map_id]] == [["none", "rules", null]]' \
+		"status: the live map is not pinned again"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: the update, no error"
+	assert_jq "$(missing_maps "$OUT")" '[.[] | [.action, .map, .map_id]] == [["none", "rules", null]]' \
+		"plan: no re-pin"
+	assert_contains "$(missing_maps "$OUT" | jq -r '.[0].reason')" \
+		"value type struct { u64 pkts@0; u64 bytes@8; } (16 bytes), the object wants struct { u64 bytes@0; u64 pkts@8; } (16 bytes)" \
+		"plan: says what differs, with both layouts"
+	assert_not_exists "$pin" "plan pins nothing"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	npid=$(xdp_prog_id p0)
+	assert_ne "$(pinned_map_id "$pin")" "$mid" "bpftool: a new map is pinned"
+	assert_ne "$(pinned_map_id "$pin")" "" "bpftool: a map is pinned"
+	assert_contains " $(prog_maps "$npid") " " $(pinned_map_id "$pin") " "bpftool: the new program uses it"
+}
+
 run_test "a removed map pin: status drifted, plan re-pin, apply re-pins the live map" test_status_plan_apply
 run_test "an upgrade in the same run as a missing pin keeps the map's contents" test_upgrade_same_run
 run_test "a removed pin of a map no program holds: created afresh at the next load" test_no_live_holder
 run_test "a failed apply leaves a missing pin missing" test_failed_apply_changes_nothing
 run_test "a live map the new version does not fit is not pinned again" test_incompatible_live_map
+run_test "a live map whose value layout the new version does not fit is not pinned again" test_incompatible_live_btf

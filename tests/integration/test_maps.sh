@@ -414,11 +414,186 @@ EOF
 	assert_eq "$(map_max_at "$MAPS/shared/counts")" 8 "bpftool: the new map"
 }
 
-# A run killed at the rename that moves the pin (phase B done: the new
-# programs run on the new map, pinned at <pin>%new): the next apply
-# finishes the move, without loading anything.
+# kill_at_swap: apply v1 (recreate allowed, 42 at key 1), then apply
+# the bigger version and kill it at the rename that moves the pin (phase
+# B done: the new programs run on the new map, pinned at <pin>%new). Sets
+# KID (the old map, still pinned) and KTMP (the new one, at <pin>%new).
+kill_at_swap() {
+	local n
+
+	command -v strace >/dev/null || {
+		t_skip "strace is missing"
+		return 1
+	}
+	veth_add m0 m0p
+	use v1
+	write_m recreate
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return 1
+	use big
+	# Which rename moves the pin: counted on a first run, then undone.
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=rename -o "$T/renames.log" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1
+	n=$(grep -E '^[0-9]+ +rename\(' "$T/renames.log" | grep -n 'counts%new' | cut -d: -f1)
+	assert_ne "$n" "" "strace saw the rename of counts%new" || return 1
+	"$CNF" --bpffs "$T/bpffs" destroy --all >/dev/null 2>&1
+	use v1
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1 again" || return 1
+	KID=$(map_id_at "$MAPS/shared/counts")
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+
+	use big
+	( ASAN_OPTIONS=detect_leaks=0 exec strace -f -qq -o /dev/null -e trace=rename \
+		-e inject=rename:signal=KILL:when="$n" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1 ) 2>/dev/null
+	assert_eq "$?" 137 "apply was killed at the rename" || return 1
+	KTMP=$(map_id_at "$MAPS/shared/counts%new")
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$KID" "killed: the old map is still pinned"
+	assert_ne "$KTMP" "" "killed: the new map is pinned next to it" || return 1
+	has_word "$(xdp_map_ids)" "$KTMP" || _fail "killed: the new program already uses the new map"
+}
+
+# A run killed before the pin moved is finished by the next apply,
+# without loading anything.
 test_recreate_killed_at_swap() {
-	local n id tmp_id runs
+	local runs
+
+	kill_at_swap || return
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: the move is still to do"
+	assert_jq "$OUT" '(.actions | map(.action) | unique) == ["noop"] and
+		(.maps[] | select(.map == "counts") | .action == "recreate" and .old_map_id == '"$KID"' and
+		.stale_path == null)' \
+		"plan: no program to load, the map to recreate"
+	cnf_strace apply "$W/m.yaml" || return
+	assert_rc 0 "apply finishes the recreate"
+	assert_jq "$OUT" '.changed == true' "--json: changed"
+	runs=$(bpf_calls BPF_PROG_LOAD | wc -l)
+	assert_eq "$runs" 0 "strace: no program was loaded"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$KTMP" "bpftool: the new map took the pin"
+	assert_not_exists "$MAPS/shared/counts%new" "no temporary pin left"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 0 "bpftool: the old contents are gone"
+	map_lingers "$KID" && _fail "bpftool: the old map $KID is still loaded"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "then nothing to do"
+}
+
+# Killed before the pin moved, then the old version again: the pinned map
+# fits it and is reused, and the killed run's new map, left at <pin>%new,
+# is unpinned by apply (status and plan say so first).
+test_recreate_killed_then_reverted() {
+	local prog
+
+	kill_at_swap || return
+	use v1
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status: differences"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .state == "stale" and
+		.stale_path == "'"$MAPS/shared/counts%new"'"' "status: the leftover pin"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+		.map_id == '"$KID"' and .stale_path == "'"$MAPS/shared/counts%new"'"' \
+		"plan: the pinned map is reused, the leftover goes"
+	assert_eq "$(map_id_at "$MAPS/shared/counts%new")" "$KTMP" "plan left the leftover alone"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply the old version" || return
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and .done' \
+		"--json: reused"
+	assert_not_exists "$MAPS/shared/counts%new" "the leftover pin is gone"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$KID" "bpftool: the old map keeps its pin"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: with its contents"
+	prog=$(xdp_prog_id m0)
+	has_word "$(xdp_map_ids)" "$KID" || _fail "bpftool: program $prog does not use the pinned map $KID"
+	has_word "$(xdp_map_ids)" "$KTMP" && _fail "bpftool: program $prog still uses the leftover map"
+	map_lingers "$KTMP" && _fail "bpftool: the leftover map $KTMP is still loaded"
+	cnf_json apply --detailed-exitcode "$W/m.yaml"
+	assert_rc 0 "then nothing to do"
+}
+
+# A <pin>%new that no run takes over (a killed run's leftover, made here
+# by hand): status reports it (exit 2), plan lists it, apply unpins it
+# and changes nothing else; the pinned map and its contents stay.
+test_stale_new_pin() {
+	local id stale prog before tmp=$MAPS/shared/counts%new
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/shared/counts")
+	prog=$(xdp_prog_id m0)
+	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+	assert_ok "bpftool: a map at counts%new" bpftool map create "$tmp" type array key 4 \
+		value 8 entries 4 name counts || return
+	stale=$(map_id_at "$tmp")
+	assert_ne "$stale" "" "bpftool: a map is pinned at counts%new" || return
+	before=$(snapshot_maps)
+
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status: the leftover is a difference"
+	assert_jq "$OUT" '.in_sync == false and all(.attachments[]; .state == "in-sync")' \
+		"status: the attachments are in sync"
+	assert_jq "$OUT" '[.maps[] | [.state, .action, .map, .map_id, .stale_path]] ==
+		[["stale", "keep", "counts", '"$id"', "'"$tmp"'"]]' "status --json: the leftover"
+	cnf_run status "$W/m.yaml"
+	assert_rc 2 "status (text): exit 2"
+	assert_match "$OUT" "stale +mm/o +map shared/counts +\[counts\]" "status (text): the map line"
+	assert_contains "$OUT" "$tmp, left by an interrupted run, is unpinned" "status (text): why"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: a change"
+	assert_jq "$OUT" '.changed == true and ([.actions[].action] == ["noop"]) and
+		([.maps[] | [.action, .map, .stale_path]] == [["keep", "counts", "'"$tmp"'"]])' \
+		"plan --json: the leftover goes, nothing else"
+	cnf_run plan "$W/m.yaml"
+	assert_contains "$OUT" "1 leftover map pin to remove" "plan (text): the summary"
+	assert_maps_unchanged "$before" "status and plan changed nothing"
+
+	cnf_strace apply --detailed-exitcode "$W/m.yaml" || {
+		t_skip "strace is missing"
+		return
+	}
+	assert_rc 2 "apply: a change"
+	assert_eq "$(bpf_calls BPF_PROG_LOAD | wc -l)" 0 "strace: no program was loaded"
+	assert_jq "$OUT" '.changed == true and (.maps[] | select(.map == "counts") | .done)' \
+		"apply --json: done"
+	assert_not_exists "$tmp" "the leftover pin is gone"
+	map_lingers "$stale" && _fail "bpftool: the leftover map $stale is still loaded"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the same map is pinned"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: with its contents"
+	assert_eq "$(xdp_prog_id m0)" "$prog" "bpftool: the program was not touched"
+	cnf_json apply --detailed-exitcode "$W/m.yaml"
+	assert_rc 0 "apply again: nothing to do"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+	assert_jq "$OUT" '.in_sync and .maps == []' "status: nothing to report"
+
+	# Beside a map that an upgrade reuses: it goes with the upgrade.
+	assert_ok "bpftool: a map at counts%new again" bpftool map create "$tmp" type array \
+		key 4 value 8 entries 4 name counts || return
+	stale=$(map_id_at "$tmp")
+	use v2
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan v2"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+		.map_id == '"$id"' and .stale_path == "'"$tmp"'"' "plan: reused, the leftover goes"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_jq "$OUT" '.actions[0].action == "update" and .actions[0].done' "apply: updated"
+	assert_not_exists "$tmp" "the leftover pin is gone"
+	map_lingers "$stale" && _fail "bpftool: the leftover map $stale is still loaded"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the same map is pinned"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: with its contents"
+	has_word "$(xdp_map_ids)" "$id" || _fail "bpftool: the new program uses the pinned map"
+}
+
+# status: a pinned map the version apply would load does not fit is
+# reported with what differs (apply refuses it, or recreates it with
+# on_incompatible: recreate); status loads nothing and changes nothing.
+test_status_incompatible() {
+	local id before x
 
 	command -v strace >/dev/null || {
 		t_skip "strace is missing"
@@ -426,48 +601,62 @@ test_recreate_killed_at_swap() {
 	}
 	veth_add m0 m0p
 	use v1
-	write_m recreate
+	write_m
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply v1" || return
-	use big
-	# Which rename moves the pin: counted on a first run, then undone.
-	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=rename -o "$T/renames.log" \
-		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1
-	n=$(grep -E '^[0-9]+ +rename\(' "$T/renames.log" | grep -n 'counts%new' | cut -d: -f1)
-	assert_ne "$n" "" "strace saw the rename of counts%new" || return
-	"$CNF" --bpffs "$T/bpffs" destroy --all >/dev/null 2>&1
-	use v1
-	cnf_json apply "$W/m.yaml"
-	assert_rc 0 "apply v1 again" || return
 	id=$(map_id_at "$MAPS/shared/counts")
 	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+	assert_jq "$OUT" '.in_sync and .maps == []' "status: no map to report"
 
 	use big
-	( ASAN_OPTIONS=detect_leaks=0 exec strace -f -qq -o /dev/null -e trace=rename \
-		-e inject=rename:signal=KILL:when="$n" \
-		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1 ) 2>/dev/null
-	assert_eq "$?" 137 "apply was killed at the rename" || return
-	tmp_id=$(map_id_at "$MAPS/shared/counts%new")
-	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "killed: the old map is still pinned"
-	assert_ne "$tmp_id" "" "killed: the new map is pinned next to it"
-	has_word "$(xdp_map_ids)" "$tmp_id" || _fail "killed: the new program already uses the new map"
+	before=$(snapshot_maps)
+	cnf_strace status "$W/m.yaml" || return
+	assert_rc 2 "status: differences"
+	assert_eq "$(bpf_calls BPF_PROG_LOAD | wc -l)" 0 "strace: status loaded no program"
+	assert_eq "$(bpf_calls BPF_MAP_CREATE | wc -l)" 0 "strace: status created no map"
+	x=$(jq -c '[.maps[] | select(.map == "counts")]' <<<"$OUT")
+	assert_jq "$x" 'length == 1 and .[0].state == "incompatible" and .[0].action == "none" and
+		.[0].pin == "shared/counts" and .[0].path == "'"$MAPS/shared/counts"'" and
+		.[0].old_map_id == '"$id"' and .[0].contents_lost == false and
+		.[0].differences == [{"property": "max_entries", "old": "4", "new": "8"}]' \
+		"status --json: the map, what differs, apply refuses it"
+	assert_contains "$(jf "$x" '.[0].reason')" \
+		"map 'counts' is pinned at $MAPS/shared/counts with max_entries 4, the object wants 8" \
+		"status --json: the reason is plan's error"
+	assert_contains "$(jf "$x" '.[0].reason')" "on_incompatible: recreate" "status --json: how to opt in"
+	assert_jq "$OUT" '.in_sync == false and (.attachments[] | select(.attachment == "fw") |
+		.state == "drifted")' "status --json: fw drifted"
+	assert_contains "$(jf "$OUT" '.attachments[] | select(.attachment == "fw") | .reason')" \
+		"map 'counts' pinned at $MAPS/shared/counts does not fit this version (max_entries 4 -> 8): apply refuses it" \
+		"status --json: fw's reason names the map"
+	cnf_run status "$W/m.yaml"
+	assert_rc 2 "status (text): exit 2"
+	assert_match "$OUT" "incompatible +mm/o +map shared/counts +\[counts\]" "status (text): the map line"
+	assert_contains "$OUT" "max_entries 4, the object wants 8" "status (text): what differs"
+	assert_maps_unchanged "$before" "status changed nothing"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$id" "bpftool: the same map is pinned"
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 4 "bpftool: still 4 entries"
+	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 42 "bpftool: its contents are intact"
 
-	cnf_json plan "$W/m.yaml"
-	assert_rc 2 "plan: the move is still to do"
-	assert_jq "$OUT" '(.actions | map(.action) | unique) == ["noop"] and
-		(.maps[] | select(.map == "counts") | .action == "recreate" and .old_map_id == '"$id"')' \
-		"plan: no program to load, the map to recreate"
-	cnf_strace apply "$W/m.yaml" || return
-	assert_rc 0 "apply finishes the recreate"
-	assert_jq "$OUT" '.changed == true' "--json: changed"
-	runs=$(bpf_calls BPF_PROG_LOAD | wc -l)
-	assert_eq "$runs" 0 "strace: no program was loaded"
-	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$tmp_id" "bpftool: the new map took the pin"
-	assert_not_exists "$MAPS/shared/counts%new" "no temporary pin left"
-	assert_eq "$(count_at "$MAPS/shared/counts" 1)" 0 "bpftool: the old contents are gone"
-	map_lingers "$id" && _fail "bpftool: the old map $id is still loaded"
-	cnf_json plan "$W/m.yaml"
-	assert_rc 0 "then nothing to do"
+	# With the permission: apply would recreate it.
+	write_m recreate
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status with on_incompatible: recreate"
+	assert_jq "$OUT" '[.maps[] | select(.map == "counts")] | length == 1 and
+		(.[0] | .state == "incompatible" and .action == "recreate" and .contents_lost and
+		.old_map_id == '"$id"' and .differences[0].property == "max_entries")' \
+		"status --json: the map will be recreated"
+	assert_contains "$(jf "$OUT" '.attachments[] | select(.attachment == "fw") | .reason')" \
+		"(max_entries 4 -> 8): apply recreates it, its contents lost" "status --json: fw's reason"
+	assert_maps_unchanged "$before" "status changed nothing"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply recreates the map" || return
+	assert_eq "$(map_max_at "$MAPS/shared/counts")" 8 "bpftool: the new map"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync again"
+	assert_jq "$OUT" '.in_sync and .maps == []' "status: nothing to report"
 }
 
 test_initial_entries() {
@@ -635,6 +824,9 @@ run_test "on_incompatible: recreate replaces the map, contents lost, links updat
 run_test "a failed run unpins the maps it made and puts the old map's pin back" test_recreate_rollback
 run_test "objects sharing a pin share the new map; a user left behind is refused" test_recreate_shared
 run_test "a run killed before the pin moved is finished by the next" test_recreate_killed_at_swap
+run_test "a run killed before the pin moved, then the old version: the leftover goes" test_recreate_killed_then_reverted
+run_test "a stale <pin>%new: status and plan report it, apply unpins it" test_stale_new_pin
+run_test "status reports an incompatible pinned map, changes nothing" test_status_incompatible
 run_test "initial entries: typed, written on creation only" test_initial_entries
 run_test "a recreated map gets its initial entries" test_recreate_writes_entries
 run_test "maps pinned by name live under the state root and go with destroy" test_pin_by_name
