@@ -44,6 +44,8 @@ int run_plan(struct run *r)
 		.prune_all = r->mode == RUN_DESTROY ? r->cli->all : r->set->from_dirs,
 		.caps = hook_caps_get,
 		.delete_reason = r->mode == RUN_DESTROY ? "destroy" : NULL,
+		.sources = r->share,
+		.sources_count = r->share_count,
 	};
 	int err = plan_build(&in, &r->plan);
 
@@ -80,7 +82,8 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 		for (size_t i = 0; i < r.plan.count && err >= 0; i++) {
 			const struct cnf_action *a = &r.plan.actions[i];
 
-			if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
+			if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE ||
+			    a->reuse_prog_id)
 				continue;
 			if (objects_load(objects_for(&r.objs, a->want->att), a->want->att->name,
 					 manifest_attachment_line(a->want->manifest, a->want->att_idx,

@@ -136,6 +136,15 @@ static int prog_fd_of(struct run *r, const struct cnf_instance *w)
 	return p ? bpf_program__fd(p) : -1;
 }
 
+/* The program a create or replace attaches: the running one the plan
+ * chose to share (plan_share.c), else the one loaded for this run. */
+static int action_prog_fd(struct run *r, const struct cnf_action *a)
+{
+	int fd = a->reuse_prog_id ? hook_prog_fd(a->reuse_prog_id) : -1;
+
+	return fd >= 0 ? fd : prog_fd_of(r, a->want);
+}
+
 static uint32_t prog_id_of_fd(int fd)
 {
 	struct bpf_prog_info pi = {};
@@ -267,8 +276,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		res.tc_priority = w->t.tc_priority;
 		res.tc_handle = w->t.tc_handle;
 		res.tc_parent = w->t.dir == TC_DIR_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
-		res.prog_id = prog_id_of_fd(prog_fd_of(r, w));
-		err = state_pin(r->cli->bpffs, m, pin_key, prog_fd_of(r, w));
+		res.prog_id = prog_id_of_fd(action_prog_fd(r, a));
+		err = state_pin(r->cli->bpffs, m, pin_key, action_prog_fd(r, a));
 		if (err < 0)
 			goto pin_failed;
 		record_fill(r, w, &res, prev, x->new_rec);
@@ -284,7 +293,7 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	err = netns_enter(w->t.netns, &orig);
 	if (err < 0)
 		return err;
-	fd = ops->attach(w, prog_fd_of(r, w), &args, &res);
+	fd = ops->attach(w, action_prog_fd(r, a), &args, &res);
 	netns_leave(orig);
 	if (fd < 0) {
 		if (is_tc(ops)) {
@@ -656,6 +665,25 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A create that shares a running program: the program is still there and
+ * is what the plan saw (the plan read its id from an in-sync link). */
+static bool reuse_check(const struct cnf_action *a)
+{
+	const struct cnf_instance *w = a->want;
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	int fd = hook_prog_fd(a->reuse_prog_id);
+
+	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &pi, &len) == 0 && pi.id == a->reuse_prog_id &&
+	    pi.type == w->prog_type)
+		return true;
+	log_error("attachment '%s' (%s:%d): program id %u, which its in-sync instances ran when "
+		  "the plan was made, is gone or changed (a concurrent change): run apply again",
+		  w->att->name, w->manifest->path,
+		  manifest_attachment_line(w->manifest, w->att_idx, NULL), a->reuse_prog_id);
+	return false;
+}
+
 /* Everything that can fail without touching a hook, for every action. */
 static int preflight(struct run *r)
 {
@@ -682,7 +710,12 @@ static int preflight(struct run *r)
 
 		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
 			continue;
-		if (objects_load(objects_for(&r->objs, w->att), w->att->name,
+		if (a->reuse_prog_id && !reuse_check(a)) {
+			ret = -ESTALE;
+			continue;
+		}
+		if (!a->reuse_prog_id &&
+		    objects_load(objects_for(&r->objs, w->att), w->att->name,
 				 manifest_attachment_line(w->manifest, w->att_idx, "program"),
 				 false) < 0) {
 			ret = -EINVAL;

@@ -169,7 +169,7 @@ static int cgroup_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 
 const struct hook_ops hook_cgroup_ops = {
 	.kind = HOOK_CGROUP,
-	.caps = { .link_update = true, .multi_prog = true },
+	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.prepare = cgroup_prepare,
 	.describe = cgroup_describe,
 	.attach = cgroup_attach,

@@ -75,7 +75,7 @@ static int fd_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 
 const struct hook_ops hook_flow_dissector_ops = {
 	.kind = HOOK_FLOW_DISSECTOR,
-	.caps = { .link_update = true, .multi_prog = false },
+	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
 	.prepare = fd_prepare,
 	.resolve = fd_resolve,
 	.describe = fd_describe,

@@ -471,7 +471,7 @@ static int kprobe_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 
 const struct hook_ops hook_kprobe_ops = {
 	.kind = HOOK_KPROBE,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = kprobe_prepare,
 	.resolve = kprobe_resolve,
 	.describe = kprobe_describe,
@@ -482,7 +482,7 @@ const struct hook_ops hook_kprobe_ops = {
 
 const struct hook_ops hook_kretprobe_ops = {
 	.kind = HOOK_KRETPROBE,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = kprobe_prepare,
 	.resolve = kprobe_resolve,
 	.describe = kprobe_describe,

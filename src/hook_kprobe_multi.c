@@ -128,7 +128,7 @@ static int km_attach(const struct cnf_instance *w, int prog_fd, const struct att
 
 const struct hook_ops hook_kprobe_multi_ops = {
 	.kind = HOOK_KPROBE_MULTI,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = km_prepare,
 	.resolve = km_resolve,
 	.describe = km_describe,

@@ -94,7 +94,7 @@ static int nf_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 
 const struct hook_ops hook_netfilter_ops = {
 	.kind = HOOK_NETFILTER,
-	.caps = { .link_update = false, .multi_prog = false },
+	.caps = { .link_update = false, .multi_prog = false, .shared_prog = true },
 	.prepare = nf_prepare,
 	.resolve = nf_resolve,
 	.describe = nf_describe,

@@ -78,7 +78,7 @@ static int netkit_update(const struct cnf_instance *w, const struct cnf_record *
 
 const struct hook_ops hook_netkit_ops = {
 	.kind = HOOK_NETKIT,
-	.caps = { .link_update = true, .multi_prog = true },
+	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.network = true,
 	.prepare = netkit_prepare,
 	.describe = netkit_describe,

@@ -118,7 +118,7 @@ static int raw_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 
 const struct hook_ops hook_raw_tracepoint_ops = {
 	.kind = HOOK_RAW_TRACEPOINT,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = raw_prepare,
 	.resolve = raw_resolve,
 	.describe = raw_describe,

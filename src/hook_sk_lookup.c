@@ -54,7 +54,7 @@ static int skl_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 
 const struct hook_ops hook_sk_lookup_ops = {
 	.kind = HOOK_SK_LOOKUP,
-	.caps = { .link_update = true, .multi_prog = true },
+	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.prepare = skl_prepare,
 	.resolve = skl_resolve,
 	.describe = skl_describe,

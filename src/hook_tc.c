@@ -177,7 +177,7 @@ static int tc_detach(const struct cnf_record *rec, int pin_fd)
 
 const struct hook_ops hook_tc_ops = {
 	.kind = HOOK_TC,
-	.caps = { .link_update = true /* BPF_TC_F_REPLACE */, .multi_prog = true },
+	.caps = { .link_update = true /* BPF_TC_F_REPLACE */, .multi_prog = true, .shared_prog = true },
 	.network = true,
 	.prepare = tc_prepare,
 	.describe = tc_describe,

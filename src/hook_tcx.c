@@ -47,7 +47,7 @@ static int tcx_detach(const struct cnf_record *rec, int pin_fd)
 
 const struct hook_ops hook_tcx_ops = {
 	.kind = HOOK_TCX,
-	.caps = { .link_update = true, .multi_prog = true },
+	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.network = true,
 	.prepare = tcx_prepare,
 	.describe = tcx_describe,

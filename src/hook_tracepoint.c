@@ -99,7 +99,7 @@ static int tp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 
 const struct hook_ops hook_tracepoint_ops = {
 	.kind = HOOK_TRACEPOINT,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = tp_prepare,
 	.resolve = tp_resolve,
 	.describe = tp_describe,

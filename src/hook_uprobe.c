@@ -266,7 +266,7 @@ static int uprobe_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 
 const struct hook_ops hook_uprobe_ops = {
 	.kind = HOOK_UPROBE,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = uprobe_prepare,
 	.resolve = uprobe_resolve,
 	.describe = uprobe_describe,
@@ -277,7 +277,7 @@ const struct hook_ops hook_uprobe_ops = {
 
 const struct hook_ops hook_uretprobe_ops = {
 	.kind = HOOK_URETPROBE,
-	.caps = { .link_update = false, .multi_prog = true },
+	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = uprobe_prepare,
 	.resolve = uprobe_resolve,
 	.describe = uprobe_describe,

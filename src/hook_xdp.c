@@ -174,7 +174,7 @@ static int xdp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 
 const struct hook_ops hook_xdp_ops = {
 	.kind = HOOK_XDP,
-	.caps = { .link_update = true, .multi_prog = false },
+	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
 	.network = true,
 	.prepare = xdp_prepare,
 	.describe = xdp_describe,

@@ -871,12 +871,13 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 	int ret = 0;
 
 	map_plans_free(c);
-	/* What the plan loads: the objects of what it creates or updates. */
+	/* What the plan loads: the objects of what it creates or updates
+	 * (a create that attaches a running program loads nothing). */
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct cnf_action *a = &plan->actions[i];
 		struct obj_entry *e;
 
-		if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
+		if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE || a->reuse_prog_id)
 			continue;
 		e = objects_for(c, a->want->att);
 		if (e && e->bo)

@@ -122,6 +122,8 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 		json_object_object_add(o, "strategy", json_object_new_string(s));
 	if ((s = action_via(a)))
 		json_object_object_add(o, "via", json_object_new_string(s));
+	if (a->reuse_prog_id)
+		json_object_object_add(o, "reuses_prog_id", json_object_new_int64(a->reuse_prog_id));
 	if (a->want && a->want->hook_desc[0])
 		json_object_object_add(o, "hook_params", json_object_new_string(a->want->hook_desc));
 	if (a->config_diff) {
@@ -478,6 +480,9 @@ void output_plan(const struct run *r, bool applied)
 			printf("; %s", s);
 		if (a->kind == ACT_REPLACE && a->strategy == STRAT_BREAK_BEFORE_MAKE)
 			printf(" (the hook holds one program: a short gap)");
+		if (a->reuse_prog_id)
+			printf("; runs program %u, already running for this attachment's program",
+			       a->reuse_prog_id);
 		if (applied && a->done && a->link_id)
 			printf("; link %u", a->link_id);
 		if (applied && a->done && a->prog_id)

@@ -382,6 +382,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	}
 	ret->actions = out;
 	ret->count = n;
+	plan_share_programs(in, ret);
 	return 0;
 }
 

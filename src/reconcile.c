@@ -782,6 +782,7 @@ static void apply_focus(struct run *r, const struct run_focus *f)
 {
 	size_t n = 0;
 
+	r->share = xcalloc(r->want_count + 1, sizeof(*r->share));
 	for (size_t i = 0; i < r->want_count; i++) {
 		struct cnf_instance *w = &r->want[i];
 
@@ -790,6 +791,13 @@ static void apply_focus(struct run *r, const struct run_focus *f)
 				r->want[n] = *w;
 			n++;
 		} else {
+			/* Left out, but its running program may serve a create
+			 * in focus (one program per attachment program). */
+			struct cnf_observed *h = state_lookup(&r->st, w->manifest->name, w->key);
+
+			if (h && plan_source_of(w, h, hook_caps_get(w->t.kind),
+						&r->share[r->share_count]))
+				r->share_count++;
 			free(w->t.cgroup_path);
 			free(w->t.name);
 			free(w->t.path);
@@ -957,6 +965,7 @@ void run_free(struct run *r)
 		free(r->want[i].t.path);
 	}
 	free(r->want);
+	free(r->share);
 	config_diff_free(r);
 	map_pins_free(r);
 	plan_free(&r->plan);

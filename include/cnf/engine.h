@@ -166,6 +166,11 @@ struct cnf_action {
 	/* A new version of the running program: what changed in its
 	 * global variables (config_diff.h); NULL otherwise. */
 	const struct config_diff *config_diff;
+	/* create: the program already running for another instance of the
+	 * same attachment program (same object content, config and program)
+	 * is attached instead of loading the object again, so that every
+	 * instance runs one program with one set of maps (0: load). */
+	uint32_t reuse_prog_id;
 };
 
 struct cnf_plan {
@@ -178,12 +183,28 @@ struct cnf_plan {
 struct hook_caps {
 	bool link_update;             /* BPF_LINK_UPDATE works on its links */
 	bool multi_prog;              /* several programs may share the hook */
+	/* one loaded program may run on several targets of the family (not
+	 * so where the target is fixed at load: fentry, LSM, struct_ops) */
+	bool shared_prog;
 };
 
 const char *action_kind_name(enum action_kind k);
 const char *strategy_name(enum strategy s);
 const char *hook_kind_name(enum hook_kind k);
 enum hook_kind hook_kind_from_name(const char *name);
+
+/* A program some in-sync instance runs, that a create may attach too. */
+struct plan_source {
+	const struct cnf_manifest *manifest;
+	enum hook_kind kind;
+	uint32_t attach_type;
+	uint32_t prog_id;
+	uint8_t prog_hash[CNF_HASH_LEN];
+};
+/* The source an in-sync pair (desired, observed) offers; false when its
+ * program cannot be shared (see plan_share.c). */
+bool plan_source_of(const struct cnf_instance *w, const struct cnf_observed *h,
+		    const struct hook_caps *caps, struct plan_source *ret);
 
 /* The planner: a pure function. Desired instances are in manifest order;
  * observed ones in any order. `scope` lists the manifest names whose
@@ -201,6 +222,13 @@ struct plan_input {
 	bool prune_all;
 	const char *delete_reason;    /* overrides the reason of deletes (destroy) */
 	const struct hook_caps *(*caps)(enum hook_kind kind);
+	/* Running programs of in-sync instances left out of the plan (a
+	 * focused run): creates may share them as they would a noop's. */
+	const struct plan_source *sources;
+	size_t sources_count;
 };
 int plan_build(const struct plan_input *in, struct cnf_plan *ret);
+/* Part of plan_build(): sets reuse_prog_id of the creates that can run a
+ * program an in-sync instance already runs. */
+void plan_share_programs(const struct plan_input *in, struct cnf_plan *p);
 void plan_free(struct cnf_plan *p);

@@ -38,6 +38,10 @@ struct run {
 	bool have_live;
 	struct cnf_instance *want;
 	size_t want_count;
+	/* A focused run: the programs of the in-sync instances it left out,
+	 * which its creates may share (plan_input.sources). */
+	struct plan_source *share;
+	size_t share_count;
 	const char **scope;
 	size_t scope_count;
 	struct cnf_plan plan;

@@ -155,6 +155,11 @@ test_selective() {
 	assert_jq "$line" '.scope == "focus" and .create == 4 and .noop == 0' \
 		"the reconcile covered the new interfaces only (no noop for wv0)"
 	assert_eq "$(pinned_link_id "$(pin_of net fw wv0)")" "$lid" "wv0's link is untouched"
+	# The focused run shares the programs wv0 runs: no second copy.
+	assert_eq "$(xdp_prog_id wv1) $(xdp_prog_id wv1p)" "$(xdp_prog_id wv0) $(xdp_prog_id wv0)" \
+		"bpftool net: wv1 and wv1p run wv0's XDP program"
+	assert_eq "$(watch_lines action | tail -n 4 | jq -s '[.[] | select(.reuses_prog_id)] | length')" 4 \
+		"the four creates say which running program they attach"
 	assert_eq "$(tail -n +"$((first + 1))" "$W/watch.out" | jq -r 'select(.event == "action") | .target' |
 		grep -c '^wv0')" 0 "no action on wv0 or wv0p after the first reconcile"
 }
@@ -326,6 +331,8 @@ test_lock_retry() {
 	wait_for '[ "$(link_pins)" = 4 ]'
 	assert_eq "$(link_pins)" 4 "attached once the lock is free"
 	assert_eq "$(count_xdp)" 2 "bpftool net: XDP on both interfaces"
+	# The pins appear while the run attaches; its lines come after.
+	wait_for '[ "$(watch_lines action | wc -l)" -ge 4 ]'
 	assert_jq "$(watch_lines action | tail -n 1)" '.trigger | test("retry")' "by a retry"
 }
 

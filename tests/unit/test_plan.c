@@ -2,6 +2,7 @@
 /* The planner, without a kernel: desired and observed states built by hand. */
 #include <errno.h>
 #include <stdlib.h>
+#include <linux/if_link.h>
 
 #include "cnf/engine.h"
 #include "cnf/log.h"
@@ -10,8 +11,11 @@
 static struct cnf_manifest man = { .name = (char *)"edge" };
 static struct cnf_attachment atts[8];
 
-static const struct hook_caps xdp_caps = { .link_update = true, .multi_prog = false };
-static const struct hook_caps tcx_caps = { .link_update = true, .multi_prog = true };
+static const struct hook_caps xdp_caps = { .link_update = true, .multi_prog = false,
+					   .shared_prog = true };
+static const struct hook_caps tcx_caps = { .link_update = true, .multi_prog = true,
+					   .shared_prog = true };
+/* fentry-like: the target is fixed when the program is loaded */
 static const struct hook_caps none_caps = { .link_update = false, .multi_prog = true };
 
 static const struct hook_caps *caps(enum hook_kind k)
@@ -385,6 +389,157 @@ TEST(test_scales_linearly_enough)
 	free(h);
 }
 
+/* A new target of an attachment whose other targets are in sync attaches
+ * the program they run; nothing else does. */
+TEST(test_create_shares_running_program)
+{
+	struct cnf_instance w[3];
+	struct cnf_observed h[2];
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	want_init(&w[1], 0, HOOK_XDP, "fw", "eth1", 1, 1);
+	want_init(&w[2], 0, HOOK_XDP, "fw", "eth2", 1, 1);
+	have_init(&h[0], "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	h[0].prog_id = h[0].rec.prog_id = 77;
+	/* eth2's link is defunct (the interface came back): recreated */
+	have_init(&h[1], "edge", "fw/eth2", HOOK_XDP, 1, 1);
+	h[1].alive = false;
+	h[1].defunct = true;
+	h[1].prog_id = h[1].rec.prog_id = 55;
+	CHECK_INT(plan(w, 3, h, 2, false, &p), 0);
+	CHECK_INT(p.count, 3);
+	CHECK_INT(p.actions[0].kind, ACT_NOOP);
+	CHECK_INT(p.actions[0].reuse_prog_id, 0);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 77);
+	CHECK_INT(p.actions[2].kind, ACT_CREATE);
+	CHECK_INT(p.actions[2].reuse_prog_id, 77); /* not the defunct link's 55 */
+	plan_free(&p);
+
+	/* Another attachment of the same program (same identity) shares too;
+	 * a different program does not. */
+	want_init(&w[1], 1, HOOK_XDP, "fw2", "eth1", 1, 1);
+	want_init(&w[2], 2, HOOK_XDP, "other", "eth2", 9, 1);
+	CHECK_INT(plan(w, 3, h, 1, false, &p), 0);
+	CHECK_INT(p.actions[1].reuse_prog_id, 77);
+	CHECK_INT(p.actions[2].reuse_prog_id, 0);
+	plan_free(&p);
+}
+
+TEST(test_create_shares_only_what_fits)
+{
+	static struct cnf_manifest other = { .name = (char *)"other" };
+	struct cnf_instance w[2];
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	/* No in-sync source: the object is loaded. */
+	want_init(&w[0], 0, HOOK_TCX, "count", "eth0", 2, 1);
+	want_init(&w[1], 0, HOOK_TCX, "count", "eth1", 2, 1);
+	have_init(&h, "edge", "count/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+
+	/* Another manifest's program is not shared. */
+	want_init(&w[0], 0, HOOK_TCX, "count", "eth0", 1, 1);
+	want_init(&w[1], 0, HOOK_TCX, "count", "eth1", 1, 1);
+	w[1].manifest = &other;
+	CHECK_INT(plan(w, 2, &h, 1, true, &p), 0);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+
+	/* Another attach type (egress vs ingress) is not shared. */
+	want_init(&w[1], 0, HOOK_TCX, "count", "eth1", 1, 1);
+	w[1].t.attach_type = BPF_TCX_EGRESS;
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+
+	/* A family whose target is fixed at load never shares. */
+	want_init(&w[0], 0, HOOK_FENTRY, "f", "a", 1, 1);
+	want_init(&w[1], 0, HOOK_FENTRY, "f", "b", 1, 2);
+	have_init(&h, "edge", "f/a", HOOK_FENTRY, 1, 1);
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_NOOP);
+	CHECK_INT(p.actions[1].kind, ACT_CREATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+
+	/* XDP offload and device-bound programs are tied to one device. */
+	want_init(&w[0], 0, HOOK_XDP, "fw", "eth0", 1, 1);
+	want_init(&w[1], 0, HOOK_XDP, "fw", "eth1", 1, 1);
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	w[1].t.xdp_mode = XDP_MODE_OFFLOAD;
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+	w[1].t.xdp_mode = XDP_MODE_AUTO;
+	h.rec.xdp_flags = XDP_FLAGS_HW_MODE;
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+	h.rec.xdp_flags = 0;
+	w[0].prog_flags = w[1].prog_flags = BPF_F_XDP_DEV_BOUND_ONLY;
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+
+	/* A link running another program than recorded is drift, not a
+	 * source. */
+	w[0].prog_flags = w[1].prog_flags = 0;
+	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
+	h.prog_replaced = true;
+	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 0);
+	plan_free(&p);
+}
+
+/* A focused run (watch) leaves the in-sync instances out of the plan and
+ * passes their programs as sources. */
+TEST(test_create_shares_source_outside_plan)
+{
+	struct cnf_instance w[2];
+	struct cnf_observed h;
+	struct plan_source src;
+	struct cnf_plan p;
+	struct plan_input in = {
+		.want = &w[1], .want_count = 1, .scope = scope_edge, .scope_count = 1,
+		.caps = caps, .sources = &src, .sources_count = 1,
+	};
+
+	want_init(&w[0], 0, HOOK_TCX, "count", "eth0", 1, 1);
+	want_init(&w[1], 0, HOOK_TCX, "count", "eth1", 1, 1);
+	have_init(&h, "edge", "count/eth0", HOOK_TCX, 1, 1);
+	h.prog_id = h.rec.prog_id = 42;
+	CHECK(plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
+	CHECK_INT(src.prog_id, 42);
+	CHECK_INT(plan_build(&in, &p), 0);
+	CHECK_INT(p.count, 1);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK_INT(p.actions[0].reuse_prog_id, 42);
+	plan_free(&p);
+
+	/* Not in sync, not a source: another program, order drift, a dead
+	 * link, a family that does not share. */
+	w[0].prog_hash[0] ^= 1;
+	CHECK(!plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
+	w[0].prog_hash[0] ^= 1;
+	snprintf(h.order_drift, sizeof(h.order_drift), "not first");
+	CHECK(!plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
+	h.order_drift[0] = '\0';
+	h.alive = false;
+	CHECK(!plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
+	h.alive = true;
+	CHECK(!plan_source_of(&w[0], &h, caps(HOOK_FENTRY), &src));
+	CHECK(plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
+}
+
 TEST(test_names)
 {
 	CHECK_STR(action_kind_name(ACT_REPLACE), "replace");
@@ -401,4 +556,6 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
 	  test_removed_attachment_deletes_in_scope_only, test_single_prog_hook_deleted_before_create,
 	  test_anchor_created_first, test_anchor_per_target, test_duplicate_keys_rejected,
-	  test_scales_linearly_enough, test_names)
+	  test_scales_linearly_enough, test_create_shares_running_program,
+	  test_create_shares_only_what_fits,
+	  test_create_shares_source_outside_plan, test_names)

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* One program per attachment program: a create that follows an earlier
+ * apply (a new interface matching a glob, a recreated interface, a new
+ * cgroup) attaches the program the in-sync instances already run, instead
+ * of loading the object again. Without this, instances made at different
+ * times would run separate copies of the program, each with its own
+ * unpinned maps (split counters, split tables), and every such create
+ * would pay a verifier run.
+ *
+ * A running program qualifies when an in-sync instance of the same
+ * manifest runs it, with the same program identity (object content,
+ * config, program, its type: cnf_instance.prog_hash), on a hook of the
+ * same family and attach type, and the family lets one loaded program
+ * run on several targets (hook_caps.shared_prog). Offloaded and
+ * device-bound XDP programs are tied to one device at load: never shared.
+ * A focused run (watch) plans only some targets: it passes the running
+ * programs of the in-sync instances it leaves out as plan_input.sources.
+ * Pure: no kernel access. Apply opens the program by id, and stops before
+ * touching anything when it is gone. */
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnf/engine.h"
+#include "cnf/hashidx.h"
+#include "cnf/util.h"
+
+static bool shareable(const struct hook_caps *c, const struct cnf_instance *w)
+{
+	if (!c || !c->shared_prog)
+		return false;
+	if (w->t.kind == HOOK_XDP && w->t.xdp_mode == XDP_MODE_OFFLOAD)
+		return false;
+	return !(w->prog_flags & BPF_F_XDP_DEV_BOUND_ONLY);
+}
+
+bool plan_source_of(const struct cnf_instance *w, const struct cnf_observed *h,
+		    const struct hook_caps *caps, struct plan_source *ret)
+{
+	if (!w || !h || w->target_missing || !shareable(caps, w))
+		return false;
+	if (!h->has_record || !h->has_pin || !h->alive || h->defunct || h->prog_replaced ||
+	    !h->prog_id || h->prog_id != h->rec.prog_id || h->order_drift[0])
+		return false;
+	/* What makes the pair in sync (plan.c's decide()): same hook, same
+	 * program identity. */
+	if (h->rec.hook != (uint32_t)w->t.kind ||
+	    memcmp(h->rec.hook_hash, w->hook_hash, CNF_HASH_LEN) != 0 ||
+	    memcmp(h->rec.prog_hash, w->prog_hash, CNF_HASH_LEN) != 0)
+		return false;
+	if (h->rec.xdp_flags & XDP_FLAGS_HW_MODE)
+		return false;
+	ret->manifest = w->manifest;
+	ret->kind = w->t.kind;
+	ret->attach_type = w->t.attach_type;
+	ret->prog_id = h->prog_id;
+	memcpy(ret->prog_hash, w->prog_hash, CNF_HASH_LEN);
+	return true;
+}
+
+static bool source_fits(const struct plan_source *s, const struct cnf_instance *w)
+{
+	return s->manifest == w->manifest && s->kind == w->t.kind &&
+	       s->attach_type == w->t.attach_type &&
+	       !memcmp(s->prog_hash, w->prog_hash, CNF_HASH_LEN);
+}
+
+static uint64_t hash_of(const uint8_t prog_hash[CNF_HASH_LEN], enum hook_kind kind,
+			uint32_t attach_type)
+{
+	uint64_t h;
+
+	/* prog_hash is a SHA-256: any of its bytes are as good as a hash. */
+	memcpy(&h, prog_hash, sizeof(h));
+	return h ^ (uint64_t)kind ^ ((uint64_t)attach_type << 8);
+}
+
+/* The sources, one per distinct program: the first one found stays. */
+struct sources {
+	struct plan_source *src;
+	size_t count;
+	struct hashidx ix;
+};
+
+static const struct plan_source *sources_find(const struct sources *ss,
+					      const struct cnf_instance *w)
+{
+	size_t e;
+
+	hashidx_for_each_possible(&ss->ix, hash_of(w->prog_hash, w->t.kind, w->t.attach_type), e)
+		if (source_fits(&ss->src[e], w))
+			return &ss->src[e];
+	return NULL;
+}
+
+static void sources_add(struct sources *ss, const struct plan_source *s)
+{
+	size_t e;
+
+	hashidx_for_each_possible(&ss->ix, hash_of(s->prog_hash, s->kind, s->attach_type), e) {
+		const struct plan_source *x = &ss->src[e];
+
+		if (x->manifest == s->manifest && x->kind == s->kind &&
+		    x->attach_type == s->attach_type &&
+		    !memcmp(x->prog_hash, s->prog_hash, CNF_HASH_LEN))
+			return;
+	}
+	ss->src[ss->count] = *s;
+	hashidx_add(&ss->ix, hash_of(s->prog_hash, s->kind, s->attach_type), ss->count++);
+}
+
+static const struct hook_caps *caps_of(const struct plan_input *in, enum hook_kind k)
+{
+	return in->caps ? in->caps(k) : NULL;
+}
+
+void plan_share_programs(const struct plan_input *in, struct cnf_plan *p)
+{
+	size_t creates = 0, max = in->sources_count;
+	struct sources ss = {};
+	struct plan_source one;
+
+	for (size_t i = 0; i < p->count; i++) {
+		creates += p->actions[i].kind == ACT_CREATE;
+		max += p->actions[i].kind == ACT_NOOP;
+	}
+	if (!creates || !max)
+		return;
+	ss.src = xcalloc(max, sizeof(*ss.src));
+	hashidx_init(&ss.ix, max);
+	for (size_t i = 0; i < p->count; i++) {
+		const struct cnf_action *a = &p->actions[i];
+
+		if (a->kind == ACT_NOOP && a->want &&
+		    plan_source_of(a->want, a->have, caps_of(in, a->want->t.kind), &one))
+			sources_add(&ss, &one);
+	}
+	for (size_t i = 0; i < in->sources_count; i++)
+		sources_add(&ss, &in->sources[i]);
+	for (size_t i = 0; i < p->count; i++) {
+		struct cnf_action *a = &p->actions[i];
+		const struct plan_source *s;
+
+		if (a->kind != ACT_CREATE || !a->want ||
+		    !shareable(caps_of(in, a->want->t.kind), a->want))
+			continue;
+		if ((s = sources_find(&ss, a->want)))
+			a->reuse_prog_id = s->prog_id;
+	}
+	hashidx_free(&ss.ix);
+	free(ss.src);
+}
