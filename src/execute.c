@@ -264,6 +264,7 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	const struct cnf_record *prev = a->have && a->have->has_record ? &a->have->rec : NULL;
 	struct attach_result res = {};
 	struct attach_args args;
+	struct hook_rev *rev;
 	int orig, fd, err;
 
 	if (!x->new_rec)
@@ -271,6 +272,9 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	args_init(r, w, &args);
 	if (w->t.anchor)
 		args.anchor_link_id = anchor_link_id(r, w);
+	rev = run_hook_rev(r, w);
+	if (rev)
+		args.expected_revision = rev->revision;
 
 	if (is_tc(ops)) {
 		res.tc_priority = w->t.tc_priority;
@@ -302,7 +306,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 				state_record_del(r->cli->bpffs, m, w->key);
 		}
 		if (fd == -ESTALE)
-			log_error("%s: the hook changed while attaching (a concurrent change)",
+			log_error("%s: the hook changed since this run read it (a concurrent change); "
+				  "nothing on it was overwritten",
 				  action_what(a));
 		else if (fd == -ENOENT && w->t.anchor)
 			log_error("%s: anchor '%s' is not attached", action_what(a), w->t.anchor);
@@ -312,6 +317,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	}
 	x->new_fd = fd;
 	x->made = true;
+	if (rev)
+		rev->revision++; /* the run's own change */
 	if (is_tc(ops)) {
 		res.prog_id = prog_id_of_fd(fd);
 	} else {
@@ -357,6 +364,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	struct attach_result res = { .link_id = h->link_id };
 	struct attach_args args;
 	struct cnf_record rec;
+	struct hook_rev *rev;
 	_cleanup_close_ int pin = -1;
 	int orig, err;
 
@@ -382,6 +390,9 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 		return err;
 	}
 	x->made = true;
+	/* BPF_LINK_UPDATE commits a new revision of the hook too. */
+	if ((rev = run_hook_rev(r, w)))
+		rev->revision++;
 	res.prog_id = res.prog_id ? res.prog_id : loaded_prog_id(prog_fd_of(r, w));
 	if (is_tc(ops)) {
 		/* The pin holds the program: pin the new one. */

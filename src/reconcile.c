@@ -651,6 +651,33 @@ static int observe_all(struct run *r)
 
 /* Ordered tcx links: is each still where its manifest put it? A foreign
  * program inserted in front of an `order: first` link, say, is drift. */
+struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w)
+{
+	if (w->t.kind != HOOK_TCX || w->t.tc_fallback)
+		return NULL;
+	for (size_t i = 0; i < r->revs_count; i++) {
+		struct hook_rev *h = &r->revs[i];
+
+		if (h->netns_ino == w->t.netns_ino && h->ifindex == w->t.ifindex &&
+		    h->attach_type == (uint32_t)w->t.attach_type)
+			return h;
+	}
+	return NULL;
+}
+
+/* Keeps the revision of a hook whose order the plan depends on. */
+static void keep_revision(struct run *r, const struct cnf_instance *w, uint64_t revision)
+{
+	if (run_hook_rev(r, w))
+		return;
+	if (grow_array((void **)&r->revs, &r->revs_cap, r->revs_count + 1, sizeof(*r->revs)) < 0)
+		return;
+	r->revs[r->revs_count++] = (struct hook_rev){ .netns_ino = w->t.netns_ino,
+						      .ifindex = w->t.ifindex,
+						      .attach_type = (uint32_t)w->t.attach_type,
+						      .revision = revision };
+}
+
 static void check_order(struct run *r)
 {
 	for (size_t i = 0; i < r->want_count; i++) {
@@ -691,6 +718,7 @@ static void check_order(struct run *r)
 			continue;
 		}
 		netns_leave(orig);
+		keep_revision(r, w, q.revision);
 		for (__u32 k = 0; k < q.count && k < ARRAY_SIZE(links); k++) {
 			if (links[k] == h->link_id)
 				pos = (int)k;
@@ -966,6 +994,7 @@ void run_free(struct run *r)
 	}
 	free(r->want);
 	free(r->share);
+	free(r->revs);
 	config_diff_free(r);
 	map_pins_free(r);
 	plan_free(&r->plan);

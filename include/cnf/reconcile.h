@@ -28,6 +28,17 @@ struct if_cache {
 	int err;                   /* listing failed (0: listed) */
 };
 
+/* A tcx hook as the plan saw it: its revision when its order was read.
+ * The run's first change on the hook must find it unchanged (the kernel
+ * refuses the attach otherwise, ESTALE); each change the run makes on it
+ * adds one. */
+struct hook_rev {
+	uint64_t netns_ino;
+	int ifindex;
+	uint32_t attach_type;
+	uint64_t revision;
+};
+
 struct run {
 	const struct cli *cli;
 	enum run_mode mode;
@@ -42,6 +53,8 @@ struct run {
 	 * which its creates may share (plan_input.sources). */
 	struct plan_source *share;
 	size_t share_count;
+	struct hook_rev *revs;
+	size_t revs_count, revs_cap;
 	const char **scope;
 	size_t scope_count;
 	struct cnf_plan plan;
@@ -91,3 +104,6 @@ void netns_leave(int orig);
 
 /* Builds r->plan from r->want and r->st. */
 int run_plan(struct run *r);
+
+/* The revision the plan read for w's tcx hook, NULL when it read none. */
+struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w);
