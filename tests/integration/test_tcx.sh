@@ -218,6 +218,81 @@ EOF
 TCX_INGRESS_CREATE='bpf\(BPF_LINK_CREATE, .*attach_type=(0x2e|BPF_TCX_INGRESS)[ ,]'
 TCX_EGRESS_CREATE='bpf\(BPF_LINK_CREATE, .*attach_type=(0x2f|BPF_TCX_EGRESS)[ ,]'
 
+# concurrency_setup: strace and drift_tool are there (else the test is
+# skipped or fails), and veth pair c0/c0p.
+concurrency_setup() {
+	command -v strace >/dev/null || {
+		t_skip "strace is missing"
+		return 1
+	}
+	[ -x "$DRIFT_TOOL" ] || { _fail "no $DRIFT_TOOL (built by make)"; return 1; }
+	veth_add c0 c0p
+}
+
+# manifest_head: the start of manifest `m` with object `o` (tc_v1), up to
+# its attachments.
+manifest_head() {
+	cat <<EOF
+apiVersion: cnf-apply/v1
+name: m
+objects:
+  - name: o
+    file: objs/tc_v1.bpf.o
+attachments:
+EOF
+}
+
+# apply_with_foreign_first N MANIFEST: apply MANIFEST under strace, which
+# stops the tool (SIGSTOP) as its bpf() call N returns; meanwhile
+# drift_tool attaches tc_foreign first on c0 ingress (its link pinned at
+# $T/fpin/first); then the tool goes on. Sets RC, OUT, ERR, FLID and FPID
+# (the foreign link and program); the strace log is $T/inject.log.
+apply_with_foreign_first() {
+	local n=$1 manifest=$2 spid tpid drift=0
+
+	echo "\$ strace -e inject=bpf:signal=STOP:when=$n cnf-apply --json apply $manifest"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -e trace=bpf -e inject=bpf:signal=STOP:when="$n" -o "$T/inject.log" \
+		"$CNF" --bpffs "$T/bpffs" --json apply "$manifest" >"$T/stdout" 2>"$T/stderr" &
+	spid=$!
+	track_pid "$spid"
+	for _ in $(seq 1 600); do
+		grep -qF -- '--- stopped by SIGSTOP ---' "$T/inject.log" 2>/dev/null && break
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tpid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' "$T/inject.log" 2>/dev/null)
+	if [ -z "$tpid" ]; then
+		_fail "the apply never stopped at bpf() call $n:"
+		_show "$(cat "$T/inject.log" "$T/stderr")"
+		return 1
+	fi
+	"$DRIFT_TOOL" tcx-first c0 "$W/objs/foreign.bpf.o" tc_foreign "$T/fpin/first" || drift=1
+	kill -CONT "$tpid"
+	wait "$spid"
+	RC=$?
+	OUT=$(cat "$T/stdout")
+	ERR=$(cat "$T/stderr")
+	[ "$drift" -eq 0 ] || { _fail "drift_tool tcx-first"; return 1; }
+	echo "  -> exit $RC"
+	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
+	FLID=$(pinned_link_id "$T/fpin/first")
+	FPID=$(link_prog_id "$FLID")
+	return 0
+}
+
+# restart_from MANIFEST: nothing of the tool's left and a fresh state
+# root, then MANIFEST applied: the start of a traced run, again.
+restart_from() {
+	cnf_json destroy --all
+	assert_rc 0 "destroy the traced run's work" || return 1
+	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
+	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return 1; }
+	[ -z "$1" ] && return 0
+	cnf_json apply "$1"
+	assert_rc 0 "apply $(basename "$1") again"
+}
+
 # The tool reads the hook's revision (BPF_PROG_QUERY) and hands it to
 # BPF_LINK_CREATE as expected_revision, so that the kernel refuses the
 # attach (ESTALE) if the hook changed in between. strace stops the tool
@@ -225,23 +300,14 @@ TCX_EGRESS_CREATE='bpf\(BPF_LINK_CREATE, .*attach_type=(0x2f|BPF_TCX_EGRESS)[ ,]
 # same hook; the run must fail, say why, roll back, and leave the other
 # program alone, and the next run must place ours as declared.
 test_concurrent_change() {
-	local n spid tpid flid fpid lid drift=0
+	local n flid fpid lid
 
-	command -v strace >/dev/null || {
-		t_skip "strace is missing"
-		return
-	}
-	[ -x "$DRIFT_TOOL" ] || { _fail "no $DRIFT_TOOL (built by make)"; return; }
-	veth_add c0 c0p
+	concurrency_setup || return
 	# Without anchors the attachments run in manifest order: egress first,
 	# so there is a change to roll back when the ingress attach fails.
-	cat >"$W/m.yaml" <<EOF
-apiVersion: cnf-apply/v1
-name: m
-objects:
-  - name: o
-    file: objs/tc_v1.bpf.o
-attachments:
+	{
+		manifest_head
+		cat <<EOF
   - name: out
     program: o/tc_second
     hook: tcx
@@ -254,6 +320,7 @@ attachments:
     direction: ingress
     order: first
 EOF
+	} >"$W/m.yaml"
 
 	# Which bpf() call attaches head: an identical run, traced, from the
 	# same start (an empty state root, nothing on c0).
@@ -266,49 +333,18 @@ EOF
 		return
 	fi
 	echo "  the tcx ingress attach is bpf() call $n"
-	cnf_json destroy --all
-	assert_rc 0 "destroy the traced run's work" || return
+	restart_from "" || return
 	assert_eq "$(tcx_names c0 ingress)|$(tcx_names c0 egress)" "|" "bpftool net: c0 is empty again" || return
-	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
-	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return; }
 
-	# The same run, with SIGSTOP injected at bpf() call n-1: the tool
-	# stops as that call returns, after it read the hook and before it
-	# attaches, and stays stopped until it gets SIGCONT.
-	echo "\$ strace -e inject=bpf:signal=STOP:when=$((n - 1)) cnf-apply --json apply $W/m.yaml"
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -e trace=bpf -e inject=bpf:signal=STOP:when=$((n - 1)) -o "$T/inject.log" \
-		"$CNF" --bpffs "$T/bpffs" --json apply "$W/m.yaml" >"$T/stdout" 2>"$T/stderr" &
-	spid=$!
-	track_pid "$spid"
-	for _ in $(seq 1 600); do
-		grep -qF -- '--- stopped by SIGSTOP ---' "$T/inject.log" 2>/dev/null && break
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tpid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' "$T/inject.log" 2>/dev/null)
-	if [ -z "$tpid" ]; then
-		_fail "the apply never stopped before the tcx ingress attach:"
-		_show "$(cat "$T/inject.log" "$T/stderr")"
-		return
-	fi
-	grep -qE "$TCX_INGRESS_CREATE" "$T/inject.log" &&
+	# The same run, stopped as bpf() call n-1 (its read of the hook)
+	# returns, before it attaches; another program attaches first.
+	apply_with_foreign_first $((n - 1)) "$W/m.yaml" || return
+	grep -qE "$TCX_INGRESS_CREATE" <(sed '/--- stopped by SIGSTOP ---/q' "$T/inject.log") &&
 		_fail "the tool stopped after its tcx ingress attach, not before"
-
-	# Meanwhile another program attaches first on the same hook.
-	"$DRIFT_TOOL" tcx-first c0 "$W/objs/foreign.bpf.o" tc_foreign "$T/fpin/first" || drift=1
-	kill -CONT "$tpid"
-	wait "$spid"
-	RC=$?
-	OUT=$(cat "$T/stdout")
-	ERR=$(cat "$T/stderr")
-	[ "$drift" -eq 0 ] || { _fail "drift_tool tcx-first"; return; }
-	echo "  -> exit $RC"
-	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
 	echo "  bpf calls:"
 	_show "$(grep -E 'BPF_PROG_QUERY|BPF_LINK_CREATE|BPF_LINK_DETACH|SIG' "$T/inject.log")"
-	flid=$(pinned_link_id "$T/fpin/first")
-	fpid=$(link_prog_id "$flid")
+	flid=$FLID
+	fpid=$FPID
 
 	assert_match "$(sed -n '/--- SIGCONT /,$p' "$T/inject.log" | grep -E "$TCX_INGRESS_CREATE")" '= -1 ESTALE' \
 		"strace: head's attach, after the stop, was refused as stale"
@@ -355,21 +391,12 @@ EOF
 TCX_INGRESS_QUERY='bpf\(BPF_PROG_QUERY, .*attach_type=(0x2e|BPF_TCX_INGRESS)[ ,]'
 
 test_change_after_plan() {
-	local n spid tpid flid fpid drift=0
+	local n flid fpid
 
-	command -v strace >/dev/null || {
-		t_skip "strace is missing"
-		return
-	}
-	[ -x "$DRIFT_TOOL" ] || { _fail "no $DRIFT_TOOL (built by make)"; return; }
-	veth_add c0 c0p
-	cat >"$W/m1.yaml" <<EOF
-apiVersion: cnf-apply/v1
-name: m
-objects:
-  - name: o
-    file: objs/tc_v1.bpf.o
-attachments:
+	concurrency_setup || return
+	{
+		manifest_head
+		cat <<EOF
   - name: head
     program: o/tc_main
     hook: tcx
@@ -377,6 +404,7 @@ attachments:
     direction: ingress
     order: first
 EOF
+	} >"$W/m1.yaml"
 	cp "$W/m1.yaml" "$W/m2.yaml"
 	cat >>"$W/m2.yaml" <<EOF
   - name: tail
@@ -402,45 +430,14 @@ EOF
 		return
 	}
 	echo "  the plan reads the hook at bpf() call $n"
-	cnf_json destroy --all
-	assert_rc 0 "destroy the traced run's work" || return
-	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
-	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return; }
-	cnf_json apply "$W/m1.yaml"
-	assert_rc 0 "apply head again" || return
+	restart_from "$W/m1.yaml" || return
 	assert_eq "$(tcx_names c0 ingress)" "tc_main" "bpftool net: head alone on c0 ingress" || return
 
-	echo "\$ strace -e inject=bpf:signal=STOP:when=$n cnf-apply --json apply $W/m2.yaml"
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -e trace=bpf -e inject=bpf:signal=STOP:when="$n" -o "$T/inject.log" \
-		"$CNF" --bpffs "$T/bpffs" --json apply "$W/m2.yaml" >"$T/stdout" 2>"$T/stderr" &
-	spid=$!
-	track_pid "$spid"
-	for _ in $(seq 1 600); do
-		grep -qF -- '--- stopped by SIGSTOP ---' "$T/inject.log" 2>/dev/null && break
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tpid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' "$T/inject.log" 2>/dev/null)
-	if [ -z "$tpid" ]; then
-		_fail "the apply never stopped after reading the hook:"
-		_show "$(cat "$T/inject.log" "$T/stderr")"
-		return
-	fi
-	grep -E "$TCX_INGRESS_QUERY" "$T/inject.log" | grep -qF 'prog_ids=[' ||
-		_fail "the tool stopped before it read the hook"
-
-	"$DRIFT_TOOL" tcx-first c0 "$W/objs/foreign.bpf.o" tc_foreign "$T/fpin/first" || drift=1
-	kill -CONT "$tpid"
-	wait "$spid"
-	RC=$?
-	OUT=$(cat "$T/stdout")
-	ERR=$(cat "$T/stderr")
-	[ "$drift" -eq 0 ] || { _fail "drift_tool tcx-first"; return; }
-	echo "  -> exit $RC"
-	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
-	flid=$(pinned_link_id "$T/fpin/first")
-	fpid=$(link_prog_id "$flid")
+	apply_with_foreign_first "$n" "$W/m2.yaml" || return
+	sed '/--- stopped by SIGSTOP ---/q' "$T/inject.log" | grep -E "$TCX_INGRESS_QUERY" |
+		grep -qF 'prog_ids=[' || _fail "the tool stopped before it read the hook"
+	flid=$FLID
+	fpid=$FPID
 
 	assert_rc 1 "apply after the hook changed behind the plan" || return
 	assert_contains "$ERR" "attachment 'tail' of manifest 'm' on c0: the hook changed since this run read it (a concurrent change)" \
