@@ -89,28 +89,11 @@ static int fentry_attach(const struct cnf_instance *w, int prog_fd, const struct
 	return fd < 0 ? -errno : fd;
 }
 
-struct tracing_target {
-	uint32_t attach_type, obj_id, btf_id;
-};
-
-static bool tracing_match(const struct bpf_link_info *info, const char *name, const void *ctx)
-{
-	const struct tracing_target *tt = ctx;
-
-	return info->tracing.attach_type == tt->attach_type &&
-	       info->tracing.target_obj_id == tt->obj_id && info->tracing.target_btf_id == tt->btf_id;
-}
-
 /* Tracing links name their target by BTF object and type id. */
 static int fentry_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 			  struct foreign_prog **ret, size_t *ret_count)
 {
-	struct tracing_target tt = { .attach_type = w->t.attach_type };
-
-	if (hook_btf_func_target(w->t.name, &tt.obj_id, &tt.btf_id) < 0)
-		return 0; /* no such function: nothing can be attached there */
-	return hook_links_foreign(BPF_LINK_TYPE_TRACING, tracing_match, &tt, own, n_own, ret,
-				  ret_count);
+	return hook_tracing_foreign(w->t.attach_type, w->t.name, own, n_own, ret, ret_count);
 }
 
 const struct hook_ops hook_fentry_ops = {

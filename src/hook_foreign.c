@@ -147,3 +147,26 @@ int hook_btf_func_target(const char *name, uint32_t *ret_obj_id, uint32_t *ret_b
 	}
 	return -ENOENT;
 }
+
+struct tracing_target {
+	uint32_t attach_type, obj_id, btf_id;
+};
+
+static bool tracing_match(const struct bpf_link_info *info, const char *name, const void *ctx)
+{
+	const struct tracing_target *tt = ctx;
+
+	return info->tracing.attach_type == tt->attach_type &&
+	       info->tracing.target_obj_id == tt->obj_id && info->tracing.target_btf_id == tt->btf_id;
+}
+
+int hook_tracing_foreign(uint32_t attach_type, const char *func, const uint32_t *own,
+			 size_t n_own, struct foreign_prog **ret, size_t *ret_count)
+{
+	struct tracing_target tt = { .attach_type = attach_type };
+
+	if (hook_btf_func_target(func, &tt.obj_id, &tt.btf_id) < 0)
+		return 0; /* no such function: nothing can be attached there */
+	return hook_links_foreign(BPF_LINK_TYPE_TRACING, tracing_match, &tt, own, n_own, ret,
+				  ret_count);
+}

@@ -72,6 +72,17 @@ static int lsm_attach(const struct cnf_instance *w, int prog_fd, const struct at
 	return fd < 0 ? -errno : fd;
 }
 
+/* An LSM program runs from the trampoline of bpf_lsm_<hook>: other
+ * tools' LSM links there are on the same hook. */
+static int lsm_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		       struct foreign_prog **ret, size_t *ret_count)
+{
+	char fn[256];
+
+	snprintf(fn, sizeof(fn), "bpf_lsm_%s", w->t.name);
+	return hook_tracing_foreign(BPF_LSM_MAC, fn, own, n_own, ret, ret_count);
+}
+
 const struct hook_ops hook_lsm_ops = {
 	.kind = HOOK_LSM,
 	.caps = { .link_update = false, .multi_prog = true },
@@ -80,4 +91,5 @@ const struct hook_ops hook_lsm_ops = {
 	.describe = lsm_describe,
 	.attach = lsm_attach,
 	.detach = hook_link_detach,
+	.foreign = lsm_foreign,
 };

@@ -182,6 +182,10 @@ int hook_links_foreign(enum bpf_link_type type, hook_link_match_fn match, const 
 /* The kernel function `name` as tracing links name their target: the id
  * of the kernel BTF object (vmlinux or a module) and its type id there. */
 int hook_btf_func_target(const char *name, uint32_t *ret_obj_id, uint32_t *ret_btf_id);
+/* Tracing links (fentry, fexit, LSM) of attach type `attach_type` on the
+ * kernel function `func` whose programs are not in `own`. */
+int hook_tracing_foreign(uint32_t attach_type, const char *func, const uint32_t *own,
+			 size_t n_own, struct foreign_prog **ret, size_t *ret_count);
 
 /* ---- mprog: tcx and netkit, the kernel's multi-program hooks (hook_mprog.c) */
 /* t->order and t->anchor from `order`, `before` or `after`. */
