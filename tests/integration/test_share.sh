@@ -243,8 +243,71 @@ EOF
 	rmdir "$a" "$b"
 }
 
+# The program the plan chose to share is gone when apply opens it (strace
+# fails that BPF_PROG_GET_FD_BY_ID with ENOENT, as if the program had
+# gone): apply stops before touching anything and says to run it again;
+# the next apply shares as usual.
+test_shared_program_gone() {
+	local pid n
+
+	command -v strace >/dev/null || {
+		t_skip "strace is missing"
+		return
+	}
+	veth_add sa0 pb0
+	write_glob "$W/m.yaml" xdp
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply on sa0" || return
+	veth_add sa1 pb1
+	# Which bpf() call opens the running program: a traced run of the
+	# same change (the last such call before the first attach).
+	pid=$(xdp_prog_id sa0)
+	cnf_strace apply "$W/m.yaml"
+	assert_rc 0 "traced apply" || return
+	n=$(awk -v id="prog_id=$pid[,}]" '/bpf\(/ && !/resumed>/ { n++ }
+		/BPF_LINK_CREATE/ { exit } /BPF_PROG_GET_FD_BY_ID/ && $0 ~ id { last = n }
+		END { print last }' "$T/strace.log")
+	[ -n "$n" ] || { _fail "no BPF_PROG_GET_FD_BY_ID of program $pid:"; _show "$(cat "$T/strace.log")"; return; }
+	echo "  the running program is opened at bpf() call $n"
+
+	# The same start again: sa1's instance removed, sa0 as it was.
+	cnf_json destroy --all
+	assert_rc 0 "destroy" || return
+	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
+	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return; }
+	ip link del sa1
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply on sa0 again" || return
+	pid=$(xdp_prog_id sa0)
+	veth_add sa1 pb1
+
+	echo "\$ strace -e inject=bpf:error=ENOENT:when=$n cnf-apply --json apply $W/m.yaml"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -e trace=bpf -e inject=bpf:error=ENOENT:when="$n" -o "$T/inject.log" \
+		"$CNF" --bpffs "$T/bpffs" --json apply "$W/m.yaml" >"$T/stdout" 2>"$T/stderr"
+	RC=$?
+	OUT=$(cat "$T/stdout")
+	ERR=$(cat "$T/stderr")
+	echo "  -> exit $RC"
+	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
+	assert_match "$(grep -F "prog_id=$pid" "$T/inject.log" | grep BPF_PROG_GET_FD_BY_ID | tail -n 1)" \
+		'ENOENT \(No such file or directory\) \(INJECTED\)' "strace: the open of program $pid was failed"
+	assert_rc 1 "apply whose shared program is gone" || return
+	assert_contains "$ERR" "program id $pid, which its in-sync instances ran when the plan was made, is gone" \
+		"the error names the program"
+	assert_contains "$ERR" "run apply again" "and says what to do"
+	assert_eq "$(grep -c BPF_LINK_CREATE "$T/inject.log")" 0 "strace: nothing was attached"
+	assert_eq "$(xdp_prog_id sa1)" "" "bpftool net: nothing on sa1"
+	assert_eq "$(xdp_prog_id sa0)" "$pid" "bpftool net: sa0 untouched"
+
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply again" || return
+	assert_eq "$(xdp_prog_id sa1)" "$pid" "bpftool net: sa1 runs program $pid"
+}
+
 run_test "a new interface runs the program already running" test_new_interface_shares
 run_test "a recreated interface runs the program already running" test_recreated_interface_shares
 run_test "a new object and a new interface: one load" test_new_object_loaded_once
 run_test "tcx and tc share the running program" test_tcx_and_tc_share
 run_test "a second cgroup attachment shares the program" test_cgroup_second_attachment_shares
+run_test "a shared program gone before apply opens it stops the run" test_shared_program_gone
