@@ -163,7 +163,7 @@ int cmd_status(const struct cli *cli)
 			json_object_object_add(o, "foreign", f);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-9s %s/%s  %s %s", st,
+			printf("%-12s %s/%s  %s %s", st,
 			       w ? w->manifest->name : a->have->manifest,
 			       w ? w->att->name : a->have->rec.attachment,
 			       w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
@@ -173,9 +173,9 @@ int cmd_status(const struct cli *cli)
 			if (prog)
 				printf("  prog %u", prog);
 			if (!streq(st, "in-sync"))
-				printf("\n          %s", why);
+				printf("\n             %s", why);
 			for (size_t k = 0; k < nfp; k++)
-				printf("\n          foreign program on this hook: prog %u '%s'%s", fp[k].prog_id,
+				printf("\n             foreign program on this hook: prog %u '%s'%s", fp[k].prog_id,
 				       fp[k].prog_name, fp[k].link_id ? " (link)" : "");
 			printf("\n");
 		}
@@ -195,7 +195,7 @@ int cmd_status(const struct cli *cli)
 		json_object_put(doc);
 	} else {
 		for (size_t i = 0; i < r.map_drifts_count; i++)
-			printf("%-9s %s/%s  map %s\n          %s\n", "missing",
+			printf("%-12s %s/%s  map %s\n             %s\n", "missing",
 			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
 			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
 		output_maps_status_text(&r);

@@ -389,7 +389,7 @@ void output_maps_status_text(const struct run *r)
 		if (!objects_map_differs(g))
 			continue;
 		map_plan_reason(g, false, reason, sizeof(reason));
-		printf("%-9s %s/%s  map %s  [%s]\n          %s%s\n", map_plan_state(g),
+		printf("%-12s %s/%s  map %s  [%s]\n             %s%s\n", map_plan_state(g),
 		       u->e->manifest->name, u->e->obj->name, map_pin_rel(r, g), g->name, reason,
 		       g->problem ? "" : g->diffs_count ? "; apply does it" : "");
 	}
