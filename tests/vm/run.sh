@@ -19,7 +19,7 @@
 #
 # CNF_VM_TESTS overrides the test files run on every kernel (names as in
 # CNF_TESTS of tests/run-integration.sh), CNF_VM_EXAMPLES the examples
-# test_hook_examples.sh runs there (default: all); CNF_VM_TIMEOUT (seconds, default 1500)
+# test_hook_examples.sh runs there (default: all); CNF_VM_TIMEOUT (seconds, default 2400)
 # bounds each boot; CNF_VM_SERIAL=1 boots the kernels one after the other
 # (by default they run side by side); CNF_VM_CPU overrides -cpu max.
 set -u
@@ -34,7 +34,7 @@ case $build in
 esac
 CACHE=${CNF_VM_CACHE:-/var/cache/cnf-apply-vm}
 export CNF_VM_CACHE=$CACHE
-timeout_s=${CNF_VM_TIMEOUT:-1500}
+timeout_s=${CNF_VM_TIMEOUT:-2400}
 
 # What each kernel runs: the tests whose outcome depends on the kernel,
 # and not what this machine's own kernel already runs natively (TCG is
