@@ -99,6 +99,7 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 		run_free(&r);
 		return ret;
 	}
+	test_pause("plan");
 	err = run_execute(&r);
 	if (err < 0) {
 		run_free(&r);

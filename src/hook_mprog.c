@@ -68,6 +68,12 @@ int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_
 	err = mprog_query(w, prog_ids, link_ids, &n, &revision);
 	if (err < 0)
 		return err;
+	{
+		char point[128];
+
+		snprintf(point, sizeof(point), "attach=%s", w->att->name);
+		test_pause(point);
+	}
 	/* The plan read the hook's order at a revision: if the hook changed
 	 * since (other than by this run), what the plan decided may not hold. */
 	if (args->expected_revision && revision != args->expected_revision)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -144,4 +145,23 @@ int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+void test_pause(const char *point)
+{
+	const char *env = getenv("CNF_APPLY_TEST_PAUSE");
+	size_t n = strlen(point);
+	char buf[64];
+	int fd;
+
+	if (!env || strncmp(env, point, n) != 0 || env[n] != ':')
+		return;
+	/* Opening a FIFO for reading waits for its writer; its closing ends
+	 * the pause. */
+	fd = open(env + n + 1, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
 }

@@ -48,3 +48,9 @@ int path_component_escape(const char *in, char *out, size_t outsz);
 int path_component_unescape(const char *in, char *out, size_t outsz);
 /* mkdir -p (mode 0700 for new components). */
 int mkdir_p(const char *path, mode_t mode);
+
+/* A seam for tests of concurrent changes: with CNF_APPLY_TEST_PAUSE set
+ * to "POINT:FIFO", the run stops at POINT until the FIFO's writer closes
+ * it. Points: "plan" (planned, nothing changed yet) and
+ * "attach=ATTACHMENT" (tcx/netkit: the hook read, before the attach). */
+void test_pause(const char *point);

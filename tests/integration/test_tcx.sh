@@ -242,65 +242,51 @@ attachments:
 EOF
 }
 
-# apply_with_foreign_first N MANIFEST: apply MANIFEST under strace, which
-# stops the tool (SIGSTOP) as its bpf() call N returns; meanwhile
-# drift_tool attaches tc_foreign first on c0 ingress (its link pinned at
-# $T/fpin/first); then the tool goes on. Sets RC, OUT, ERR, FLID and FPID
-# (the foreign link and program); the strace log is $T/inject.log.
+# apply_with_foreign_first POINT MANIFEST: apply MANIFEST (under strace,
+# which only logs its bpf() calls to $T/inject.log), paused at POINT
+# (CNF_APPLY_TEST_PAUSE: "plan", or "attach=NAME" once NAME's hook is
+# read); meanwhile drift_tool attaches tc_foreign first on c0 ingress (its
+# link pinned at $T/fpin/first); then the run goes on. Sets RC, OUT, ERR,
+# FLID and FPID (the foreign link and program).
 apply_with_foreign_first() {
-	local n=$1 manifest=$2 spid tpid drift=0
+	local point=$1 manifest=$2 spid rc=0
 
-	echo "\$ strace -e inject=bpf:signal=STOP:when=$n cnf-apply --json apply $manifest"
+	rm -f "$T/pause"
+	mkfifo "$T/pause" || { _fail "mkfifo"; return 1; }
+	echo "\$ CNF_APPLY_TEST_PAUSE=$point:FIFO cnf-apply --json apply $manifest"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -e trace=bpf -e inject=bpf:signal=STOP:when="$n" -o "$T/inject.log" \
+		CNF_APPLY_TEST_PAUSE="$point:$T/pause" \
+		strace -f -qq -e trace=bpf -o "$T/inject.log" \
 		"$CNF" --bpffs "$T/bpffs" --json apply "$manifest" >"$T/stdout" 2>"$T/stderr" &
 	spid=$!
 	track_pid "$spid"
-	for _ in $(seq 1 600); do
-		grep -qF -- '--- stopped by SIGSTOP ---' "$T/inject.log" 2>/dev/null && break
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tpid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' "$T/inject.log" 2>/dev/null)
-	if [ -z "$tpid" ]; then
-		_fail "the apply never stopped at bpf() call $n:"
-		_show "$(cat "$T/inject.log" "$T/stderr")"
-		return 1
-	fi
-	"$DRIFT_TOOL" tcx-first c0 "$W/objs/foreign.bpf.o" tc_foreign "$T/fpin/first" || drift=1
-	kill -CONT "$tpid"
+	# Opening the FIFO waits for the tool to reach the point; closing it
+	# (the end of this shell) lets the tool go on.
+	timeout 60 bash -c 'exec 3>"$1"; echo paused >"$2"; "$3" tcx-first c0 "$4" tc_foreign "$5"' _ \
+		"$T/pause" "$T/paused" "$DRIFT_TOOL" "$W/objs/foreign.bpf.o" "$T/fpin/first" || rc=$?
 	wait "$spid"
 	RC=$?
 	OUT=$(cat "$T/stdout")
 	ERR=$(cat "$T/stderr")
-	[ "$drift" -eq 0 ] || { _fail "drift_tool tcx-first"; return 1; }
 	echo "  -> exit $RC"
 	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
+	[ -e "$T/paused" ] || { _fail "the apply never reached $point"; return 1; }
+	rm -f "$T/paused"
+	[ "$rc" -eq 0 ] || { _fail "drift_tool tcx-first (exit $rc)"; return 1; }
 	FLID=$(pinned_link_id "$T/fpin/first")
 	FPID=$(link_prog_id "$FLID")
 	return 0
 }
 
-# restart_from MANIFEST: nothing of the tool's left and a fresh state
-# root, then MANIFEST applied: the start of a traced run, again.
-restart_from() {
-	cnf_json destroy --all
-	assert_rc 0 "destroy the traced run's work" || return 1
-	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
-	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return 1; }
-	[ -z "$1" ] && return 0
-	cnf_json apply "$1"
-	assert_rc 0 "apply $(basename "$1") again"
-}
-
 # The tool reads the hook's revision (BPF_PROG_QUERY) and hands it to
 # BPF_LINK_CREATE as expected_revision, so that the kernel refuses the
-# attach (ESTALE) if the hook changed in between. strace stops the tool
-# right before that BPF_LINK_CREATE while another program attaches to the
-# same hook; the run must fail, say why, roll back, and leave the other
+# attach (ESTALE) if the hook changed in between. The run pauses right
+# before that BPF_LINK_CREATE (CNF_APPLY_TEST_PAUSE=attach=head) while
+# another program attaches to the same hook; the run must fail, say why,
+# roll back, and leave the other
 # program alone, and the next run must place ours as declared.
 test_concurrent_change() {
-	local n flid fpid lid
+	local flid fpid lid
 
 	concurrency_setup || return
 	# Without anchors the attachments run in manifest order: egress first,
@@ -322,32 +308,16 @@ test_concurrent_change() {
 EOF
 	} >"$W/m.yaml"
 
-	# Which bpf() call attaches head: an identical run, traced, from the
-	# same start (an empty state root, nothing on c0).
-	cnf_strace apply "$W/m.yaml"
-	assert_rc 0 "traced apply" || return
-	n=$(awk -v re="$TCX_INGRESS_CREATE" '/bpf\(/ && !/resumed>/ { n++ } $0 ~ re { print n; exit }' "$T/strace.log")
-	if [ -z "$n" ] || [ "$n" -le 1 ]; then
-		_fail "the traced apply made no tcx ingress BPF_LINK_CREATE after another bpf() call:"
-		_show "$(cat "$T/strace.log")"
-		return
-	fi
-	echo "  the tcx ingress attach is bpf() call $n"
-	restart_from "" || return
-	assert_eq "$(tcx_names c0 ingress)|$(tcx_names c0 egress)" "|" "bpftool net: c0 is empty again" || return
-
-	# The same run, stopped as bpf() call n-1 (its read of the hook)
-	# returns, before it attaches; another program attaches first.
-	apply_with_foreign_first $((n - 1)) "$W/m.yaml" || return
-	grep -qE "$TCX_INGRESS_CREATE" <(sed '/--- stopped by SIGSTOP ---/q' "$T/inject.log") &&
-		_fail "the tool stopped after its tcx ingress attach, not before"
+	# The run pauses once it has read head's hook, before it attaches;
+	# meanwhile another program attaches first.
+	apply_with_foreign_first attach=head "$W/m.yaml" || return
 	echo "  bpf calls:"
-	_show "$(grep -E 'BPF_PROG_QUERY|BPF_LINK_CREATE|BPF_LINK_DETACH|SIG' "$T/inject.log")"
+	_show "$(grep -E 'BPF_PROG_QUERY|BPF_LINK_CREATE|BPF_LINK_DETACH' "$T/inject.log")"
 	flid=$FLID
 	fpid=$FPID
 
-	assert_match "$(sed -n '/--- SIGCONT /,$p' "$T/inject.log" | grep -E "$TCX_INGRESS_CREATE")" '= -1 ESTALE' \
-		"strace: head's attach, after the stop, was refused as stale"
+	assert_match "$(grep -E "$TCX_INGRESS_CREATE" "$T/inject.log")" '= -1 ESTALE' \
+		"strace: head's attach was refused as stale"
 	assert_match "$(grep -E "$TCX_EGRESS_CREATE" "$T/inject.log")" '\) = [0-9]+$' \
 		"strace: out's egress link was made before the failure"
 	assert_rc 1 "apply with a concurrent change on the hook" || return
@@ -386,12 +356,11 @@ EOF
 # The plan reads the order of a hook it keeps (`order: first` in sync)
 # and decides from it; a change on that hook after it was read and before
 # the run's own attach must fail the run rather than leave the declared
-# order broken. strace stops the tool right after the plan's
-# BPF_PROG_QUERY of the hook; another program attaches first meanwhile.
-TCX_INGRESS_QUERY='bpf\(BPF_PROG_QUERY, .*attach_type=(0x2e|BPF_TCX_INGRESS)[ ,]'
+# order broken. The run pauses once planned (CNF_APPLY_TEST_PAUSE=plan);
+# another program attaches first meanwhile.
 
 test_change_after_plan() {
-	local n flid fpid
+	local flid fpid
 
 	concurrency_setup || return
 	{
@@ -414,28 +383,13 @@ EOF
     direction: ingress
     order: last
 EOF
-	# Which bpf() call reads head's hook: a traced run of the same change
-	# from the same start, which is then made again from scratch.
 	cnf_json apply "$W/m1.yaml"
 	assert_rc 0 "apply head" || return
-	cnf_strace apply "$W/m2.yaml"
-	assert_rc 0 "traced apply adding tail" || return
-	# (The first query with program ids: a query without is the probe
-	# for tcx support.)
-	n=$(awk -v re="$TCX_INGRESS_QUERY" '/bpf\(/ && !/resumed>/ { n++ } $0 ~ re && /prog_ids=\[/ { print n; exit }' \
-		"$T/strace.log")
-	[ -n "$n" ] || {
-		_fail "no BPF_PROG_QUERY of c0's tcx ingress hook:"
-		_show "$(cat "$T/strace.log")"
-		return
-	}
-	echo "  the plan reads the hook at bpf() call $n"
-	restart_from "$W/m1.yaml" || return
 	assert_eq "$(tcx_names c0 ingress)" "tc_main" "bpftool net: head alone on c0 ingress" || return
 
-	apply_with_foreign_first "$n" "$W/m2.yaml" || return
-	sed '/--- stopped by SIGSTOP ---/q' "$T/inject.log" | grep -E "$TCX_INGRESS_QUERY" |
-		grep -qF 'prog_ids=[' || _fail "the tool stopped before it read the hook"
+	# The run pauses once planned (head's hook read, in order); meanwhile
+	# another program attaches first.
+	apply_with_foreign_first plan "$W/m2.yaml" || return
 	flid=$FLID
 	fpid=$FPID
 
