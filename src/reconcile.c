@@ -665,11 +665,12 @@ struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w)
 	return NULL;
 }
 
-/* Keeps the revision of a hook whose order the plan depends on. */
+/* Keeps the revision of a hook whose order the plan depends on. A hook
+ * read again adds a later entry that run_hook_rev() never returns: the
+ * first read is the one the run is held to, and a no-op run does no
+ * search here. */
 static void keep_revision(struct run *r, const struct cnf_instance *w, uint64_t revision)
 {
-	if (run_hook_rev(r, w))
-		return;
 	if (grow_array((void **)&r->revs, &r->revs_cap, r->revs_count + 1, sizeof(*r->revs)) < 0)
 		return;
 	r->revs[r->revs_count++] = (struct hook_rev){ .netns_ino = w->t.netns_ino,
