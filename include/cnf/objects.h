@@ -156,6 +156,9 @@ size_t objects_maps_changes(const struct obj_cache *c);
 int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
 
 const char *map_action_name(enum map_action a);
+/* The plan of map `map` of `e`, NULL when none. */
+struct map_plan *map_plan_of(struct obj_entry *e, const struct bpf_map *map);
+void map_plans_free(struct obj_cache *c);
 
 /* Does the map behind `fd` (pinned, or live) fit map `map` of the opened
  * object `bo`, so that a load can reuse it? The properties libbpf's reuse
