@@ -849,6 +849,7 @@ static int lock_root(struct run *r, bool exclusive)
 {
 	struct timespec start, now;
 	int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+	long long waited_ms;
 
 	if (exclusive) {
 		/* The root must exist to be locked; an empty directory is all
@@ -865,8 +866,10 @@ static int lock_root(struct run *r, bool exclusive)
 	while (flock(r->lock_fd, op) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
+		/* Whole seconds alone would give up up to a second early. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= r->cli->wait_sec) {
+		waited_ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited_ms >= r->cli->wait_sec * 1000LL) {
 			log_error("another cnf-apply run holds the lock on %s%s; %s", r->cli->bpffs,
 				  r->cli->wait_sec ? " (waited)" : "",
 				  r->cli->wait_sec ? "try again later or raise --wait"

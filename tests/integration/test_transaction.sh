@@ -272,6 +272,8 @@ test_concurrent_runs() {
 }
 
 test_lock_wait() {
+	local t0 t1
+
 	setup_ifaces
 	write_v1
 	cnf_json apply "$W/m.yaml"
@@ -282,8 +284,13 @@ test_lock_wait() {
 	cnf_json --no-wait apply "$W/m.yaml"
 	assert_rc 1 "--no-wait while another run holds the lock"
 	assert_contains "$ERR" "another cnf-apply run" "the error names the cause"
+	t0=$(date +%s%N)
 	cnf_json --wait 1 plan "$W/m.yaml"
+	t1=$(date +%s%N)
 	assert_rc 1 "--wait 1 while the lock is held longer"
+	# It waited the whole second, not until the clock's next whole second.
+	assert_ok "--wait 1 gave up after $(((t1 - t0) / 1000000)) ms, not before 1000" \
+		test $(((t1 - t0) / 1000000)) -ge 1000
 	wait
 	cnf_json --wait 5 plan "$W/m.yaml"
 	assert_rc 0 "the lock released: plan runs"
