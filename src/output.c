@@ -500,7 +500,11 @@ void output_plan(const struct run *r, bool applied)
 		snprintf(maps, sizeof(maps), ", %zu map%s %s", repins, repins == 1 ? "" : "s",
 			 applied ? "pinned again" : "to pin again");
 	maps_summary(r, applied, maps, sizeof(maps));
-	if (p->changes == 0)
+	if (streq(r->cli->verb, "destroy") && p->changes == 0)
+		printf("Nothing to destroy.\n");
+	else if (streq(r->cli->verb, "destroy"))
+		printf("Destroyed: %zu deleted%s.\n", counts[ACT_DELETE], maps);
+	else if (p->changes == 0)
 		printf("No changes: %zu attachment%s in sync.\n", counts[ACT_NOOP],
 		       counts[ACT_NOOP] == 1 ? "" : "s");
 	else if (applied)

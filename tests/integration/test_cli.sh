@@ -176,6 +176,14 @@ test_destroy() {
 		assert_ok "link $l of manifest two kept" link_exists "$l"
 	done
 	assert_ne "$(xdp_prog_id e1)" "" "bpftool net: xdp on e1 kept"
+
+	cnf_run destroy "$W/m2.yaml"
+	assert_rc 0 "destroy two (text)"
+	assert_contains "$OUT" "Destroyed: 2 deleted." "the summary says what destroy did"
+	assert_not_contains "$OUT" "Applied" "not what apply did"
+	assert_eq "$(xdp_prog_id e1)" "" "bpftool net: no xdp on e1"
+	cnf_run destroy "$W/m2.yaml"
+	assert_contains "$OUT" "Nothing to destroy." "a second destroy has nothing to do"
 }
 
 test_destroy_all() {
