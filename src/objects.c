@@ -872,6 +872,87 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
+/* libbpf could not create a map ("map 'NAME': failed to create: ..."):
+ * name the map, its definition and the kernel's reason. Returns false
+ * when the failure was not a map's. */
+static bool report_map_failure(const struct obj_entry *e, const char *for_attachment,
+			       int for_line, int err)
+{
+	const char *log = log_libbpf_captured();
+	const char *end = strstr(log, "': failed to create: ");
+	const char *name = end;
+	const struct bpf_map *map;
+	enum bpf_map_type type;
+	char why[160];
+
+	while (name && name - log >= 5 && strncmp(name - 5, "map '", 5))
+		name--;
+	if (!end || name - log < 5)
+		return false;
+	snprintf(why, sizeof(why), "%.*s", (int)(end - name), name);
+	map = bpf_object__find_map_by_name(e->bo, why);
+	if (!map)
+		return false;
+	type = bpf_map__type(map);
+	if (libbpf_probe_bpf_map_type(type, NULL) == 0)
+		snprintf(why, sizeof(why), "this kernel has no %s maps",
+			 libbpf_bpf_map_type_str(type) ?: "such");
+	else
+		snprintf(why, sizeof(why), "the kernel refused it: %s%s", strerror(-err),
+			 err == -ENOMEM || err == -E2BIG ? " (too large)" :
+			 err == -EPERM ? " (needs root or CAP_BPF)" : "");
+	log_error("attachment '%s' (%s:%d): object '%s' (%s): map '%s' (%s, key %u bytes, "
+		  "value %u bytes, max_entries %u) cannot be created: %s", for_attachment,
+		  e->manifest->path, for_line, e->obj->name, e->obj->file, bpf_map__name(map),
+		  libbpf_bpf_map_type_str(type) ?: "unknown type", bpf_map__key_size(map),
+		  bpf_map__value_size(map), bpf_map__max_entries(map), why);
+	return true;
+}
+
+/* A failed load that was not a map's: the program that failed and the
+ * verifier log's tail. */
+static void report_load_failure(const struct obj_entry *e, const char *for_attachment,
+				int for_line, int err)
+{
+	const char *log = log_libbpf_captured();
+	const char *vstart = strstr(log, "-- BEGIN PROG LOAD LOG --");
+	const char *tail = NULL;
+	_cleanup_free_ char *vlog = NULL;
+	char failed[96] = "";
+
+	if (vstart) {
+		const char *vend = strstr(vstart, "-- END PROG LOAD LOG --");
+
+		vstart += strlen("-- BEGIN PROG LOAD LOG --");
+		vlog = strndup(vstart, vend ? (size_t)(vend - vstart) : strlen(vstart));
+		if (vlog)
+			tail = log_tail(vlog, log_verbosity ? 1000000 : 12);
+	}
+	while (tail && *tail == '\n')
+		tail++;
+	/* libbpf names the program that failed: "prog 'x': BPF program load failed". */
+	{
+		const char *pp = strstr(log, "prog '");
+
+		if (pp) {
+			pp += strlen("prog '");
+			snprintf(failed, sizeof(failed), "program '%.*s' of ",
+				 (int)strcspn(pp, "'"), pp);
+		}
+	}
+	log_error("attachment '%s' (%s:%d): %sobject '%s' (%s) %s%s%s", for_attachment,
+		  e->manifest->path, for_line, failed, e->obj->name, e->obj->file,
+		  err == -EACCES || (err == -EINVAL && tail) ?
+		  "was rejected by the verifier" :
+		  err == -EPERM ? "cannot be loaded: permission denied (needs root or CAP_BPF)" :
+		  "cannot be loaded",
+		  tail ? "; verifier log (last lines; -v for all):\n" : "",
+		  tail ? tail : "");
+	if (!tail && err != -EPERM)
+		log_error("attachment '%s' (%s:%d): loading object '%s': %s", for_attachment,
+			  e->manifest->path, for_line, e->obj->name, strerror(-err));
+}
+
 int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry)
 {
 	const struct cnf_manifest *m = e->manifest;
@@ -943,43 +1024,8 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 	err = bpf_object__load(e->bo);
 	log_libbpf_capture(false);
 	if (err) {
-		const char *log = log_libbpf_captured();
-		const char *vstart = strstr(log, "-- BEGIN PROG LOAD LOG --");
-		const char *tail = NULL;
-		_cleanup_free_ char *vlog = NULL;
-		char failed[96] = "";
-
-		if (vstart) {
-			const char *vend = strstr(vstart, "-- END PROG LOAD LOG --");
-
-			vstart += strlen("-- BEGIN PROG LOAD LOG --");
-			vlog = strndup(vstart, vend ? (size_t)(vend - vstart) : strlen(vstart));
-			if (vlog)
-				tail = log_tail(vlog, log_verbosity ? 1000000 : 12);
-		}
-		while (tail && *tail == '\n')
-			tail++;
-		/* libbpf names the program that failed: "prog 'x': BPF program load failed". */
-		{
-			const char *pp = strstr(log, "prog '");
-
-			if (pp) {
-				pp += strlen("prog '");
-				snprintf(failed, sizeof(failed), "program '%.*s' of ",
-					 (int)strcspn(pp, "'"), pp);
-			}
-		}
-		log_error("attachment '%s' (%s:%d): %sobject '%s' (%s) %s%s%s", for_attachment,
-			  e->manifest->path, for_line, failed, e->obj->name, e->obj->file,
-			  err == -EACCES || (err == -EINVAL && tail) ?
-			  "was rejected by the verifier" :
-			  err == -EPERM ? "cannot be loaded: permission denied (needs root or CAP_BPF)" :
-			  "cannot be loaded",
-			  tail ? "; verifier log (last lines; -v for all):\n" : "",
-			  tail ? tail : "");
-		if (!tail && err != -EPERM)
-			log_error("attachment '%s' (%s:%d): loading object '%s': %s", for_attachment,
-				  e->manifest->path, for_line, e->obj->name, strerror(-err));
+		if (!report_map_failure(e, for_attachment, for_line, err))
+			report_load_failure(e, for_attachment, for_line, err);
 		e->load_failed = true;
 		return -EINVAL;
 	}
