@@ -147,6 +147,16 @@ $(BUILD)/tests/live_dump: tests/tools/live_dump.c $(LIVE_DUMP_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIVE_DUMP_OBJS) $(LDLIBS)
 
+# LD_PRELOAD shim that makes bpf(2) calls fail like an interrupted one
+# (tests/integration/test_state_root.sh). Never instrumented: a preloaded
+# library cannot be, and ASan is told not to mind it.
+FAULT_SO := $(BUILD)/tests/fault_bpf.so
+all: $(FAULT_SO)
+$(FAULT_SO): tests/tools/fault_bpf.c
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -shared -fPIC -o $@ $< -ldl
+
 # Man pages (scdoc) and the manifest schema's checks.
 SCDOC  ?= scdoc
 PYTHON ?= python3

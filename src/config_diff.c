@@ -258,7 +258,7 @@ static int side_from_prog(uint32_t prog_id, struct side *s)
 		return -errno;
 	pi.nr_map_ids = ARRAY_SIZE(ids);
 	pi.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_prog_get_info_by_fd(pfd, &pi, &len) < 0)
+	if (bpf_info_get(pfd, &pi, &len) < 0)
 		return -errno;
 	for (__u32 i = 0; i < pi.nr_map_ids && i < ARRAY_SIZE(ids); i++) {
 		struct bpf_map_info mi = {};
@@ -269,7 +269,7 @@ static int side_from_prog(uint32_t prog_id, struct side *s)
 		const char *name;
 		void *val;
 
-		if (mfd < 0 || bpf_map_get_info_by_fd(mfd, &mi, &mlen) < 0)
+		if (mfd < 0 || bpf_info_get(mfd, &mi, &mlen) < 0)
 			continue;
 		if (mi.type != BPF_MAP_TYPE_ARRAY || mi.max_entries != 1 || !mi.btf_id ||
 		    !mi.btf_value_type_id)

@@ -150,7 +150,11 @@ static uint32_t prog_id_of_fd(int fd)
 	struct bpf_prog_info pi = {};
 	__u32 len = sizeof(pi);
 
-	if (fd < 0 || bpf_prog_get_info_by_fd(fd, &pi, &len) < 0)
+	if (fd < 0) {
+		errno = EBADF;
+		return 0;
+	}
+	if (bpf_info_get(fd, &pi, &len) < 0)
 		return 0;
 	return pi.id;
 }
@@ -281,6 +285,12 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		res.tc_handle = w->t.tc_handle;
 		res.tc_parent = w->t.dir == TC_DIR_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 		res.prog_id = prog_id_of_fd(action_prog_fd(r, a));
+		if (!res.prog_id) {
+			err = -errno;
+			log_error("%s: reading the program's id failed: %s", action_what(a),
+				  strerror(-err));
+			return err;
+		}
 		err = state_pin(r->cli->bpffs, m, pin_key, action_prog_fd(r, a));
 		if (err < 0)
 			goto pin_failed;
@@ -315,20 +325,29 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 			log_error("%s: attach failed: %s", action_what(a), strerror(-fd));
 		return fd;
 	}
+	if (!is_tc(ops)) {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+
+		/* No record without the link's and the program's ids: a record
+		 * of id 0 would make the next run load a second copy. The
+		 * link goes with its only descriptor. */
+		err = bpf_info_get(fd, &li, &len);
+		if (err < 0 || !li.id || !li.prog_id) {
+			err = err < 0 ? err : -EIO;
+			close(fd);
+			log_error("%s: reading the new link's ids failed: %s", action_what(a),
+				  strerror(-err));
+			return err;
+		}
+		res.link_id = li.id;
+		res.prog_id = li.prog_id;
+	}
 	x->new_fd = fd;
 	x->made = true;
 	if (rev)
 		rev->revision++; /* the run's own change */
-	if (is_tc(ops)) {
-		res.prog_id = prog_id_of_fd(fd);
-	} else {
-		struct bpf_link_info li = {};
-		__u32 len = sizeof(li);
-
-		if (bpf_link_get_info_by_fd(fd, &li, &len) == 0) {
-			res.link_id = li.id;
-			res.prog_id = li.prog_id;
-		}
+	if (!is_tc(ops)) {
 		err = state_pin(r->cli->bpffs, m, pin_key, fd);
 		if (err < 0)
 			goto pin_failed; /* the fd is closed at the end: the link goes */
@@ -366,6 +385,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	struct cnf_record rec;
 	struct hook_rev *rev;
 	_cleanup_close_ int pin = -1;
+	uint32_t new_prog_id;
 	int orig, err;
 
 	pin = state_pin_open(r->cli->bpffs, h->manifest, h->key);
@@ -379,6 +399,13 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	/* Keep the running program: rollback swaps it back. One fd per
 	 * program, shared by every link that runs it. */
 	x->old_prog_fd = h->prog_id ? hook_prog_fd(h->prog_id) : -1;
+	new_prog_id = loaded_prog_id(prog_fd_of(r, w));
+	if (!new_prog_id) {
+		err = -errno;
+		log_error("%s: reading the new program's id failed: %s", action_what(a),
+			  strerror(-err));
+		return err;
+	}
 	args_init(r, w, &args);
 	err = netns_enter(w->t.netns, &orig);
 	if (err < 0)
@@ -393,7 +420,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	/* BPF_LINK_UPDATE commits a new revision of the hook too. */
 	if ((rev = run_hook_rev(r, w)))
 		rev->revision++;
-	res.prog_id = res.prog_id ? res.prog_id : loaded_prog_id(prog_fd_of(r, w));
+	res.prog_id = res.prog_id ? res.prog_id : new_prog_id;
 	if (is_tc(ops)) {
 		/* The pin holds the program: pin the new one. */
 		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, prog_fd_of(r, w));
@@ -499,8 +526,12 @@ static int undo_break(struct run *r, struct cnf_action *a, struct xstate *x)
 	netns_leave(orig);
 	if (fd < 0)
 		return fd;
-	if (bpf_link_get_info_by_fd(fd, &li, &len) == 0)
-		rec.link_id = li.id;
+	err = bpf_info_get(fd, &li, &len);
+	if (err < 0) {
+		link_detach_common(fd);
+		return err;
+	}
+	rec.link_id = li.id;
 	err = state_pin(r->cli->bpffs, h->manifest, h->key, fd);
 	if (err < 0) {
 		link_detach_common(fd);
@@ -685,7 +716,7 @@ static bool reuse_check(const struct cnf_action *a)
 	__u32 len = sizeof(pi);
 	int fd = hook_prog_fd(a->reuse_prog_id);
 
-	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &pi, &len) == 0 && pi.id == a->reuse_prog_id &&
+	if (fd >= 0 && bpf_info_get(fd, &pi, &len) == 0 && pi.id == a->reuse_prog_id &&
 	    pi.type == w->prog_type)
 		return true;
 	log_error("attachment '%s' (%s:%d): program id %u, which its in-sync instances ran when "

@@ -23,7 +23,7 @@ static int link_info_named(int fd, struct bpf_link_info *info, char *name, size_
 
 	memset(info, 0, sizeof(*info));
 	name[0] = '\0';
-	if (bpf_link_get_info_by_fd(fd, info, &len) < 0)
+	if (bpf_info_get(fd, info, &len) < 0)
 		return -errno;
 	switch (info->type) {
 	case BPF_LINK_TYPE_RAW_TRACEPOINT:
@@ -60,7 +60,7 @@ static int link_info_named(int fd, struct bpf_link_info *info, char *name, size_
 		return 0;
 	}
 	len = sizeof(*info);
-	if (bpf_link_get_info_by_fd(fd, info, &len) < 0)
+	if (bpf_info_get(fd, info, &len) < 0)
 		return -errno;
 	name[namelen - 1] = '\0';
 	return 0;
@@ -122,7 +122,7 @@ int hook_btf_func_target(const char *name, uint32_t *ret_obj_id, uint32_t *ret_b
 			continue;
 		info.name = (__u64)(uintptr_t)bname;
 		info.name_len = sizeof(bname);
-		if (bpf_btf_get_info_by_fd(fd, &info, &len) < 0 || !info.kernel_btf)
+		if (bpf_info_get(fd, &info, &len) < 0 || !info.kernel_btf)
 			continue;
 		if (streq(bname, "vmlinux")) {
 			if (vm_id > 0) {

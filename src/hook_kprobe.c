@@ -360,7 +360,7 @@ static uint32_t prog_id_of(int prog_fd)
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
-	return bpf_prog_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
+	return bpf_info_get(prog_fd, &info, &len) == 0 ? info.id : 0;
 }
 
 static int kp_event_id(const char *event, uint64_t *ret)

@@ -138,7 +138,7 @@ int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t
 	p->prog_id = prog_id;
 	p->link_id = link_id;
 	fd = bpf_prog_get_fd_by_id(prog_id);
-	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &info, &len) == 0)
+	if (fd >= 0 && bpf_info_get(fd, &info, &len) == 0)
 		memcpy(p->prog_name, info.name, sizeof(p->prog_name) - 1);
 	return 0;
 }

@@ -185,7 +185,7 @@ static bool is_link_iter(int fd)
 
 	info.iter.target_name = (__u64)(uintptr_t)target;
 	info.iter.target_name_len = sizeof(target);
-	if (bpf_link_get_info_by_fd(fd, &info, &len) < 0)
+	if (bpf_info_get(fd, &info, &len) < 0)
 		return false;
 	return info.type == BPF_LINK_TYPE_ITER && streq(target, "bpf_link");
 }
@@ -307,7 +307,7 @@ static void next_id_prog(struct live_link *l)
 	if (!l->prog_id)
 		return;
 	fd = bpf_prog_get_fd_by_id(l->prog_id);
-	if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len) < 0)
+	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
 		return; /* program gone meanwhile: leave type/name empty */
 	l->prog_type = info.type;
 	memcpy(l->prog_name, info.name, sizeof(l->prog_name));
@@ -339,7 +339,7 @@ static int next_id_read(struct live_links *ret)
 				continue; /* released since GET_NEXT_ID */
 			return -errno;
 		}
-		r = bpf_link_get_info_by_fd(fd, &info, &len);
+		r = bpf_info_get(fd, &info, &len);
 		if (r < 0)
 			return r;
 

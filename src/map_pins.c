@@ -55,14 +55,14 @@ static uint32_t prog_map_by_name(uint32_t prog_id, const char *name)
 		return 0;
 	pi.nr_map_ids = ARRAY_SIZE(ids);
 	pi.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_prog_get_info_by_fd(pfd, &pi, &len) < 0)
+	if (bpf_info_get(pfd, &pi, &len) < 0)
 		return 0;
 	for (__u32 i = 0; i < pi.nr_map_ids && i < ARRAY_SIZE(ids); i++) {
 		struct bpf_map_info mi = {};
 		__u32 mlen = sizeof(mi);
 		_cleanup_close_ int mfd = bpf_map_get_fd_by_id(ids[i]);
 
-		if (mfd >= 0 && bpf_map_get_info_by_fd(mfd, &mi, &mlen) == 0 &&
+		if (mfd >= 0 && bpf_info_get(mfd, &mi, &mlen) == 0 &&
 		    map_name_is(mi.name, name))
 			return mi.id;
 	}
@@ -253,7 +253,7 @@ int map_pins_repair(struct run *r)
 			err = -errno;
 			if (err == -EEXIST)
 				cur = bpf_obj_get(d->path);
-			if (cur >= 0 && bpf_map_get_info_by_fd(cur, &info, &len) == 0 &&
+			if (cur >= 0 && bpf_info_get(cur, &info, &len) == 0 &&
 			    info.id == d->map_id) {
 				continue; /* someone put it back meanwhile */
 			}
@@ -282,7 +282,7 @@ void map_pins_undo(struct run *r)
 		if (r->applied)
 			r->applied--;
 		fd = bpf_obj_get(d->path);
-		if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &len) == 0 && info.id == d->map_id &&
+		if (fd >= 0 && bpf_info_get(fd, &info, &len) == 0 && info.id == d->map_id &&
 		    unlink(d->path) < 0)
 			log_warn("map pin %s: could not remove it again: %s", d->path, strerror(errno));
 	}

@@ -162,7 +162,7 @@ static int desc_of_fd(int fd, struct map_desc *d, __u32 *ret_id)
 	struct btf *btf = NULL;
 
 	memset(d, 0, sizeof(*d));
-	if (bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+	if (bpf_info_get(fd, &info, &len) < 0)
 		return errno == EINVAL ? -ENOTTY : -errno;
 	d->type = info.type;
 	d->key_size = info.key_size;
@@ -312,7 +312,7 @@ static size_t progs_using_map(__u32 id, __u32 **ret)
 		_cleanup_free_ __u32 *maps = NULL;
 		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(pid);
 
-		if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len) < 0 || !info.nr_map_ids)
+		if (fd < 0 || bpf_info_get(fd, &info, &len) < 0 || !info.nr_map_ids)
 			continue;
 		nmaps = info.nr_map_ids;
 		maps = xcalloc(nmaps, sizeof(*maps));
@@ -320,7 +320,7 @@ static size_t progs_using_map(__u32 id, __u32 **ret)
 		info.nr_map_ids = nmaps;
 		info.map_ids = (__u64)(unsigned long)maps;
 		len = sizeof(info);
-		if (bpf_prog_get_info_by_fd(fd, &info, &len) < 0)
+		if (bpf_info_get(fd, &info, &len) < 0)
 			continue;
 		for (__u32 k = 0; k < info.nr_map_ids && k < nmaps; k++) {
 			if (maps[k] != id)
@@ -341,7 +341,7 @@ static const char *prog_name_of(__u32 id, char *buf, size_t len)
 	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
 
 	snprintf(buf, len, "?");
-	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &info, &ilen) == 0)
+	if (fd >= 0 && bpf_info_get(fd, &info, &ilen) == 0)
 		snprintf(buf, len, "%s", info.name);
 	return buf;
 }
@@ -451,7 +451,7 @@ static bool tmp_pin_stale(const char *path, const char *name, bool replaced,
 	fd = bpf_obj_get(tmp);
 	if (fd < 0)
 		return false;
-	if (bpf_map_get_info_by_fd(fd, &info, &len) == 0)
+	if (bpf_info_get(fd, &info, &len) == 0)
 		*ret_id = info.id;
 	if (replaced || !*ret_id)
 		return true;
@@ -663,7 +663,7 @@ static int plan_idle(struct obj_cache *c, size_t *cap, struct obj_entry *e, stru
 	g->action = MAP_KEEP;
 	g->stale = true;
 	g->stale_id = stale_id;
-	if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &ilen) == 0)
+	if (fd >= 0 && bpf_info_get(fd, &info, &ilen) == 0)
 		g->old_id = info.id;
 	return 0;
 }
@@ -864,7 +864,7 @@ int objects_maps_swap(struct obj_cache *c)
 		fd = bpf_obj_get(tmp);
 		if (fd < 0)
 			continue; /* gone meanwhile */
-		if (g->stale_id && (bpf_map_get_info_by_fd(fd, &info, &len) < 0 ||
+		if (g->stale_id && (bpf_info_get(fd, &info, &len) < 0 ||
 				    info.id != g->stale_id)) {
 			log_warn("map '%s': %s holds another map than planned; left as it is",
 				 g->name, tmp);
@@ -886,7 +886,7 @@ int objects_maps_swap(struct obj_cache *c)
 
 		g->done = g->action == MAP_KEEP ? g->stale_removed :
 			  g->action != MAP_RECREATE || g->swapped;
-		if (fd >= 0 && bpf_map_get_info_by_fd(fd, &info, &len) == 0)
+		if (fd >= 0 && bpf_info_get(fd, &info, &len) == 0)
 			g->new_id = info.id;
 	}
 	return n;
@@ -922,8 +922,8 @@ void objects_maps_rollback(struct obj_cache *c)
 			_cleanup_close_ int fd = bpf_obj_get(g->path);
 
 			/* Only the map this run made. */
-			if (fd >= 0 && bpf_map_get_info_by_fd(fd, &a, &la) == 0 &&
-			    bpf_map_get_info_by_fd(g->new_fd, &b, &lb) == 0 && a.id == b.id)
+			if (fd >= 0 && bpf_info_get(fd, &a, &la) == 0 &&
+			    bpf_info_get(g->new_fd, &b, &lb) == 0 && a.id == b.id)
 				unlink(g->path);
 			g->pinned = false;
 		}
@@ -938,7 +938,7 @@ static int unpin_if_unused(const char *path)
 	_cleanup_free_ __u32 *ids = NULL;
 	_cleanup_close_ int fd = bpf_obj_get(path);
 
-	if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &len) < 0)
+	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
 		return 0;
 	if (progs_using_map(info.id, &ids))
 		return 0; /* another manifest's programs still use it */

@@ -537,13 +537,13 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 	/* The info call fills whichever kind of object the fd is: tell a
 	 * pinned program (legacy tc) from a link first. */
 	if (!fd_is_bpf_link(fd)) {
-		if (bpf_prog_get_info_by_fd(fd, &pi, &len) < 0)
+		if (bpf_info_get(fd, &pi, &len) < 0)
 			return;
 		o->prog_id = pi.id; /* a pinned program (legacy tc); attachment checked by observe() */
 		return;
 	}
 	len = sizeof(li);
-	if (bpf_link_get_info_by_fd(fd, &li, &len) == 0) {
+	if (bpf_info_get(fd, &li, &len) == 0) {
 		o->link_id = li.id;
 		o->prog_id = li.prog_id;
 		o->alive = true;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <bpf/bpf.h>
 
 #include "cnf/util.h"
 
@@ -124,6 +125,19 @@ int path_component_unescape(const char *in, char *out, size_t outsz)
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+int bpf_info_get(int fd, void *info, uint32_t *len)
+{
+	uint32_t want = *len;
+
+	for (int tries = 0;; tries++) {
+		*len = want;
+		if (bpf_obj_get_info_by_fd(fd, info, len) == 0)
+			return 0;
+		if ((errno != EINTR && errno != EAGAIN) || tries >= 100)
+			return -errno;
+	}
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -46,6 +47,11 @@ char *strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * characters become %XX. Returns -ENAMETOOLONG if it does not fit. */
 int path_component_escape(const char *in, char *out, size_t outsz);
 int path_component_unescape(const char *in, char *out, size_t outsz);
+/* BPF_OBJ_GET_INFO_BY_FD of a program, link, map or BTF, asked again
+ * while the kernel answers EINTR or EAGAIN: a fact read from the kernel is
+ * either read or an error, never a zeroed struct taken for an answer.
+ * Returns 0 or a negative errno (errno set too). */
+int bpf_info_get(int fd, void *info, uint32_t *len);
 /* mkdir -p (mode 0700 for new components). */
 int mkdir_p(const char *path, mode_t mode);
 
