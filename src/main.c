@@ -4,10 +4,12 @@
 #include <getopt.h>
 #include <sys/resource.h>
 #include <stdio.h>
+#include <ctype.h>
 
 #include "cnf/cli.h"
 #include "cnf/log.h"
 #include "cnf/output.h"
+#include "cnf/suggest.h"
 #include "cnf/util.h"
 
 #ifndef CNF_VERSION
@@ -18,17 +20,61 @@ struct verb {
 	const char *name;
 	int (*run)(const struct cli *cli);
 	const char *help;
+	const char *args;   /* what follows the verb in its usage line */
+	const char *opts;   /* the options it takes, besides those of every verb */
 };
 
 static const struct verb verbs[] = {
-	{ "plan",     cmd_plan,     "show what apply would do; change nothing" },
-	{ "apply",    cmd_apply,    "converge live state to the manifests (default)" },
-	{ "status",   cmd_status,   "desired vs live for every attachment" },
-	{ "destroy",  cmd_destroy,  "remove everything the named manifests own" },
-	{ "validate", cmd_validate, "check manifests and objects; no kernel changes" },
-	{ "probe",    cmd_probe,    "report what this kernel supports" },
-	{ "watch",    cmd_watch,    "apply, then keep converging as things change" },
+	{ "plan",     cmd_plan,     "show what apply would do; change nothing", "[PATH...]",
+	  "--dry-run --wait --no-wait" },
+	{ "apply",    cmd_apply,    "converge live state to the manifests (default)", "[PATH...]",
+	  "--dry-run --detailed-exitcode --wait --no-wait" },
+	{ "status",   cmd_status,   "desired vs live for every attachment", "[PATH...]",
+	  "--wait --no-wait" },
+	{ "destroy",  cmd_destroy,  "remove everything the named manifests own", "[PATH...]",
+	  "--detailed-exitcode --all --wait --no-wait" },
+	{ "validate", cmd_validate, "check manifests and objects; no kernel changes", "[PATH...]",
+	  "" },
+	{ "probe",    cmd_probe,    "report what this kernel supports", "", "" },
+	{ "watch",    cmd_watch,    "apply, then keep converging as things change", "[PATH...]",
+	  "--wait --no-wait --interval --settle" },
 };
+
+/* Every option, as the help shows it; the first word is its name. */
+static const char *const option_help[] = {
+	"--bpffs DIR            state root (default " CNF_DEFAULT_BPFFS ")",
+	"--json                 one JSON document on stdout (watch: JSON lines); messages on stderr",
+	"--dry-run              same as the plan verb",
+	"--detailed-exitcode    apply/destroy: exit 2 when something changed",
+	"--all                  destroy: everything under the state root",
+	"--no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator",
+	"--wait SECONDS         wait that long for another run's lock (default 60)",
+	"--no-wait              fail at once if another run holds the lock",
+	"--interval SECONDS     watch: full reconcile this often (default 30; 0: never)",
+	"--settle MS            watch: quiet time that ends a burst of events (default 100)",
+	"-v, --verbose          more messages (libbpf's log; twice: debug)",
+	"-h, --help             this help",
+	"-V, --version          print the version",
+};
+
+/* The options every verb takes. */
+#define COMMON_OPTS "--bpffs --json --no-iter -v, -h, -V,"
+
+/* Whether the option of help line `line` (its first word) is in the
+ * space-separated list `opts`. */
+static bool option_in(const char *line, const char *opts)
+{
+	size_t len = strcspn(line, " ");
+
+	for (const char *p = opts; *p; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+
+		if (n == len && !strncmp(p, line, len))
+			return true;
+		p += n;
+	}
+	return false;
+}
 
 static void usage(FILE *f)
 {
@@ -37,30 +83,68 @@ static void usage(FILE *f)
 		"\n"
 		"Converge the eBPF attachments of this host to YAML manifests.\n"
 		"\n"
-		"Verbs:\n");
+		"Verbs (cnf-apply VERB --help: its own options):\n");
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 		fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f,
 		"\n"
 		"PATH: manifest files or directories (default " CNF_DEFAULT_PATH ")\n"
 		"\n"
-		"Options:\n"
-		"  --bpffs DIR            state root (default " CNF_DEFAULT_BPFFS ")\n"
-		"  --json                 one JSON document on stdout; messages on stderr\n"
-		"  --dry-run              same as the plan verb\n"
-		"  --detailed-exitcode    apply/destroy: exit 2 when something changed\n"
-		"  --all                  destroy: everything under the state root\n"
-		"  --no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator\n"
-		"  --wait SECONDS         wait that long for another run's lock (default 60)\n"
-		"  --no-wait              fail at once if another run holds the lock\n"
-		"  --interval SECONDS     watch: full reconcile this often (default 30; 0: never)\n"
-		"  --settle MS            watch: quiet time that ends a burst of events (default 100)\n"
-		"  -v, --verbose          more messages (libbpf's log; twice: debug)\n"
-		"  -h, --help             this help\n"
-		"  -V, --version          print the version\n"
+		"Options:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(option_help); i++)
+		fprintf(f, "  %s\n", option_help[i]);
+	fprintf(f,
 		"\n"
 		"Exit status: 0 success and nothing to change; 2 plan/status found\n"
 		"differences, or apply --detailed-exitcode changed something; 1 error.\n");
+}
+
+/* VERB --help: its usage line and the options it takes. */
+static void verb_usage(const struct verb *v)
+{
+	printf("Usage: cnf-apply [OPTIONS] %s%s%s\n\n%c%s.\n\n", v->name, *v->args ? " " : "",
+	       v->args, toupper((unsigned char)v->help[0]), v->help + 1);
+	if (*v->args)
+		printf("PATH: manifest files or directories (default " CNF_DEFAULT_PATH ")\n\n");
+	printf("Options:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(option_help); i++)
+		if (option_in(option_help[i], COMMON_OPTS) || option_in(option_help[i], v->opts))
+			printf("  %s\n", option_help[i]);
+	printf("\nSee cnf-apply(8).\n");
+}
+
+/* Whether `arg`, which names no verb, may be a manifest PATH: it exists,
+ * or it looks like a path (a '/', a .yaml/.yml suffix). Otherwise it is a
+ * mistyped verb. */
+static bool may_be_path(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	return access(arg, F_OK) == 0 || strchr(arg, '/') ||
+	       (len > 5 && streq(arg + len - 5, ".yaml")) || (len > 4 && streq(arg + len - 4, ".yml"));
+}
+
+/* The verb argv[*ind] names (then consumed), else apply. NULL, after an
+ * error naming the verbs, when argv[*ind] is no verb and cannot be a PATH. */
+static const struct verb *find_verb(const struct cli *cli, int argc, char **argv, int *ind)
+{
+	const char *names[ARRAY_SIZE(verbs) + 1] = { 0 };
+	const char *arg = *ind < argc ? argv[*ind] : NULL, *close;
+
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		names[i] = verbs[i].name;
+		if (arg && streq(arg, verbs[i].name)) {
+			(*ind)++;
+			return &verbs[i];
+		}
+	}
+	if (!arg || may_be_path(arg))
+		return &verbs[1]; /* apply */
+	close = suggest_word(arg, names);
+	output_fail(cli, "unknown verb '%s'%s%s%s (verbs: plan, apply, status, destroy, validate, "
+		    "probe, watch; a PATH must exist)", arg, close ? "; did you mean '" : "",
+		    close ? close : "", close ? "'?" : "");
+	return NULL;
 }
 
 enum {
@@ -112,7 +196,7 @@ int main(int argc, char **argv)
 			   .interval_sec = CNF_DEFAULT_INTERVAL, .settle_ms = CNF_DEFAULT_SETTLE_MS };
 	long num;
 	const struct verb *verb = NULL;
-	bool dry_run = false;
+	bool dry_run = false, help = false;
 	int c, r;
 
 	/* Options may come before or after the verb (getopt permutes). */
@@ -168,8 +252,8 @@ int main(int argc, char **argv)
 			cli.verbose++;
 			break;
 		case 'h':
-			usage(stdout);
-			return EXIT_OK;
+			help = true;
+			break;
 		case 'V':
 			printf("cnf-apply %s\n", CNF_VERSION);
 			return EXIT_OK;
@@ -191,16 +275,18 @@ int main(int argc, char **argv)
 	log_verbosity = cli.verbose;
 	log_setup_libbpf();
 
-	if (optind < argc) {
-		for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-			if (streq(argv[optind], verbs[i].name)) {
-				verb = &verbs[i];
-				optind++;
-				break;
-			}
+	if (help && optind < argc && !may_be_path(argv[optind])) {
+		if (!(verb = find_verb(&cli, argc, argv, &optind)))
+			return EXIT_FAIL;
+		verb_usage(verb);
+		return EXIT_OK;
 	}
-	if (!verb)
-		verb = &verbs[1]; /* apply */
+	if (help) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!(verb = find_verb(&cli, argc, argv, &optind)))
+		return EXIT_FAIL;
 	if (dry_run) {
 		if (!streq(verb->name, "apply") && !streq(verb->name, "plan")) {
 			output_fail(&cli, "--dry-run goes with plan or apply, not %s", verb->name);

@@ -76,6 +76,66 @@ test_default_verb() {
 	assert_ne "$(xdp_prog_id e0)" "" "bpftool net: attached"
 }
 
+# A word that is no verb and cannot be a PATH (it does not exist, has no
+# '/' and no .yaml/.yml suffix) is a mistyped verb; one that exists is a
+# PATH, and apply the verb.
+test_unknown_verb() {
+	veth_add e0 e0p
+	write_m "$W/m.yaml" m e0
+	cnf_json stauts
+	assert_rc 1 "a mistyped verb"
+	one_json_doc "unknown verb"
+	assert_jq "$OUT" '.error | contains("unknown verb '"'stauts'"'")' "JSON: the error names the word"
+	assert_contains "$ERR" "did you mean 'status'?" "a hint for the verb meant"
+	assert_contains "$ERR" "plan, apply, status, destroy, validate, probe, watch" "the verbs listed"
+	assert_not_contains "$ERR" "No such file" "not taken for a missing manifest"
+	cnf_run aply "$W"
+	assert_rc 1 "a mistyped verb before a PATH"
+	assert_contains "$ERR" "did you mean 'apply'?" "a hint for apply"
+	cnf_run frobnicate
+	assert_rc 1 "a word close to no verb"
+	assert_contains "$ERR" "unknown verb 'frobnicate' (verbs:" "listed without a guess"
+	assert_eq "$(state_pins)" "" "nothing pinned"
+	assert_eq "$(xdp_prog_id e0)" "" "bpftool net: nothing attached"
+
+	# An existing directory named without a '/' is a PATH: apply.
+	echo "\$ (cd \$T) cnf-apply --json w"
+	(cd "$T" && "$CNF" --bpffs "$T/bpffs" --json w >"$T/stdout" 2>"$T/stderr")
+	RC=$? ERR=$(cat "$T/stderr")
+	assert_rc 0 "a bare directory name applies"
+	assert_jq "$(cat "$T/stdout")" '.verb == "apply" and .changed == true' "JSON: applied"
+	assert_ne "$(xdp_prog_id e0)" "" "bpftool net: attached"
+	cnf_json "$W/nothing-here.yaml"
+	assert_rc 1 "a missing manifest"
+	assert_contains "$ERR" "nothing-here.yaml" "is a missing PATH, not a verb"
+}
+
+# VERB --help: that verb's usage and exactly the options it takes, the
+# same as the bash completion offers after it.
+test_verb_help() {
+	local v got want
+
+	cnf_run plan --help
+	assert_rc 0 "plan --help"
+	assert_contains "$OUT" "Usage: cnf-apply [OPTIONS] plan [PATH...]" "plan's own usage line"
+	assert_contains "$OUT" "--dry-run" "plan's options"
+	assert_not_contains "$OUT" "--interval" "not watch's"
+	assert_not_contains "$OUT" "Verbs" "not the general help"
+	cnf_run --help probe
+	assert_rc 0 "--help probe"
+	assert_contains "$OUT" "Usage: cnf-apply [OPTIONS] probe"$'\n' "probe takes no PATH"
+	for v in plan apply status destroy validate probe watch; do
+		cnf_run "$v" --help
+		assert_rc 0 "$v --help"
+		got=$(grep '^  -' <<<"$OUT" | sed 's/  \+[^-].*//; s/,/ /g' | tr ' ' '\n' | grep '^-' | sort | xargs)
+		want=$(. "$(dirname "$0")/../../completion/cnf-apply.bash" && _cnf_apply_opts "$v" |
+			tr ' ' '\n' | sort | xargs)
+		assert_eq "$got" "$want" "$v --help lists the options the completion offers after $v"
+	done
+	cnf_run --help
+	assert_contains "$OUT" "Verbs" "--help alone: the general help"
+}
+
 test_status_exit_codes() {
 	veth_add e0 e0p
 	write_m "$W/m.yaml" m e0
@@ -210,6 +270,8 @@ test_destroy_all() {
 run_test "plan exits 2 with changes, 0 without" test_plan_exit_codes
 run_test "apply --detailed-exitcode" test_detailed_exitcode
 run_test "apply is the default verb" test_default_verb
+run_test "an unknown verb is an error with a hint; a PATH still applies" test_unknown_verb
+run_test "VERB --help shows that verb's options" test_verb_help
 run_test "status exits 0 in sync, 2 otherwise" test_status_exit_codes
 run_test "validate works without root" test_validate_unprivileged
 run_test "probe --json reports tcx" test_probe
