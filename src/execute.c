@@ -800,7 +800,7 @@ int run_execute(struct run *r)
 	int err;
 
 	if (r->plan.changes == 0)
-		return 0;
+		return r->mode == RUN_APPLY ? run_record_sources(r) : 0;
 	if (r->mode == RUN_APPLY) {
 		err = state_root_check(r->cli->bpffs, true);
 		if (err < 0)
@@ -811,6 +811,9 @@ int run_execute(struct run *r)
 	err = map_pins_repair(r);
 	if (err >= 0)
 		err = preflight(r);
+	/* Where each manifest came from, before its first change. */
+	if (err >= 0 && r->mode == RUN_APPLY)
+		err = run_record_sources(r);
 	/* Every object loaded: pin the maps this run created (a recreated
 	 * one next to the old, which keeps its pin until phase B is done). */
 	if (err >= 0)

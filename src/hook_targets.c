@@ -94,9 +94,7 @@ int hook_kallsyms_has(const char *name)
 
 void hook_strv_free(char **v, size_t n)
 {
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
+	strv_free(v, n);
 }
 
 static int strv_cmp(const void *a, const void *b)

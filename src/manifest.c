@@ -1824,8 +1824,10 @@ void manifest_free(struct cnf_manifest *m)
 	mdoc_free(m->pos);
 	free(m->path);
 	free(m->dir);
+	free(m->source);
+	free(m->source_file);
 	m->pos = NULL;
-	m->path = m->dir = NULL;
+	m->path = m->dir = m->source = m->source_file = NULL;
 	cyaml_free(&cyaml_free_config, &manifest_schema, m, 0);
 }
 
@@ -1971,13 +1973,6 @@ static int strptr_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* The directory's manifest files (not hidden, regular), sorted by name. */
 static int list_manifests(const char *dir, char ***ret, size_t *ret_count)
 {
@@ -2058,6 +2053,22 @@ static int worse(int r, int q)
 
 static bool allow_empty_dirs;
 
+/* Records where m came from: the PATH argument `arg` (a directory when
+ * is_dir), m's file being `file`. */
+static void set_source(struct cnf_manifest *m, const char *arg, bool is_dir, const char *file)
+{
+	const char *name = strrchr(file, '/');
+
+	m->source = path_absolute(arg, is_dir);
+	if (!m->source)
+		return;
+	if (!is_dir)
+		m->source_file = xstrdup(m->source);
+	else
+		m->source_file = strprintf("%s%s%s", m->source, streq(m->source, "/") ? "" : "/",
+					   name ? name + 1 : file);
+}
+
 void manifest_set_allow_empty_dirs(bool allow)
 {
 	allow_empty_dirs = allow;
@@ -2094,8 +2105,10 @@ int manifest_set_load(char *const *paths, size_t paths_count,
 		if (!S_ISDIR(st.st_mode)) {
 			set->from_dirs = false;
 			q = load_file(path, &m);
-			if (q == 0)
+			if (q == 0) {
+				set_source(m, path, false, path);
 				q = set_add(set, &cap, m);
+			}
 			r = worse(r, q);
 			continue;
 		}
@@ -2108,8 +2121,10 @@ int manifest_set_load(char *const *paths, size_t paths_count,
 		r = worse(r, q);
 		for (size_t f = 0; f < nfiles; f++) {
 			q = load_file(files[f], &m);
-			if (q == 0)
+			if (q == 0) {
+				set_source(m, path, true, files[f]);
 				q = set_add(set, &cap, m);
+			}
 			r = worse(r, q);
 		}
 		strv_free(files, nfiles);

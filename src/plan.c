@@ -106,14 +106,43 @@ static struct have_ref *have_find(const struct hashidx *ix, struct have_ref *ref
 	return NULL;
 }
 
-static bool in_scope(const struct plan_input *in, const char *manifest)
+static bool in_list(const char *const *list, size_t n, const char *name)
 {
-	if (in->prune_all)
-		return true;
-	for (size_t i = 0; i < in->scope_count; i++)
-		if (streq(in->scope[i], manifest))
+	for (size_t i = 0; i < n; i++)
+		if (streq(list[i], name))
 			return true;
 	return false;
+}
+
+static bool in_scope(const struct plan_input *in, const char *manifest)
+{
+	return in->prune_all || in_list(in->scope, in->scope_count, manifest) ||
+	       in_list(in->prune, in->prune_count, manifest);
+}
+
+bool plan_prunes(const struct plan_path *paths, size_t n, const char *file)
+{
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	bool all_dirs = n > 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *p = paths[i].path;
+		size_t dlen;
+
+		all_dirs &= paths[i].is_dir;
+		if (!slash || !p)
+			continue;
+		if (!paths[i].is_dir) {
+			if (streq(p, file))
+				return true;
+			continue;
+		}
+		/* The file's directory is this one ("/" for "/x.yaml"). */
+		dlen = slash == file ? 1 : (size_t)(slash - file);
+		if (strlen(p) == dlen && !strncmp(p, file, dlen))
+			return true;
+	}
+	return !file && all_dirs;
 }
 
 static const struct hook_caps default_caps;
@@ -368,10 +397,8 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 		struct cnf_action *a = &out[i];
 
 		if (a->kind == ACT_DELETE) {
-			bool known = false;
+			bool known = in_list(in->scope, in->scope_count, a->have->manifest);
 
-			for (size_t j = 0; j < in->scope_count; j++)
-				known |= streq(in->scope[j], a->have->manifest);
 			snprintf(a->reason, sizeof(a->reason), "%s",
 				 in->delete_reason ? in->delete_reason :
 				 known ? "attachment no longer in the manifest"

@@ -903,6 +903,100 @@ static bool rec_file_seen(const struct cnf_record *recs, const char *const *mani
 	return false;
 }
 
+/* ---- sources ---- */
+
+static void paths_resolve(struct run *r)
+{
+	r->paths = xcalloc(r->cli->paths_count + 1, sizeof(*r->paths));
+	for (size_t i = 0; i < r->cli->paths_count; i++) {
+		struct stat st;
+		struct plan_path *p = &r->paths[r->paths_count];
+
+		if (stat(r->cli->paths[i], &st) < 0)
+			continue;
+		p->is_dir = S_ISDIR(st.st_mode);
+		p->path = path_absolute(r->cli->paths[i], p->is_dir);
+		if (p->path)
+			r->paths_count++;
+	}
+}
+
+static bool set_has(const struct cnf_manifest_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (streq(set->manifests[i]->name, name))
+			return true;
+	return false;
+}
+
+/* The manifests under the root that are no longer among the desired
+ * ones, and were last applied from within the run's PATHs. */
+static int select_prune(struct run *r)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int err = state_manifests_list(r->cli->bpffs, &names, &n);
+
+	if (err < 0) {
+		log_error("state root '%s': %s", r->cli->bpffs, strerror(-err));
+		return err;
+	}
+	r->prune = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		struct cnf_source src;
+		bool known;
+
+		if (set_has(r->set, names[i]))
+			continue;
+		known = state_source_get(r->cli->bpffs, names[i], &src) == 0;
+		if (plan_prunes(r->paths, r->paths_count, known ? src.file : NULL)) {
+			log_debug("manifest '%s' (last applied from %s) is pruned", names[i],
+				  known ? src.file : "an unrecorded place");
+			r->prune[r->prune_count++] = TAKE_PTR(names[i]);
+		}
+	}
+	strv_free(names, n);
+	return 0;
+}
+
+static bool manifest_has_state(const struct run *r, const struct cnf_manifest *m)
+{
+	for (size_t i = 0; i < r->st.manifests_count; i++)
+		if (streq(r->st.manifests[i], m->name))
+			return true;
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+
+		if (a->want && a->want->manifest == m && a->kind != ACT_NOOP)
+			return true;
+	}
+	return false;
+}
+
+int run_record_sources(struct run *r)
+{
+	for (size_t i = 0; i < r->set->count; i++) {
+		const struct cnf_manifest *m = r->set->manifests[i];
+		struct cnf_source old, src = { .version = CNF_SOURCE_VERSION };
+		int err;
+
+		if (!m->source || !m->source_file || !manifest_has_state(r, m))
+			continue;
+		if (state_source_get(r->cli->bpffs, m->name, &old) == 0 && streq(old.path, m->source) &&
+		    streq(old.file, m->source_file))
+			continue;
+		snprintf(src.path, sizeof(src.path), "%s", m->source);
+		snprintf(src.file, sizeof(src.file), "%s", m->source_file);
+		err = state_source_put(r->cli->bpffs, m->name, &src);
+		if (err < 0) {
+			log_error("manifest '%s': cannot record where it was applied from under %s: %s",
+				  m->name, r->cli->bpffs, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 {
 	const char **rec_manifests = NULL;
@@ -945,8 +1039,22 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		 * read only the named manifests. */
 		bool all = (mode == RUN_DESTROY && cli->all) || r->set->from_dirs ||
 			   mode == RUN_STATUS;
-		err = state_read(cli->bpffs, all ? NULL : (char *const *)r->scope,
-				 r->scope_count, &r->st);
+		const char **only = NULL;
+
+		paths_resolve(r);
+		if (mode != RUN_DESTROY) {
+			err = select_prune(r);
+			if (err < 0)
+				return err;
+		}
+		if (!all) {
+			only = xcalloc(r->scope_count + r->prune_count + 1, sizeof(char *));
+			memcpy(only, r->scope, r->scope_count * sizeof(char *));
+			memcpy(only + r->scope_count, r->prune, r->prune_count * sizeof(char *));
+		}
+		err = state_read(cli->bpffs, (char *const *)only, r->scope_count + r->prune_count,
+				 &r->st);
+		free(only);
 		if (err < 0)
 			return err;
 		err = observe_all(r);
@@ -1008,6 +1116,10 @@ void run_free(struct run *r)
 	state_free(&r->st);
 	state_close_maps();
 	free(r->scope);
+	for (size_t i = 0; i < r->paths_count; i++)
+		free((char *)r->paths[i].path);
+	free(r->paths);
+	strv_free(r->prune, r->prune_count);
 	if (r->set)
 		manifest_set_free(r->set);
 	if (r->lock_fd >= 0)

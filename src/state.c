@@ -17,6 +17,8 @@
 
 #define STATE_MAP_NAME "cnf_state"
 #define STATE_MAX_ENTRIES 65536
+#define SOURCE_MAP_NAME "cnf_source"
+#define SOURCE_PIN "source"
 
 struct map_fd {
 	char manifest[CNF_NAME_MAX + 1];
@@ -302,9 +304,11 @@ void state_tidy(const char *root, const char *manifest)
 	rmdir(path);
 	/* Drop the state map once no record is left. */
 	fd = state_map_open(root, manifest, false);
-	if (fd >= 0 && bpf_map_get_next_key(fd, NULL, next) < 0 && errno == ENOENT) {
+	if (fd == -ENOENT || (fd >= 0 && bpf_map_get_next_key(fd, NULL, next) < 0 && errno == ENOENT)) {
 		(void)k;
 		snprintf(path, sizeof(path), "%s/%s/state", root, manifest);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s/" SOURCE_PIN, root, manifest);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/%s", root, manifest);
 		rmdir(path);
@@ -560,6 +564,84 @@ static int read_pins(struct state *s, const char *manifest, size_t first)
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- sources ---- */
+
+int state_source_get(const char *root, const char *manifest, struct cnf_source *ret)
+{
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint32_t key = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (snprintf(path, sizeof(path), "%s/%s/" SOURCE_PIN, root, manifest) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, ret) < 0)
+		return -errno;
+	ret->path[sizeof(ret->path) - 1] = ret->file[sizeof(ret->file) - 1] = '\0';
+	if (ret->version != CNF_SOURCE_VERSION || !ret->file[0]) {
+		memset(ret, 0, sizeof(*ret));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int state_source_put(const char *root, const char *manifest, const struct cnf_source *src)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint32_t key = 0;
+	int r;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", root, manifest) >= (int)sizeof(dir) ||
+	    snprintf(path, sizeof(path), "%s/" SOURCE_PIN, dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT) {
+		r = mkdir_p(dir, 0700);
+		if (r < 0)
+			return r;
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SOURCE_MAP_NAME, sizeof(key), sizeof(*src), 1,
+				    NULL);
+		if (fd < 0)
+			return -errno;
+		if (bpf_obj_pin(fd, path) < 0)
+			return -errno;
+	}
+	if (fd < 0)
+		return -errno;
+	return bpf_map_update_elem(fd, &key, src, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int state_manifests_list(const char *root, char ***ret, size_t *ret_count)
+{
+	_cleanup_closedir_ DIR *d = opendir(root);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	*ret = NULL;
+	*ret_count = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!cnf_name_valid(de->d_name))
+			continue;
+		if (grow_array((void **)&names, &cap, n + 1, sizeof(char *)) < 0) {
+			strv_free(names, n);
+			return -ENOMEM;
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(char *), name_cmp);
+	*ret = names;
+	*ret_count = n;
+	return 0;
 }
 
 int state_read(const char *root, char *const *only, size_t only_count, struct state *ret)

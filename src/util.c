@@ -54,6 +54,34 @@ int grow_array(void **arr, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The absolute form of a file's or a directory's path: the directory
+ * resolved (symbolic links, "..", relative paths), a file's own name kept
+ * as given. NULL if the directory cannot be resolved. */
+char *path_absolute(const char *path, bool is_dir)
+{
+	_cleanup_free_ char *copy = xstrdup(path), *dir = NULL;
+	char *slash, *name;
+
+	if (is_dir)
+		return realpath(path, NULL);
+	slash = strrchr(copy, '/');
+	if (!slash)
+		return (dir = realpath(".", NULL)) ? strprintf("%s/%s", dir, copy) : NULL;
+	*slash = '\0';
+	name = slash + 1;
+	dir = realpath(copy[0] ? copy : "/", NULL);
+	if (!dir)
+		return NULL;
+	return strprintf("%s%s%s", dir, streq(dir, "/") ? "" : "/", name);
+}
+
 char *strprintf(const char *fmt, ...)
 {
 	va_list ap;

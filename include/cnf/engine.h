@@ -220,6 +220,10 @@ struct plan_input {
 	const char *const *scope;
 	size_t scope_count;
 	bool prune_all;
+	/* Manifests no longer among the desired ones whose instances are
+	 * all deleted (plan_prunes() chose them). */
+	const char *const *prune;
+	size_t prune_count;
 	const char *delete_reason;    /* overrides the reason of deletes (destroy) */
 	const struct hook_caps *(*caps)(enum hook_kind kind);
 	/* Running programs of in-sync instances left out of the plan (a
@@ -228,6 +232,17 @@ struct plan_input {
 	size_t sources_count;
 };
 int plan_build(const struct plan_input *in, struct cnf_plan *ret);
+
+/* A PATH argument of a run, absolute (manifest.h's source). */
+struct plan_path {
+	const char *path;
+	bool is_dir;
+};
+/* Whether a run over `paths` prunes a manifest that is no longer among
+ * them, last applied from the file `file`: a file it reads (in one of its
+ * directories, or one of its files). NULL: nowhere recorded (a state root
+ * of an older version): pruned when every PATH is a directory, as then. */
+bool plan_prunes(const struct plan_path *paths, size_t n, const char *file);
 /* Part of plan_build(): sets reuse_prog_id of the creates that can run a
  * program an in-sync instance already runs. */
 void plan_share_programs(const struct plan_input *in, struct cnf_plan *p);

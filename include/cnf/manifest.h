@@ -113,6 +113,11 @@ struct cnf_manifest {
 	struct cnf_attachment *attachments;
 	size_t attachments_count;
 	void *pos;         /* private: key positions for diagnostics */
+	/* Where it was loaded from, for pruning (set by manifest_set_load):
+	 * the PATH argument, absolute (a directory canonical, a file's
+	 * directory canonical and its name as given), and the file so. */
+	char *source;
+	char *source_file;
 };
 
 struct cnf_manifest_set {

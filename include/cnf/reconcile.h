@@ -57,6 +57,12 @@ struct run {
 	size_t revs_count, revs_cap;
 	const char **scope;
 	size_t scope_count;
+	/* The PATH arguments, absolute, and the vanished manifests last
+	 * applied from within them: their instances are deleted. */
+	struct plan_path *paths;
+	size_t paths_count;
+	char **prune;
+	size_t prune_count;
 	struct cnf_plan plan;
 	int lock_fd;
 	size_t applied;            /* actions carried out */
@@ -101,6 +107,10 @@ const struct hook_ops *ops_for_target(const struct cnf_target *t);
  * namespace to go back to (or -1) in *ret_orig. */
 int netns_enter(const char *path, int *ret_orig);
 void netns_leave(int orig);
+
+/* Records where each manifest of the set that has state was applied
+ * from, where that changed (apply). */
+int run_record_sources(struct run *r);
 
 /* Builds r->plan from r->want and r->st. */
 int run_plan(struct run *r);

@@ -4,6 +4,9 @@
  *   <root>/<manifest>/links/<attachment>/<target>  pinned bpf_link (legacy tc: the program)
  *   <root>/<manifest>/state                        pinned hash map: key "<attachment>/<target>"
  *                                                  -> struct cnf_record
+ *   <root>/<manifest>/source                       pinned array map, one struct cnf_source:
+ *                                                  where the manifest was last applied from
+ *                                                  (absent in state roots of older versions)
  *   <root>/_maps/<pin>                             maps pinned with `pin:` (shared), and
  *                                                  those the object pins by name
  *   <root>/_cnf/                                   the tool's own pins (link iterator)
@@ -13,8 +16,10 @@
  * names, so they cannot be hidden dot-directories). */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cnf/engine.h"
 #include "cnf/hashidx.h"
@@ -67,3 +72,20 @@ void state_tidy(const char *root, const char *manifest);
 /* Checks that root is on a bpffs mount (or can be: a directory inside one). */
 int state_root_check(const char *root, bool create);
 void state_close_maps(void);
+
+/* Where a manifest was last applied from: the PATH argument that held it
+ * and its file, both absolute (manifest.h's source, source_file). A run
+ * over PATHs prunes only the vanished manifests whose file it reads. */
+#define CNF_SOURCE_VERSION 1
+struct cnf_source {
+	uint32_t version;
+	uint32_t flags;               /* none yet */
+	char path[PATH_MAX];
+	char file[PATH_MAX];
+};
+/* 0, or -ENOENT when none is recorded (or of an unknown version). */
+int state_source_get(const char *root, const char *manifest, struct cnf_source *ret);
+/* Records it (creating the manifest's directory and the map). */
+int state_source_put(const char *root, const char *manifest, const struct cnf_source *src);
+/* The manifests that have a directory under the root, sorted. */
+int state_manifests_list(const char *root, char ***ret, size_t *ret_count);

@@ -40,6 +40,8 @@ void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
 /* Grows *arr (element size `size`) to hold at least `need` elements. */
 int grow_array(void **arr, size_t *cap, size_t need, size_t size);
+/* Frees n strings and their array. */
+void strv_free(char **v, size_t n);
 /* asprintf that returns NULL on failure. */
 char *strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -52,6 +54,10 @@ int path_component_unescape(const char *in, char *out, size_t outsz);
  * either read or an error, never a zeroed struct taken for an answer.
  * Returns 0 or a negative errno (errno set too). */
 int bpf_info_get(int fd, void *info, uint32_t *len);
+/* The absolute form of a file's or a directory's path: the directory
+ * resolved (symbolic links, "..", relative paths), a file's own name kept
+ * as given. NULL if the directory cannot be resolved. */
+char *path_absolute(const char *path, bool is_dir);
 /* mkdir -p (mode 0700 for new components). */
 int mkdir_p(const char *path, mode_t mode);
 

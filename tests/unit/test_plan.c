@@ -286,6 +286,56 @@ TEST(test_removed_attachment_deletes_in_scope_only)
 	plan_free(&p);
 }
 
+TEST(test_pruned_manifest_deletes_only_it)
+{
+	static const char *prune[] = { "gone" };
+	struct cnf_instance w;
+	struct cnf_observed h[3];
+	struct cnf_plan p;
+	struct plan_input in = {
+		.want = &w, .want_count = 1, .have = h, .have_count = 3,
+		.scope = scope_edge, .scope_count = 1, .prune = prune, .prune_count = 1,
+		.caps = caps,
+	};
+
+	want_init(&w, 0, HOOK_TCX, "keep", "eth0", 1, 1);
+	have_init(&h[0], "edge", "keep/eth0", HOOK_TCX, 1, 1);
+	have_init(&h[1], "gone", "x/eth0", HOOK_TCX, 1, 1);
+	have_init(&h[2], "other", "x/eth0", HOOK_TCX, 1, 1);
+	CHECK_INT(plan_build(&in, &p), 0);
+	CHECK_INT(p.count, 2);
+	CHECK_INT(p.changes, 1);
+	CHECK(p.actions[1].have == &h[1]);
+	CHECK_STR(p.actions[1].reason, "manifest no longer present");
+	plan_free(&p);
+}
+
+TEST(test_prunes_within_source)
+{
+	const struct plan_path dir = { "/etc/cnf.d", true }, root = { "/", true },
+			       file = { "/etc/cnf.d/a.yaml", false }, other = { "/srv/x", true };
+	const struct plan_path both[] = { other, dir }, mixed[] = { dir, file };
+
+	/* A directory reads the files directly in it, not below. */
+	CHECK(plan_prunes(&dir, 1, "/etc/cnf.d/a.yaml"));
+	CHECK(!plan_prunes(&dir, 1, "/etc/cnf.d/sub/a.yaml"));
+	CHECK(!plan_prunes(&dir, 1, "/etc/cnf.dx/a.yaml"));
+	CHECK(!plan_prunes(&dir, 1, "/etc/a.yaml"));
+	CHECK(!plan_prunes(&other, 1, "/etc/cnf.d/a.yaml"));
+	CHECK(plan_prunes(both, 2, "/etc/cnf.d/a.yaml"));
+	CHECK(plan_prunes(&root, 1, "/a.yaml"));
+	CHECK(!plan_prunes(&root, 1, "/etc/a.yaml"));
+	/* A file reads itself: a manifest renamed inside it. */
+	CHECK(plan_prunes(&file, 1, "/etc/cnf.d/a.yaml"));
+	CHECK(!plan_prunes(&file, 1, "/etc/cnf.d/b.yaml"));
+	/* Nothing recorded (an older state root): pruned by directories only. */
+	CHECK(plan_prunes(&dir, 1, NULL));
+	CHECK(plan_prunes(both, 2, NULL));
+	CHECK(!plan_prunes(&file, 1, NULL));
+	CHECK(!plan_prunes(mixed, 2, NULL));
+	CHECK(!plan_prunes(NULL, 0, NULL));
+}
+
 TEST(test_single_prog_hook_deleted_before_create)
 {
 	struct cnf_instance w;
@@ -554,7 +604,8 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_prog_change_without_link_update_replaces, test_hook_change_replaces,
 	  test_hook_kind_change_replaces, test_missing_pin_or_dead_link_recreates,
 	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
-	  test_removed_attachment_deletes_in_scope_only, test_single_prog_hook_deleted_before_create,
+	  test_removed_attachment_deletes_in_scope_only, test_pruned_manifest_deletes_only_it,
+	  test_prunes_within_source, test_single_prog_hook_deleted_before_create,
 	  test_anchor_created_first, test_anchor_per_target, test_duplicate_keys_rejected,
 	  test_scales_linearly_enough, test_create_shares_running_program,
 	  test_create_shares_only_what_fits,
