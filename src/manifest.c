@@ -16,6 +16,7 @@
 
 #include "cnf/log.h"
 #include "cnf/manifest.h"
+#include "cnf/suggest.h"
 #include "cnf/util.h"
 #include "manifest_pos.h"
 
@@ -357,6 +358,29 @@ static char *value_problem(const char *problem, const struct bt_place *pl)
 	return xstrdup(problem);
 }
 
+/* "; did you mean 'interface'?" for an unknown key: the closest of the
+ * keys of the mapping it is in, the fields of the innermost list the
+ * backtrace went through (none: the top level). "" when none is close. */
+static char *key_hint(const char *key, const struct bt_step *steps, size_t nsteps)
+{
+	static const struct { const char *list; const cyaml_schema_field_t *fields; } lists[] = {
+		{ "attachments", attachment_fields }, { "objects", object_fields },
+		{ "maps", map_opt_fields }, { "programs", prog_opt_fields },
+	};
+	const cyaml_schema_field_t *fields = manifest_fields;
+	const char *names[48] = { 0 }, *close;
+	size_t n = 0;
+
+	for (size_t k = 0; k < nsteps && fields == manifest_fields; k++)
+		for (size_t l = 0; steps[k].field && l < ARRAY_SIZE(lists); l++)
+			if (streq(steps[k].field, lists[l].list))
+				fields = lists[l].fields;
+	for (; fields[n].key && n + 1 < ARRAY_SIZE(names); n++)
+		names[n] = fields[n].key;
+	close = suggest_word(key, names);
+	return close ? strprintf("; did you mean '%s'?", close) : xstrdup("");
+}
+
 /* Turns libcyaml's message and backtrace into one message that names the
  * file, the line of the offending key and the entry it belongs to. */
 static void report_cyaml_error(const char *path, struct mdoc *d, char *text,
@@ -375,13 +399,15 @@ static void report_cyaml_error(const char *path, struct mdoc *d, char *text,
 	bt_walk(d, steps, nsteps, &pl);
 
 	if (!strncmp(problem, "Unexpected key: ", 16)) {
+		_cleanup_free_ char *hint = NULL;
 		yaml_node_t *k;
 
 		arg = problem + 16;
 		k = pl.lost ? NULL : mdoc_get_key_nth(d, pl.node, arg, 0);
 		if (k)
 			line = mdoc_line(k);
-		log_error("%s (%s:%d): unknown key '%s'", pl.label, path, line, arg);
+		hint = key_hint(arg, steps, nsteps);
+		log_error("%s (%s:%d): unknown key '%s'%s", pl.label, path, line, arg, hint);
 	} else if (!strncmp(problem, "Mapping field already seen: ", 28)) {
 		/* The backtrace may end in the field being read. */
 		yaml_node_t *map = pl.lost ? NULL : (nsteps && steps[0].field ? pl.container : pl.node);
@@ -1383,6 +1409,28 @@ static const struct hook_rule *hook_rule_find(const char *hook)
 	return NULL;
 }
 
+/* A hint for an unknown hook: a parameter written into its name
+ * ("tcx_ingress": hook 'tcx' with 'direction: ingress'), else the closest
+ * hook name. "" when there is none. */
+static char *hook_hint(const char *hook, const char *const *names)
+{
+	static const struct { const char *value; enum akey key; } values[] = {
+		{ "ingress", AK_DIRECTION }, { "egress", AK_DIRECTION },
+		{ "primary", AK_SIDE }, { "peer", AK_SIDE },
+		{ "native", AK_MODE }, { "generic", AK_MODE }, { "offload", AK_MODE },
+	};
+	const char *sep = hook + strcspn(hook, "_-/ "), *close;
+	_cleanup_free_ char *base = strndup(hook, (size_t)(sep - hook));
+	const struct hook_rule *rule = base && *sep ? hook_rule_find(base) : NULL;
+
+	for (size_t k = 0; rule && k < ARRAY_SIZE(values); k++)
+		if (streq(sep + 1, values[k].value) && (rule->keys & B(values[k].key)))
+			return strprintf("; use hook '%s' with '%s: %s'", base,
+					 akey_names[values[k].key], values[k].value);
+	close = suggest_word(hook, names);
+	return close ? strprintf("; did you mean '%s'?", close) : xstrdup("");
+}
+
 /* Keys the attachment's mapping actually contains. */
 static uint32_t att_keys_present(struct chk *c, size_t i)
 {
@@ -1625,10 +1673,13 @@ static void check_attachment(struct chk *c, size_t i, const struct hook_rule **r
 		const char *names[ARRAY_SIZE(hook_rules) + 1] = { 0 };
 		_cleanup_free_ char *known = NULL;
 
+		_cleanup_free_ char *hint = NULL;
+
 		for (size_t k = 0; k < ARRAY_SIZE(hook_rules); k++)
 			names[k] = hook_rules[k].name;
 		known = join_words(names);
-		att_err(c, i, "hook", "unknown hook '%s' (hooks: %s)", a->hook, known);
+		hint = hook_hint(a->hook, names);
+		att_err(c, i, "hook", "unknown hook '%s'%s (hooks: %s)", a->hook, hint, known);
 	}
 
 	if (rule) {

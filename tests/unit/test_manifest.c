@@ -546,7 +546,7 @@ TEST(test_unknown_keys)
 	CHECK_ONE_ERROR(HEAD "colour: blue\n" OBJ "attachments: []\n",
 			"manifest (" P ":3): unknown key 'colour'");
 	CHECK_ONE_ERROR(HEAD "objects:\n  - name: fw\n    file: fw.o\n    flie: x\nattachments: []\n",
-			"object 'fw' (" P ":6): unknown key 'flie'");
+			"object 'fw' (" P ":6): unknown key 'flie'; did you mean 'file'?");
 	CHECK_ONE_ERROR(HEAD OBJ
 			"attachments:\n"
 			"  - name: a\n"
@@ -566,7 +566,7 @@ TEST(test_unknown_keys)
 			"object 'fw': map 'm1' (" P ":8): unknown key 'pinned'");
 	CHECK_ONE_ERROR(HEAD "objects:\n  - name: fw\n    file: fw.o\n    programs:\n"
 			"      - name: p\n      - name: q\n        typ: xdp\nattachments: []\n",
-			"object 'fw': program 'q' (" P ":9): unknown key 'typ'");
+			"object 'fw': program 'q' (" P ":9): unknown key 'typ'; did you mean 'type'?");
 }
 
 TEST(test_duplicate_keys)
@@ -956,9 +956,20 @@ TEST(test_hook_keys)
 			"  - name: x\n"
 			"    program: fw/p\n"
 			"    hook: xpd\n",
-			"attachment 'x' (" P ":9): unknown hook 'xpd' (hooks: xdp, tcx, tc, netkit, cgroup, "
-			"tracepoint, raw_tracepoint, kprobe, kretprobe, kprobe_multi, fentry, fexit, "
-			"uprobe, uretprobe, lsm, netfilter, sk_lookup, flow_dissector, struct_ops)");
+			"attachment 'x' (" P ":9): unknown hook 'xpd'; did you mean 'xdp'? (hooks: xdp, tcx, "
+			"tc, netkit, cgroup, tracepoint, raw_tracepoint, kprobe, kretprobe, kprobe_multi, "
+			"fentry, fexit, uprobe, uretprobe, lsm, netfilter, sk_lookup, flow_dissector, "
+			"struct_ops)");
+	/* A parameter written into the hook's name. */
+	CHECK_ONE_ERROR(HEAD OBJ
+			"attachments:\n"
+			"  - name: x\n"
+			"    program: fw/p\n"
+			"    hook: xdp-generic\n",
+			"attachment 'x' (" P ":9): unknown hook 'xdp-generic'; use hook 'xdp' with "
+			"'mode: generic' (hooks: xdp, tcx, tc, netkit, cgroup, tracepoint, raw_tracepoint, "
+			"kprobe, kretprobe, kprobe_multi, fentry, fexit, uprobe, uretprobe, lsm, netfilter, "
+			"sk_lookup, flow_dissector, struct_ops)");
 
 	m = load(HEAD OBJ
 		 "attachments:\n"                       /* 6 */
