@@ -8,9 +8,32 @@
 #include "cnf/util.h"
 #include "manifest_pos.h"
 
+/* A plain value starting with '*' is a YAML alias: an unquoted glob
+ * (`interface: *eth`) is "found undefined alias" to libyaml. The hint
+ * says to quote it; "" when the error is not about an alias. */
+static void alias_hint(const yaml_parser_t *p, const char *buf, size_t len, char *hint,
+		       size_t sz)
+{
+	const yaml_mark_t *m = NULL;
+	size_t n;
+
+	hint[0] = '\0';
+	if (p->context && streq(p->context, "while scanning an alias"))
+		m = &p->context_mark;
+	else if (p->problem && streq(p->problem, "found undefined alias"))
+		m = &p->problem_mark;
+	if (!m || m->index >= len || buf[m->index] != '*')
+		return;
+	n = strcspn(buf + m->index, " \t\r\n,]}#");
+	snprintf(hint, sz, "; a value starting with '*' is a YAML alias: write a glob in "
+		 "quotes: \"%.*s\"", (int)(n < 64 ? n : 64), buf + m->index);
+}
+
 static void log_syntax_error(const char *path, const yaml_parser_t *p,
 			     const char *buf, size_t len)
 {
+	char hint[160];
+
 	const char *problem = p->problem ? p->problem : "invalid YAML";
 	size_t line, col;
 
@@ -33,12 +56,13 @@ static void log_syntax_error(const char *path, const yaml_parser_t *p,
 		col = p->problem_mark.column + 1;
 	}
 
+	alias_hint(p, buf, len, hint, sizeof(hint));
 	if (p->context)
-		log_error("%s:%zu:%zu: YAML syntax error: %s (%s started at line %zu)",
+		log_error("%s:%zu:%zu: YAML syntax error: %s (%s started at line %zu)%s",
 			  path, line, col, problem, p->context,
-			  p->context_mark.line + 1);
+			  p->context_mark.line + 1, hint);
 	else
-		log_error("%s:%zu:%zu: YAML syntax error: %s", path, line, col, problem);
+		log_error("%s:%zu:%zu: YAML syntax error: %s%s", path, line, col, problem, hint);
 }
 
 static int parser_failed(const char *path, const yaml_parser_t *p, const char *buf,

@@ -530,7 +530,12 @@ TEST(test_syntax_errors)
 			P ":4:12: YAML syntax error: did not find expected ',' or ']' "
 			"(while parsing a flow sequence started at line 3)");
 	CHECK_ONE_ERROR(HEAD "objects: *nothing\n",
-			P ":3:10: YAML syntax error: found undefined alias");
+			P ":3:10: YAML syntax error: found undefined alias; a value starting with '*' "
+			"is a YAML alias: write a glob in quotes: \"*nothing\"");
+	CHECK_ONE_ERROR(HEAD "objects: [*.o]\n",
+			P ":3:12: YAML syntax error: did not find expected alphabetic or numeric "
+			"character (while scanning an alias started at line 3); a value starting "
+			"with '*' is a YAML alias: write a glob in quotes: \"*.o\"");
 	CHECK_ONE_ERROR(HEAD "\tobjects: []\n",
 			P ":3:1: YAML syntax error: found a tab character that violates indentation "
 			"(while scanning a plain scalar started at line 2)");
