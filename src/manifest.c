@@ -2007,16 +2007,40 @@ static int load_file(const char *path, struct cnf_manifest **ret)
 	r = read_manifest(path, &buf, &len);
 	if (r < 0)
 		return r;
+	if (len >= 4 && !memcmp(buf, "\177ELF", 4)) {
+		log_error("%s: an ELF file (a BPF object?), not a YAML manifest: a manifest names "
+			  "its objects under 'objects:'", path);
+		return -EINVAL;
+	}
 	return manifest_load_buffer(path, buf, len, ret);
+}
+
+static bool has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return n > k && streq(name + n - k, suffix);
 }
 
 static bool is_manifest_name(const char *name)
 {
-	size_t n = strlen(name);
-
 	if (name[0] == '.')
 		return false;
-	return (n > 5 && streq(name + n - 5, ".yaml")) || (n > 4 && streq(name + n - 4, ".yml"));
+	return has_suffix(name, ".yaml") || has_suffix(name, ".yml");
+}
+
+/* A file given as a PATH is a manifest by its name, as in a directory:
+ * a README or an object file is refused by name, not as broken YAML. */
+static int check_file_name(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	if (has_suffix(base, ".yaml") || has_suffix(base, ".yml"))
+		return 0;
+	log_error("%s: not a manifest: a manifest file's name ends in .yaml or .yml%s", path,
+		  has_suffix(base, ".o") ? " (a BPF object is named in a manifest, under 'objects:')" :
+		  "");
+	return -EINVAL;
 }
 
 static int strptr_cmp(const void *a, const void *b)
@@ -2155,7 +2179,9 @@ int manifest_set_load(char *const *paths, size_t paths_count,
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			set->from_dirs = false;
-			q = load_file(path, &m);
+			q = check_file_name(path);
+			if (q == 0)
+				q = load_file(path, &m);
 			if (q == 0) {
 				set_source(m, path, false, path);
 				q = set_add(set, &cap, m);
