@@ -949,6 +949,15 @@ def check_man(res, schema):
                "cnf-apply(8) documents every option and verb of src/main.c",
                "undocumented: " + ", ".join(missing) if missing else "")
 
+    readme = read("README.md")
+    missing = [v for v in verbs if not re.search(r"^\| `%s`" % re.escape(v), readme, re.M)]
+    res.report(bool(verbs) and not missing,
+               "README.md's verb table lists every verb of src/main.c",
+               "missing: " + ", ".join(missing) if missing else "")
+    json_line = re.search(r"^Every verb takes `--json`(.*?)\n\n", readme, re.M | re.S)
+    res.report(bool(json_line and "JSON lines" in json_line.group(1) and "watch" in json_line.group(1)),
+               "README.md's --json line says that watch prints JSON lines")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
