@@ -12,13 +12,15 @@ export BUILD
 lib_setup "$@"
 
 # make_install DESTDIR PREFIX [VAR=VALUE...]: log in $T/install.log.
+# PREFIX "-": the Makefile's default.
 make_install() {
 	local destdir=$1 prefix=$2
 	shift 2
-	echo "\$ make install DESTDIR=$destdir PREFIX=$prefix $*"
+	[ "$prefix" = - ] || set -- PREFIX="$prefix" "$@"
+	echo "\$ make install DESTDIR=$destdir $*"
 	# -o: install the binary under test as it is, never relink it here.
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory \
-		-o "$BUILD/cnf-apply" BUILD="$BUILD" DESTDIR="$destdir" PREFIX="$prefix" "$@" install \
+		-o "$BUILD/cnf-apply" BUILD="$BUILD" DESTDIR="$destdir" "$@" install \
 		>"$T/install.log" 2>&1
 	local rc=$?
 	[ $rc -eq 0 ] || _show "$(tail -n 30 "$T/install.log")"
@@ -84,6 +86,20 @@ test_tree() {
 		"ExecStart=/usr/local/sbin/cnf-apply apply /etc/cnf.d" "PREFIX=/usr/local: the units name /usr/local/sbin/cnf-apply"
 	assert_not_contains "$(cat "$W/root2/usr/local/lib/systemd/system/"*)" "/usr/sbin/cnf-apply" \
 		"PREFIX=/usr/local: no unit names /usr/sbin/cnf-apply"
+}
+
+# cnf-apply(8)'s FILES are where make install puts them, by default.
+test_man_files() {
+	local f n=0
+
+	assert_ok "make install DESTDIR=... (default PREFIX)" make_install "$W/root" - || return
+	while read -r f; do
+		assert_exists "$W/root$f" "FILES: $f installed"
+		n=$((n + 1))
+	done < <(sed -n '/^# FILES/,/^# /p' "$ROOT/man/cnf-apply.8.scd" |
+		grep -oE '^_/usr/[^ ]+_|, _/usr/[^ ]+_$' | sed 's/^, //; s/^_//; s/_$//; s/\\_/_/g')
+	assert_ne "$n" 0 "FILES lists installed files"
+	[ "$n" -ge 8 ] || _fail "FILES: only $n installed paths found"
 }
 
 # --- bash completion -----------------------------------------------------------
@@ -178,4 +194,5 @@ if ! command -v scdoc >/dev/null; then
 else
 	run_test "make install DESTDIR PREFIX: binary, man pages, completion, units, examples" test_tree
 	run_test "bash completion: verbs, options of src/main.c, --bpffs dirs, manifest paths" test_completion
+	run_test "cnf-apply(8) FILES: the paths make install uses" test_man_files
 fi
