@@ -50,8 +50,9 @@ static const char *reason_with_maps(struct run *r, const struct cnf_action *a, c
 		if (!pos)
 			pos = (size_t)snprintf(buf, len, "%s", why);
 		if (pos < len)
-			pos += (size_t)snprintf(buf + pos, len - pos, "; map '%s' pinned at %s %s",
-						g->name, g->path, g->diffs_count ?
+			pos += (size_t)snprintf(buf + pos, len - pos, "; map '%s' %s%s %s",
+						g->name, g->path ? "pinned at " : "(not pinned)",
+						g->path ? g->path : "", g->diffs_count ?
 						"does not fit this version" : "cannot be used");
 		for (size_t k = 0; k < g->diffs_count && pos < len; k++)
 			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s %s -> %s", k ? ", " : " (",
@@ -61,7 +62,8 @@ static const char *reason_with_maps(struct run *r, const struct cnf_action *a, c
 			pos += (size_t)snprintf(buf + pos, len - pos, "%s: %s",
 						g->diffs_count ? ")" : "",
 						g->problem ? "apply refuses it" :
-						"apply recreates it, its contents lost");
+						g->path ? "apply recreates it, its contents lost" :
+						"apply resets it, its contents lost");
 	}
 	return pos ? buf : why;
 }

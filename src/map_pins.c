@@ -10,24 +10,6 @@
 #include "cnf/state.h"
 #include "cnf/util.h"
 
-#define MAX_PROG_MAPS 64
-
-/* Does the record's "object/program" name this object? */
-static bool record_of_object(const struct cnf_record *rec, const char *obj)
-{
-	size_t n = strlen(obj);
-
-	return strncmp(rec->program, obj, n) == 0 && rec->program[n] == '/';
-}
-
-/* The kernel keeps the first 15 characters of a map's name. */
-static bool map_name_is(const char *kname, const char *name)
-{
-	size_t n = strnlen(name, BPF_OBJ_NAME_LEN - 1);
-
-	return strnlen(kname, BPF_OBJ_NAME_LEN) == n && strncmp(kname, name, n) == 0;
-}
-
 static struct map_pin_drift *drift_find(struct run *r, const char *path)
 {
 	for (size_t i = 0; i < r->map_drifts_count; i++)
@@ -47,26 +29,15 @@ static bool has_prog(const struct map_pin_drift *d, uint32_t id)
 /* Looks for the map named `name` among the maps of program `prog_id`. */
 static uint32_t prog_map_by_name(uint32_t prog_id, const char *name)
 {
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi), ids[MAX_PROG_MAPS];
-	_cleanup_close_ int pfd = bpf_prog_get_fd_by_id(prog_id);
+	struct live_maps l = {};
+	uint32_t id = 0;
 
-	if (pfd < 0)
-		return 0;
-	pi.nr_map_ids = ARRAY_SIZE(ids);
-	pi.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_info_get(pfd, &pi, &len) < 0)
-		return 0;
-	for (__u32 i = 0; i < pi.nr_map_ids && i < ARRAY_SIZE(ids); i++) {
-		struct bpf_map_info mi = {};
-		__u32 mlen = sizeof(mi);
-		_cleanup_close_ int mfd = bpf_map_get_fd_by_id(ids[i]);
-
-		if (mfd >= 0 && bpf_info_get(mfd, &mi, &mlen) == 0 &&
-		    map_name_is(mi.name, name))
-			return mi.id;
-	}
-	return 0;
+	map_ids_of_prog(prog_id, &l);
+	for (size_t i = 0; i < l.count && !id; i++)
+		if (map_name_is(l.v[i].name, name))
+			id = l.v[i].id;
+	free(l.v);
+	return id;
 }
 
 /* The programs of object `o` of manifest `m` that run now under the
@@ -79,7 +50,7 @@ static void find_live_map(struct run *r, struct map_pin_drift *d, const struct c
 		uint32_t id;
 
 		if (!h->has_record || !h->alive || !h->prog_id || !streq(h->manifest, m->name) ||
-		    !record_of_object(&h->rec, o->name) || has_prog(d, h->prog_id))
+		    !map_record_of_object(&h->rec, o->name) || has_prog(d, h->prog_id))
 			continue;
 		id = prog_map_by_name(h->prog_id, mo->name);
 		if (!id)
@@ -105,7 +76,7 @@ static bool deployed(const struct run *r, const struct cnf_manifest *m, const st
 	for (size_t i = 0; i < r->st.count; i++) {
 		const struct cnf_observed *h = &r->st.obs[i];
 
-		if (h->has_record && streq(h->manifest, m->name) && record_of_object(&h->rec, o->name))
+		if (h->has_record && streq(h->manifest, m->name) && map_record_of_object(&h->rec, o->name))
 			return true;
 	}
 	return false;

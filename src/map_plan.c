@@ -37,10 +37,11 @@ void map_plans_free(struct obj_cache *c)
 const char *map_action_name(enum map_action a)
 {
 	switch (a) {
-	case MAP_REUSE:    return "reuse";
+	case MAP_REUSE:    return "keep";
 	case MAP_CREATE:   return "create";
 	case MAP_RECREATE: return "recreate";
 	case MAP_KEEP:     return "keep";
+	case MAP_RESET:    return "reset";
 	}
 	return "?";
 }
@@ -421,11 +422,12 @@ static int check_old_map_users(struct map_plan *g, const struct map_user *u,
 		else
 			snprintf(why, sizeof(why), "uses the old map and this run does not reload it "
 				 "(a manifest not given here, or a program cnf-apply does not own)");
-		if (map_problem(g, -EBUSY, "object '%s' (%s:%d): map '%s' pinned at %s cannot be "
-				"recreated: program %u ('%s') %s, so it would silently keep the old "
+		if (map_problem(g, -EBUSY, "object '%s' (%s:%d): map '%s' %s%s cannot be "
+				"%s: program %u ('%s') %s, so it would silently keep the old "
 				"map; change and apply every manifest that uses the map together",
-				u->e->obj->name, USER_LOC(u), bpf_map__name(u->map), g->path, ids[i],
-				prog_name_of(ids[i], name, sizeof(name)), why) < 0)
+				u->e->obj->name, USER_LOC(u), g->name, g->path ? "pinned at " :
+				"(not pinned)", g->path ? g->path : "", g->path ? "recreated" : "reset",
+				ids[i], prog_name_of(ids[i], name, sizeof(name)), why) < 0)
 			ret = -EBUSY;
 	}
 	return ret;
@@ -668,6 +670,188 @@ static int plan_idle(struct obj_cache *c, size_t *cap, struct obj_entry *e, stru
 	return 0;
 }
 
+/* ---- unpinned maps: from the running program to the new version ---- */
+
+bool map_record_of_object(const struct cnf_record *rec, const char *obj)
+{
+	size_t n = strlen(obj);
+
+	return strncmp(rec->program, obj, n) == 0 && rec->program[n] == '/';
+}
+
+bool map_name_is(const char *kname, const char *name)
+{
+	size_t n = strnlen(name, BPF_OBJ_NAME_LEN - 1);
+
+	return strnlen(kname, BPF_OBJ_NAME_LEN) == n && strncmp(kname, name, n) == 0;
+}
+
+/* The running program of an action's instance, when it is the tool's
+ * own (not a program someone swapped onto its link). */
+static uint32_t running_prog(const struct cnf_action *a, const struct obj_entry *e)
+{
+	const struct cnf_observed *h = a->have;
+
+	if (!h || !h->has_record || !h->alive || !h->prog_id || h->prog_replaced ||
+	    !streq(h->manifest, e->manifest->name) || !map_record_of_object(&h->rec, e->obj->name))
+		return 0;
+	return h->prog_id;
+}
+
+/* Does the plan keep an instance of object `e` as it runs? */
+static bool keeps_object(const struct obj_entry *e, const struct cnf_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		if (plan->actions[i].kind == ACT_NOOP && running_prog(&plan->actions[i], e))
+			return true;
+	return false;
+}
+
+static int live_maps_add(struct live_maps *l, uint32_t id, const char *name, uint32_t prog)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (l->v[i].id == id)
+			return 0;
+	if (grow_array((void **)&l->v, &l->cap, l->count + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
+	l->v[l->count].id = id;
+	l->v[l->count].prog_id = prog;
+	snprintf(l->v[l->count].name, sizeof(l->v[l->count].name), "%s", name);
+	l->count++;
+	return 0;
+}
+
+int map_ids_of_prog(uint32_t prog_id, struct live_maps *out)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi), n;
+	_cleanup_free_ __u32 *ids = NULL;
+	_cleanup_close_ int pfd = bpf_prog_get_fd_by_id(prog_id);
+
+	if (pfd < 0 || bpf_info_get(pfd, &pi, &len) < 0)
+		return -errno;
+	n = pi.nr_map_ids;
+	if (!n)
+		return 0;
+	ids = xcalloc(n, sizeof(*ids));
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = n;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(pi);
+	if (bpf_info_get(pfd, &pi, &len) < 0)
+		return -errno;
+	for (__u32 i = 0; i < pi.nr_map_ids && i < n; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		_cleanup_close_ int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd >= 0 && bpf_info_get(mfd, &mi, &mlen) == 0 &&
+		    live_maps_add(out, mi.id, mi.name, prog_id) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The maps the running programs of object `e` use, as the plan found
+ * them: one lookup per program, for all the object's maps. */
+static void running_maps(const struct obj_entry *e, const struct cnf_plan *plan,
+			 struct live_maps *out)
+{
+	_cleanup_free_ uint32_t *seen = xcalloc(plan->count + 1, sizeof(*seen));
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < plan->count; i++) {
+		uint32_t id = running_prog(&plan->actions[i], e);
+		bool dup = false;
+
+		for (size_t k = 0; k < nseen && !dup; k++)
+			dup = seen[k] == id;
+		if (!id || dup)
+			continue;
+		seen[nseen++] = id;
+		if (map_ids_of_prog(id, out) < 0)
+			log_debug("object '%s': the maps of program %u: %s", e->obj->name, id,
+				  strerror(errno));
+	}
+}
+
+/* Why a map is the new version's own, never carried over; NULL when
+ * it holds state that may carry over. */
+const char *map_own_reason(const struct bpf_map *map)
+{
+	if (bpf_map__is_internal(map))
+		return "the object's global variables (its data sections)";
+	switch (bpf_map__type(map)) {
+	case BPF_MAP_TYPE_PROG_ARRAY:
+		return "a program array, filled by each version with its own programs";
+	case BPF_MAP_TYPE_STRUCT_OPS:
+		return "a struct_ops map, registered by each version";
+	case BPF_MAP_TYPE_CGROUP_STORAGE:
+	case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+		return "cgroup storage, bound to the programs that create it";
+	default:
+		return NULL;
+	}
+}
+
+/* Decides what happens to unpinned map `g` of an object this run loads:
+ * it keeps the map its running program uses when the new version fits
+ * it; one that does not fit is a loss, refused unless the map says
+ * `on_incompatible: recreate` (then reset: a new, empty map). */
+static int plan_unpinned(struct map_plan *g, const struct live_maps *running,
+			 const struct cnf_plan *plan)
+{
+	const struct map_user *u = &g->users[0];
+	_cleanup_close_ int fd = -1;
+	uint32_t id = 0, prog = 0;
+	char what[512];
+	int n;
+
+	g->init = u->init;
+	g->action = MAP_CREATE;
+	g->own = map_own_reason(u->map);
+	if (!g->own && u->init)
+		g->own = "not pinned, with entries: in the manifest, which each version starts with";
+	if (g->own)
+		return 0;
+	for (size_t i = 0; i < running->count && !id; i++)
+		if (map_name_is(running->v[i].name, bpf_map__name(u->map))) {
+			id = running->v[i].id;
+			prog = running->v[i].prog_id;
+		}
+	if (!id)
+		return 0; /* nothing runs with it: a new map */
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		log_debug("map '%s': map %u of program %u is gone: %s", g->name, id, prog,
+			  strerror(errno));
+		return 0;
+	}
+	n = objects_map_diff(u->e->bo, u->map, fd, g->diffs, &g->old_id);
+	if (n < 0)
+		return map_problem(g, n, "object '%s' (%s:%d): map '%s': map %u of the running "
+				   "program %u: %s", u->e->obj->name, USER_LOC(u), g->name, id, prog,
+				   strerror(-n));
+	g->diffs_count = (size_t)n;
+	if (!n) {
+		g->action = MAP_REUSE;
+		g->old_fd = TAKE_FD(fd);
+		return 0;
+	}
+	g->action = MAP_RESET;
+	if (u->mo && u->mo->on_incompatible && streq(u->mo->on_incompatible, "recreate")) {
+		g->old_fd = TAKE_FD(fd);
+		return check_old_map_users(g, u, plan);
+	}
+	map_diffs_text(g->diffs, g->diffs_count, "the new version wants", what, sizeof(what));
+	return map_problem(g, -EINVAL, "object '%s' (%s:%d): map '%s' (not pinned) of the running "
+			   "program %u (map %u) has %s; its contents cannot carry over to this "
+			   "version, and cnf-apply does not drop them on its own: set "
+			   "'on_incompatible: recreate' on the map (under the object's maps:) to "
+			   "start the new version with a new, empty map (its contents are lost)",
+			   u->e->obj->name, USER_LOC(u), g->name, prog, id, what);
+}
+
 static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 		     const struct map_pin_hint *hints, size_t nhints)
 {
@@ -692,6 +876,9 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 		struct obj_entry *e = &c->entries[i];
 		struct bpf_map *map;
 
+		struct live_maps running = {};
+		bool have_running = false;
+
 		if (!loads[i])
 			continue;
 		bpf_object__for_each_map(map, e->bo) {
@@ -699,15 +886,18 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 			struct map_plan *g = NULL;
 
 			if (!pin) {
-				/* Not pinned: a new map at every load. */
-				if (!map_init_of(e, bpf_map__name(map)))
-					continue;
+				/* Not pinned: from the running program, if it fits. */
 				g = plan_add(c, &cap, NULL, bpf_map__name(map));
 				if (!g)
 					return -ENOMEM;
 				plan_add_user(g, e, map);
-				g->init = g->users[0].init;
-				g->action = MAP_CREATE;
+				g->loaded = true;
+				if (!have_running) {
+					running_maps(e, plan, &running);
+					have_running = true;
+				}
+				if (plan_unpinned(g, &running, plan) < 0)
+					ret = -EINVAL;
 				continue;
 			}
 			for (size_t k = 0; k < c->maps_count && !g; k++)
@@ -718,7 +908,9 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 			if (!g)
 				return -ENOMEM;
 			plan_add_user(g, e, map);
+			g->loaded = true;
 		}
+		free(running.v);
 	}
 	for (size_t i = 0; i < c->maps_count; i++)
 		if (c->maps[i].path && plan_pinned(&c->maps[i], plan, hints, nhints) < 0)
@@ -738,6 +930,26 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 				return err;
 			if (err < 0)
 				ret = -EINVAL;
+		}
+		/* The rest of what the run keeps, as it is: listed from the
+		 * ELF, without asking the kernel. */
+		if (!keeps_object(e, plan))
+			continue;
+		bpf_object__for_each_map(map, e->bo) {
+			const char *pin = bpf_map__pin_path(map);
+			struct map_plan *g;
+			bool listed = false;
+
+			for (size_t k = 0; k < c->maps_count && !listed; k++)
+				listed = pin ? c->maps[k].path && streq(c->maps[k].path, pin)
+					     : map_plan_of(e, map) != NULL;
+			if (listed)
+				continue;
+			g = plan_add(c, &cap, pin, bpf_map__name(map));
+			if (!g)
+				return -ENOMEM;
+			plan_add_user(g, e, map);
+			g->action = MAP_KEEP;
 		}
 	}
 	return ret;

@@ -648,9 +648,10 @@ static int check_map_opts(struct obj_entry *e)
 
 		if (!map)
 			continue; /* set_map_pins() said so */
-		if (mo->on_incompatible && !bpf_map__pin_path(map)) {
-			log_error("object '%s' (%s:%d): map '%s': on_incompatible applies to pinned "
-				  "maps: give the map a pin:", MAP_LOC(e), mo->line, mo->name);
+		if (mo->on_incompatible && !bpf_map__pin_path(map) && map_own_reason(map)) {
+			log_error("object '%s' (%s:%d): map '%s': on_incompatible does not apply: "
+				  "the map is %s, never carried over", MAP_LOC(e), mo->line, mo->name,
+				  map_own_reason(map));
 			ret = -EINVAL;
 		}
 		if (!mo->entries_count)
@@ -983,8 +984,18 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 			char *slash;
 			int fd;
 
-			if (!pin)
+			if (!pin) {
+				/* The running program's map, carried over. */
+				if (!dry && g && g->action == MAP_REUSE &&
+				    bpf_map__reuse_fd(map, g->old_fd) < 0) {
+					log_error("object '%s' (%s:%d): map '%s': cannot use map %u of "
+						  "the running program: %s", e->obj->name, OBJ_LOC(e),
+						  g->name, g->old_id, strerror(errno));
+					e->load_failed = true;
+					return -EINVAL;
+				}
 				continue;
+			}
 			if (dry) {
 				/* A check only: nothing may be pinned. */
 				bpf_map__set_pin_path(map, NULL);

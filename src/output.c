@@ -239,17 +239,38 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 	}
 	switch (g->action) {
 	case MAP_REUSE:
-		ADD("pinned map reused: its contents carry over");
+		if (g->path)
+			ADD("pinned map reused: its contents carry over");
+		else
+			ADD("not pinned: the new version takes over map %u of the running program, "
+			    "contents and all", g->old_id);
 		if (g->init)
 			ADD("; its %zu initial entr%s are not written over live state",
 			    g->init->count, g->init->count == 1 ? "y" : "ies");
 		break;
 	case MAP_CREATE:
-		ADD("%s", g->path ? "no map pinned there: a new one" :
-		    "not pinned: a new map with every load");
+		if (g->path)
+			ADD("no map pinned there: a new one");
+		else if (g->own)
+			ADD("%s: a new map with the new version", g->own);
+		else
+			ADD("not pinned, and no running program of the object uses it: a new map");
 		if (g->init)
 			ADD(", with %zu initial entr%s", g->init->count,
 			    g->init->count == 1 ? "y" : "ies");
+		break;
+	case MAP_RESET:
+		ADD("not pinned; map %u of the running program does not fit the new version: ",
+		    g->old_id);
+		for (size_t i = 0; i < g->diffs_count; i++)
+			ADD("%s%s %s -> %s", i ? ", " : "", g->diffs[i].property, g->diffs[i].old_val,
+			    g->diffs[i].new_val);
+		ADD("; the new version starts with a new map%s", g->init ? "" : ", empty");
+		if (g->init)
+			ADD(", with %zu initial entr%s", g->init->count,
+			    g->init->count == 1 ? "y" : "ies");
+		ADD("; the contents of map %u %s LOST (on_incompatible: recreate)", g->old_id,
+		    applied && g->done ? "are" : "will be");
 		break;
 	case MAP_RECREATE:
 		ADD("pinned map does not fit the new version: ");
@@ -268,7 +289,8 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 		    applied && g->done ? "are" : "will be");
 		break;
 	case MAP_KEEP:
-		ADD("no object of this run loads it: the pinned map stays as it is");
+		ADD("no object of this run loads it: the %s stays as it is",
+		    g->path ? "pinned map" : "running program's map");
 		break;
 	}
 	if (g->stale)
@@ -317,14 +339,16 @@ static json_object *map_plan_json(const struct run *r, const struct map_plan *g,
 	json_object_object_add(o, "map", json_object_new_string(g->name));
 	json_object_object_add(o, "pin", g->path ? json_object_new_string(map_pin_rel(r, g)) : NULL);
 	json_object_object_add(o, "path", g->path ? json_object_new_string(g->path) : NULL);
-	if (g->action == MAP_RECREATE)
+	json_object_object_add(o, "loaded", json_object_new_boolean(g->loaded));
+	if (g->action == MAP_RECREATE || g->action == MAP_RESET)
 		json_object_object_add(o, "old_map_id", json_object_new_int64(g->old_id));
 	if (applied && g->done && g->new_id && g->action != MAP_KEEP)
 		json_object_object_add(o, "map_id", json_object_new_int64(g->new_id));
 	else if ((g->action == MAP_REUSE || g->action == MAP_KEEP) && g->old_id)
 		json_object_object_add(o, "map_id", json_object_new_int64(g->old_id));
 	json_object_object_add(o, "contents_lost",
-			       json_object_new_boolean(g->action == MAP_RECREATE && !g->problem));
+			       json_object_new_boolean((g->action == MAP_RECREATE ||
+							g->action == MAP_RESET) && !g->problem));
 	json_object_object_add(o, "differences", diffs);
 	json_object_object_add(o, "initial_entries", json_object_new_int64(
 		g->init && g->action != MAP_REUSE && g->action != MAP_KEEP && !g->resume &&
@@ -356,12 +380,15 @@ static void output_maps_text(const struct run *r, bool applied)
 		const struct map_user *u = &g->users[0];
 		char reason[2048];
 
-		if (g->action == MAP_REUSE && !g->stale && log_verbosity < 1)
+		/* What loses its contents always shows; what carries over or
+		 * is each version's own, with -v. */
+		if ((g->action == MAP_REUSE || g->action == MAP_KEEP ||
+		     (g->action == MAP_CREATE && !g->path)) && !g->stale && log_verbosity < 1)
 			continue;
 		map_plan_reason(g, applied, reason, sizeof(reason));
 		printf("%-3s %-7s %s/%s  map %s  [%s]\n      %s",
-		       g->action == MAP_RECREATE ? "-/+" : g->action == MAP_CREATE ? "+" :
-		       g->action == MAP_KEEP ? "-" : "=",
+		       g->action == MAP_RECREATE || g->action == MAP_RESET ? "-/+" :
+		       g->action == MAP_CREATE ? "+" : "=",
 		       map_action_name(g->action), u->e->manifest->name, u->e->obj->name,
 		       g->path ? map_pin_rel(r, g) : "(not pinned)", g->name, reason);
 		if (g->users_count > 1)
@@ -390,7 +417,8 @@ void output_maps_status_text(const struct run *r)
 			continue;
 		map_plan_reason(g, false, reason, sizeof(reason));
 		printf("%-12s %s/%s  map %s  [%s]\n             %s%s\n", map_plan_state(g),
-		       u->e->manifest->name, u->e->obj->name, map_pin_rel(r, g), g->name, reason,
+		       u->e->manifest->name, u->e->obj->name,
+		       g->path ? map_pin_rel(r, g) : "(not pinned)", g->name, reason,
 		       g->problem ? "" : g->diffs_count ? "; apply does it" : "");
 	}
 }
@@ -403,12 +431,13 @@ static void maps_summary(const struct run *r, bool applied, char *buf, size_t le
 	for (size_t i = 0; i < r->objs.maps_count; i++) {
 		const struct map_plan *g = &r->objs.maps[i];
 
-		n += g->action == MAP_RECREATE && (!applied || g->done);
+		n += (g->action == MAP_RECREATE || g->action == MAP_RESET) && (!applied || g->done);
 		stale += g->stale && g->action != MAP_RECREATE && (!applied || g->stale_removed);
 	}
 	if (n && pos < len)
 		pos += (size_t)snprintf(buf + pos, len - pos, ", %zu map%s %s", n, n == 1 ? "" : "s",
-					applied ? "recreated" : "to recreate");
+					applied ? "recreated, contents lost" :
+					"to recreate, contents lost");
 	if (stale && pos < len)
 		snprintf(buf + pos, len - pos, ", %zu leftover map pin%s %s", stale,
 			 stale == 1 ? "" : "s", applied ? "removed" : "to remove");

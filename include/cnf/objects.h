@@ -42,13 +42,19 @@ struct map_init {
 	size_t count;
 };
 
-/* What a run does with a map its loaded objects share by pin path (and
- * with unpinned maps that have initial entries). */
+/* What a run does with each map of the objects it loads or keeps. A
+ * map that holds state carries over to a new version that fits it: a
+ * pinned one through its pin, an unpinned one from the running program
+ * of the same object (by name). The object's own data sections
+ * (.rodata, .data, .bss, .kconfig), program arrays and struct_ops maps
+ * are the new version's own: created with it. */
 enum map_action {
-	MAP_REUSE,                    /* the pinned map is reused: contents carried over */
-	MAP_CREATE,                   /* no map pinned there yet (or not pinned): a new one */
+	MAP_REUSE,                    /* "keep": the map there is reused, contents carried over */
+	MAP_CREATE,                   /* a new map: none there yet, or the version's own */
 	MAP_RECREATE,                 /* the pinned map does not fit: replaced, contents lost */
-	MAP_KEEP,                     /* no object of the run loads it: left as it is */
+	MAP_KEEP,                     /* "keep": no object of the run loads it: left as it is */
+	MAP_RESET,                    /* the running program's unpinned map does not fit: the
+				       * new version starts with a new one, contents lost */
 };
 
 #define MAP_DIFF_MAX 8
@@ -74,6 +80,9 @@ struct map_plan {
 	struct map_diff diffs[MAP_DIFF_MAX]; /* recreate: what differs, pinned vs new */
 	size_t diffs_count;
 	const struct map_init *init;  /* entries written once the map is created */
+	const char *own;              /* create: why the new version defines it ("the
+				       * object's global variables", ...), NULL otherwise */
+	bool loaded;                  /* an object of this run loads it */
 	bool resume;                  /* an interrupted recreate's map (<pin>%new) is taken over */
 	bool finish_only;             /* resume with no object to load: only the pin moves */
 	bool stale;                   /* a <pin>%new this run neither makes nor takes over */
@@ -156,6 +165,24 @@ size_t objects_maps_changes(const struct obj_cache *c);
 int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
 
 const char *map_action_name(enum map_action a);
+/* The maps a loaded program uses (BPF_PROG_GET_INFO map_ids, then
+ * each map's info): appended to `out`, each id once. */
+struct live_map {
+	uint32_t id, prog_id;
+	char name[16];                /* the kernel's: the first 15 characters */
+};
+struct live_maps {
+	struct live_map *v;
+	size_t count, cap;
+};
+int map_ids_of_prog(uint32_t prog_id, struct live_maps *out);
+/* Is the kernel's name of a map (15 characters at most) that of `name`? */
+bool map_name_is(const char *kname, const char *name);
+/* Does a record's "object/program" name object `obj`? */
+bool map_record_of_object(const struct cnf_record *rec, const char *obj);
+/* Why a map is each version's own, never carried over ("the object's
+ * global variables", a program array, ...); NULL for a map of state. */
+const char *map_own_reason(const struct bpf_map *map);
 /* The plan of map `map` of `e`, NULL when none. */
 struct map_plan *map_plan_of(struct obj_entry *e, const struct bpf_map *map);
 void map_plans_free(struct obj_cache *c);

@@ -140,7 +140,7 @@ test_compatible_upgrade_keeps_contents() {
 	use v2
 	cnf_json plan "$W/m.yaml"
 	assert_rc 2 "plan v2"
-	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "keep" and
 		.contents_lost == false and .map_id == '"$id" "plan: the pinned map is reused"
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply v2" || return
@@ -154,7 +154,9 @@ test_compatible_upgrade_keeps_contents() {
 
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply again"
-	assert_jq "$OUT" '.changed == false and (.maps | length) == 0' "a second apply changes nothing"
+	assert_jq "$OUT" '.changed == false and (.maps | length) > 0 and
+		all(.maps[]; .action == "keep" and .loaded == false and .contents_lost == false)' \
+		"a second apply changes nothing; every map is kept"
 }
 
 test_incompatible_refused() {
@@ -493,13 +495,13 @@ test_recreate_killed_then_reverted() {
 		.stale_path == "'"$MAPS/shared/counts%new"'"' "status: the leftover pin"
 	cnf_json plan "$W/m.yaml"
 	assert_rc 2 "plan"
-	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "keep" and
 		.map_id == '"$KID"' and .stale_path == "'"$MAPS/shared/counts%new"'"' \
 		"plan: the pinned map is reused, the leftover goes"
 	assert_eq "$(map_id_at "$MAPS/shared/counts%new")" "$KTMP" "plan left the leftover alone"
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply the old version" || return
-	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and .done' \
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "keep" and .done' \
 		"--json: reused"
 	assert_not_exists "$MAPS/shared/counts%new" "the leftover pin is gone"
 	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$KID" "bpftool: the old map keeps its pin"
@@ -545,7 +547,8 @@ test_stale_new_pin() {
 	cnf_json plan "$W/m.yaml"
 	assert_rc 2 "plan: a change"
 	assert_jq "$OUT" '.changed == true and ([.actions[].action] == ["noop"]) and
-		([.maps[] | [.action, .map, .stale_path]] == [["keep", "counts", "'"$tmp"'"]])' \
+		([.maps[] | select(.stale_path) | [.action, .map, .stale_path]] == [["keep", "counts", "'"$tmp"'"]]) and
+		all(.maps[]; .action == "keep")' \
 		"plan --json: the leftover goes, nothing else"
 	cnf_run plan "$W/m.yaml"
 	assert_contains "$OUT" "1 leftover map pin to remove" "plan (text): the summary"
@@ -577,7 +580,7 @@ test_stale_new_pin() {
 	use v2
 	cnf_json plan "$W/m.yaml"
 	assert_rc 2 "plan v2"
-	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reuse" and
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "keep" and
 		.map_id == '"$id"' and .stale_path == "'"$tmp"'"' "plan: reused, the leftover goes"
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply v2" || return
@@ -731,7 +734,7 @@ EOF
 	use v2
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply v2" || return
-	assert_jq "$OUT" '.maps[] | select(.map == "conf") | .action == "reuse" and .initial_entries == 0' \
+	assert_jq "$OUT" '.maps[] | select(.map == "conf") | .action == "keep" and .initial_entries == 0' \
 		"--json: the map is reused, no entries written"
 	assert_eq "$(bt map lookup pinned "$MAPS/e/conf" key $(u32_key 1) | jq -r '.formatted.value')" \
 		1000 "bpftool: the manual value stays"
@@ -818,6 +821,101 @@ test_pin_by_name() {
 	assert_eq "$(state_pins)" "$T/bpffs/_cnf/$(ls "$T/bpffs/_cnf")" "only the tool's iterator is left"
 }
 
+# write_u [ON_INCOMPATIBLE]: manifest `uu`, object `o` (objs/m.bpf.o) on XDP
+# of m0; `counts` is not pinned.
+write_u() {
+	cat >"$W/u.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: uu
+objects:
+  - name: o
+    file: objs/m.bpf.o${1:+
+    maps:
+      - name: counts
+        on_incompatible: $1}
+attachments:
+  - name: fw
+    program: o/xdp_maps
+    hook: xdp
+    interface: m0
+EOF
+}
+
+xdp_map_named() {     # xdp_map_named NAME -> the id of that map of m0's XDP program
+	local id
+
+	for id in $(xdp_map_ids); do
+		[ "$(bt map show id "$id" | jq -r .name)" == "$1" ] && echo "$id" && return
+	done
+}
+
+slot1() {             # slot1 MAP_ID -> the value at key 1 (bpftool map dump)
+	bt map dump id "$1" | jq -r '.[] | select(.formatted.key == 1) | .formatted.value'
+}
+
+# The reported case: a counter of a map that is not pinned went from 7 to
+# 0 on an in-place update, and the plan said only "object changed".
+test_unpinned_state_kept() {
+	local id prog new text
+
+	veth_add m0 m0p
+	use v1
+	write_u
+	cnf_json apply "$W/u.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(xdp_map_named counts)
+	assert_ne "$id" "" "bpftool: the program has its counts map" || return
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "create" and .pin == null and
+		.map_id == '"$id" "--json: counts was created, not pinned"
+	assert_ok "count 7" bpftool map update id "$id" key $(u32_key 1) value $(u64_val 7)
+	prog=$(xdp_prog_id m0)
+
+	use v2
+	cnf_json plan "$W/u.yaml"
+	assert_rc 2 "plan v2"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "keep" and .loaded and
+		.contents_lost == false and .map_id == '"$id" "plan: counts is kept, map $id"
+	assert_jq "$OUT" '.maps[] | select(.map == "events") | .action == "keep"' \
+		"plan: the ring buffer is kept too"
+	assert_jq "$OUT" '[.maps[] | select(.object == "o")] | length == 8' \
+		"plan: every map of the object is listed"
+	cnf_json apply "$W/u.yaml"
+	assert_rc 0 "apply v2" || return
+	assert_jq "$OUT" '.actions[0].action == "update"' "--json: updated in place"
+	assert_ne "$(xdp_prog_id m0)" "$prog" "bpftool: a new program runs"
+	assert_eq "$(xdp_map_named counts)" "$id" "bpftool: the new program uses the same map"
+	assert_eq "$(slot1 "$id")" 7 "bpftool: the count is still 7"
+
+	# A version whose counts does not fit: refused, by plan first.
+	use big
+	cnf_json plan "$W/u.yaml"
+	assert_rc 1 "plan refuses to lose the counts"
+	assert_contains "$ERR" "map 'counts' (not pinned) of the running program" "the error names the map"
+	assert_contains "$ERR" "max_entries 4, the new version wants 8" "the error says what differs"
+	assert_contains "$ERR" "on_incompatible: recreate" "the error says how to allow it"
+	cnf_json apply "$W/u.yaml"
+	assert_rc 1 "apply refuses it too"
+	assert_contains "$ERR" "max_entries 4, the new version wants 8" "apply: the same error"
+	assert_eq "$(xdp_map_named counts)" "$id" "bpftool: the program still uses map $id"
+	assert_eq "$(slot1 "$id")" 7 "bpftool: the count is still 7"
+
+	write_u recreate
+	cnf_run plan "$W/u.yaml"
+	assert_rc 2 "plan with on_incompatible: recreate"
+	text=$OUT
+	assert_contains "$text" "reset   uu/o  map (not pinned)  [counts]" "plan (text): the map line"
+	assert_contains "$text" "max_entries 4 -> 8" "plan (text): what differs"
+	assert_contains "$text" "the contents of map $id will be LOST" "plan (text): says it loudly"
+	cnf_json apply "$W/u.yaml"
+	assert_rc 0 "apply the reset" || return
+	new=$(xdp_map_named counts)
+	assert_ne "$new" "$id" "bpftool: a new counts map"
+	assert_jq "$OUT" '.maps[] | select(.map == "counts") | .action == "reset" and .contents_lost and
+		.old_map_id == '"$id"' and .map_id == '"${new:-0}" "--json: reset, with both ids"
+	assert_eq "$(bt map show id "$new" | jq -r .max_entries)" 8 "bpftool: 8 entries"
+	assert_eq "$(slot1 "$new")" 0 "bpftool: the new map starts empty"
+}
+
 run_test "a compatible new version keeps the pinned map's contents" test_compatible_upgrade_keeps_contents
 run_test "an incompatible pinned map is refused, nothing changes" test_incompatible_refused
 run_test "on_incompatible: recreate replaces the map, contents lost, links updated" test_recreate
@@ -830,3 +928,4 @@ run_test "status reports an incompatible pinned map, changes nothing" test_statu
 run_test "initial entries: typed, written on creation only" test_initial_entries
 run_test "a recreated map gets its initial entries" test_recreate_writes_entries
 run_test "maps pinned by name live under the state root and go with destroy" test_pin_by_name
+run_test "an unpinned map's contents carry over; a loss is refused unless allowed" test_unpinned_state_kept
