@@ -206,7 +206,7 @@ FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -W
 FUZZ_LDLIBS  := $(shell $(PKG_CONFIG) --libs libcyaml yaml-0.1 libbpf) -lelf -lz
 # (clang, unlike gcc, flags vprintf-style wrappers under -Wformat=2.)
 # What manifest_load_buffer() needs, instrumented for coverage.
-FUZZ_LIB_SRCS := src/manifest.c src/manifest_pos.c src/log.c src/util.c
+FUZZ_LIB_SRCS := src/manifest.c src/manifest_pos.c src/log.c src/util.c src/trust.c src/suggest.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_BUILD)/fuzz_manifest
 

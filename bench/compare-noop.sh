@@ -93,7 +93,7 @@ EOF
 		echo "link add bv${k}a type veth peer name bv${k}b"
 	done >"$d/batch"
 	nsenter --net="/run/netns/cnfcmp$$-$i" ip -batch "$d/batch" || die "creating interfaces failed"
-	mount -t bpf bpf "$d/bpffs" || die "cannot mount bpffs"
+	mount -t bpf -o mode=0700 bpf "$d/bpffs" || die "cannot mount bpffs"
 	printf 'applying %d attachments with %s\n' $((4 * (N / 2))) "${BINS[$i]}" >&2
 	nsenter --net="/run/netns/cnfcmp$$-$i" "$d/bin/cnf-apply" --bpffs "$d/bpffs/cnf" apply "$d/m.yaml" \
 		>/dev/null || die "apply with ${BINS[$i]} failed"

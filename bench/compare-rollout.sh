@@ -127,7 +127,7 @@ EOF
 		echo "link add bv${k}a type veth peer name bv${k}b"
 	done >"$d/batch"
 	nsenter --net="/run/netns/cnfroll$$-$i" ip -batch "$d/batch" || die "creating interfaces failed"
-	mount -t bpf bpf "$d/bpffs" || die "cannot mount bpffs"
+	mount -t bpf -o mode=0700 bpf "$d/bpffs" || die "cannot mount bpffs"
 	printf 'applying %d links with %s\n' $((2 * (N / 2) * 2)) "${WHO[$i]}" >&2
 	# shellcheck disable=SC2046 # the command line is split on purpose
 	nsenter --net="/run/netns/cnfroll$$-$i" $(cmd_of "$i" apply) >/dev/null ||

@@ -196,7 +196,7 @@ veths_delete() {
 # (cnf-apply also pays for loading and pinning its link iterator then).
 bpffs_fresh() {
 	mountpoint -q "$T/bpffs" && umount "$T/bpffs"
-	mount -t bpf bpf "$T/bpffs" || die "cannot mount bpffs"
+	mount -t bpf -o mode=0700 bpf "$T/bpffs" || die "cannot mount bpffs"
 }
 
 objs_version() {

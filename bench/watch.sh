@@ -58,7 +58,7 @@ mkdir -p "$OUT"
 WD=$(mktemp -d /tmp/cnf-watch-bench.XXXXXX)
 trap 'kill $WPID 2>/dev/null; wait 2>/dev/null; umount "$WD/bpffs" 2>/dev/null; rm -rf "$WD"' EXIT
 mkdir -p "$WD/bpffs" "$WD/m" "$WD/objs"
-mount -t bpf bpf "$WD/bpffs"
+mount -t bpf -o mode=0700 bpf "$WD/bpffs"
 cp "$B/tests/bpf/xdp_v1.bpf.o" "$B/tests/bpf/tc_v1.bpf.o" "$WD/objs/"
 cp "$CNF" "$WD/cnf-apply"
 ip link set lo up
@@ -124,7 +124,7 @@ latency() {
 	for i in $(seq "$REPS"); do
 		echo "link del bw${i}a"
 	done | ip -batch - 2>/dev/null
-	umount "$WD/bpffs" && mount -t bpf bpf "$WD/bpffs"
+	umount "$WD/bpffs" && mount -t bpf -o mode=0700 bpf "$WD/bpffs"
 }
 
 stats() {

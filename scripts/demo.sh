@@ -139,7 +139,7 @@ done
 ip -brief address show
 
 mkdir -p "$BPFFS"
-mount -t bpf bpf "$BPFFS"
+mount -t bpf -o mode=0700 bpf "$BPFFS"
 echo "state root: $BPFFS (a private bpffs)"
 
 [ -n "$CG" ] || { echo "demo.sh: no cgroup2 mount found" >&2; exit 1; }

@@ -72,7 +72,7 @@ fi
 
 # bpffs for the host (the tool's default state root lives there).
 if ! mountpoint -q /sys/fs/bpf; then
-	mount -t bpf bpf /sys/fs/bpf || true
+	mount -t bpf -o mode=0700 bpf /sys/fs/bpf || true
 fi
 # tracefs (used by tracepoint hooks and by libbpf).
 if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then

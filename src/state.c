@@ -13,6 +13,7 @@
 #include "cnf/log.h"
 #include "cnf/manifest.h"
 #include "cnf/state.h"
+#include "cnf/trust.h"
 #include "cnf/util.h"
 
 #define STATE_MAP_NAME "cnf_state"
@@ -108,6 +109,52 @@ int state_pin_open(const char *root, const char *manifest, const char *key)
 	return fd < 0 ? -errno : fd;
 }
 
+#define ROOT_HINT "only root may be able to change the state root and the directories " \
+		  "above it (chmod 0700 DIR; a new bpffs: mount -t bpf -o mode=0700 bpf DIR)"
+
+/* As root: can anyone but root change the state root, or the way to it?
+ * `existing` is the root, or the nearest directory above it that exists.
+ * Above the bpffs mount, the manifests' rules hold (a sticky directory
+ * like /tmp passes); on the bpffs, the mount itself included, no one but
+ * root may create an entry at all: whoever can could make a manifest's
+ * directory, a pin or a link before the tool does. */
+static int root_trusted(const char *root, const char *existing)
+{
+	char why[PATH_MAX + 160], real[PATH_MAX], what[PATH_MAX + 32];
+	struct statfs sf;
+	struct stat st;
+	int r;
+
+	if (geteuid() != 0)
+		return 0;
+	r = trust_walk(existing, &st, why, sizeof(why));
+	if (r == 0 && !realpath(existing, real)) {
+		r = -errno;
+		snprintf(why, sizeof(why), "'%s': %s", existing, strerror(-r));
+	}
+	while (r == 0 && statfs(real, &sf) == 0 && sf.f_type == BPF_FS_MAGIC) {
+		char *slash = strrchr(real, '/');
+
+		if (stat(real, &st) < 0) {
+			r = -errno;
+			snprintf(why, sizeof(why), "'%s': %s", real, strerror(-r));
+			break;
+		}
+		snprintf(what, sizeof(what), "directory '%s'", real);
+		if (trust_problem(&st, what, false, why, sizeof(why)))
+			r = -EPERM;
+		if (!slash || slash == real)
+			break;
+		*slash = '\0';
+	}
+	if (r == -EPERM)
+		log_error("state root '%s': refusing it as root: %s; whoever can write there can "
+			  "make cnf-apply detach or replace what it finds: " ROOT_HINT, root, why);
+	else if (r < 0)
+		log_error("state root '%s': %s", root, why);
+	return r;
+}
+
 int state_root_check(const char *root, bool create)
 {
 	char buf[PATH_MAX];
@@ -119,7 +166,7 @@ int state_root_check(const char *root, bool create)
 		if (r < 0) {
 			log_error("state root '%s': cannot create it: %s%s", root, strerror(-r),
 				  r == -ENOENT || r == -EPERM ?
-				  " (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)" : "");
+				  " (is bpffs mounted? mount -t bpf -o mode=0700 bpf /sys/fs/bpf)" : "");
 			return r;
 		}
 	}
@@ -133,10 +180,11 @@ int state_root_check(const char *root, bool create)
 		*slash = '\0';
 	}
 	if (sf.f_type != BPF_FS_MAGIC) {
-		log_error("state root '%s' is not on a bpf filesystem (mount -t bpf bpf DIR)", root);
+		log_error("state root '%s' is not on a bpf filesystem (mount -t bpf -o mode=0700 bpf DIR)",
+			  root);
 		return -ENOTDIR;
 	}
-	return 0;
+	return root_trusted(root, buf);
 }
 
 static int state_map_open(const char *root, const char *manifest, bool create)

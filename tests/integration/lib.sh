@@ -120,7 +120,7 @@ lib_setup() {
 	chmod 0755 "$T"          # validate runs as an unprivileged user
 	W=$T/w
 	mkdir -p "$T/bpffs" "$T/fpin" "$W"
-	mount -t bpf bpf "$T/bpffs" || { echo "FAIL $LIB_NAME: cannot mount bpffs"; exit 1; }
+	mount -t bpf -o mode=0700 bpf "$T/bpffs" || { echo "FAIL $LIB_NAME: cannot mount bpffs"; exit 1; }
 	mount -t bpf bpf "$T/fpin" || exit 1
 
 	# tracefs, for tracepoints (and libbpf's probes). Private to this
@@ -171,7 +171,7 @@ _t_reset() {
 
 	for d in "$T/bpffs" "$T/fpin"; do
 		umount "$d" 2>/dev/null || umount -l "$d"
-		mount -t bpf bpf "$d"
+		mount -t bpf -o mode=0700 bpf "$d"
 	done
 
 	if [ -d "$CG" ]; then

@@ -75,7 +75,7 @@ PT_SCHED_CLS=3 PT_XDP=6 PT_CGROUP_SKB=8 PT_SK_LOOKUP=30
 
 # --- setup -------------------------------------------------------------
 mkdir -p "$FS"
-mount -t bpf bpf "$FS"
+mount -t bpf -o mode=0700 bpf "$FS"
 ip link set lo up
 ip link add veth0 type veth peer name veth1
 ip link set veth0 up

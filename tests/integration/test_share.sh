@@ -274,7 +274,7 @@ test_shared_program_gone() {
 	cnf_json destroy --all
 	assert_rc 0 "destroy" || return
 	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
-	mount -t bpf bpf "$T/bpffs" || { _fail "remount the state root"; return; }
+	mount -t bpf -o mode=0700 bpf "$T/bpffs" || { _fail "remount the state root"; return; }
 	ip link del sa1
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply on sa0 again" || return

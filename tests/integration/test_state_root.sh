@@ -46,7 +46,7 @@ entry() {             # entry JSON ATTACHMENT TARGET -> its status entry
 # Every other BPF_OBJ_GET_INFO_BY_FD fails with EINTR (EAGAIN): each is
 # asked again, and the records hold the real ids.
 test_info_interrupted() {
-	local lid pid mode a
+	local lid pid mode a ids
 
 	[ -f "$FAULT_SO" ] || { t_skip "no $FAULT_SO"; return; }
 	veth_add s0 s0p
@@ -67,13 +67,70 @@ test_info_interrupted() {
 		assert_rc 0 "$mode: status in sync"
 		assert_jq "$OUT" "all(.attachments[]; .state == \"in-sync\" and .prog_id > 0 and .link_id > 0)" \
 			"$mode: records hold the ids"
-		assert_eq "$(prog_ids | wc -l)" 2 "$mode: bpftool: one program per attachment program"
+		ids=$(jq -c '[.attachments[] | [.link_id, .prog_id]] | sort' <<<"$OUT")
 		cnf_json apply "$W/m.yaml"
 		assert_rc 0 "$mode: apply again"
 		assert_jq "$OUT" '.changed == false' "$mode: nothing to change, no second copy"
-		assert_eq "$(prog_ids | wc -l)" 2 "$mode: bpftool: still one program each"
+		assert_jq "$OUT" "([.actions[] | [.link_id, .prog_id]] | sort) == $ids" "$mode: the same links and programs"
+		assert_eq "$(echo "$(xdp_prog_id s0) $(tcx_entries s0 ingress | jq -r '.[].prog_id')" | xargs -n1 | sort -n | xargs)" \
+			"$(jf "$ids" '[.[][1]] | sort | map(tostring) | join(" ")')" "$mode: bpftool net: s0 runs those programs"
 		cnf_json destroy "$W/m.yaml"
 		assert_rc 0 "$mode: destroy"
 	done
 }
 run_test "an interrupted info call is asked again; the record holds the kernel's ids" test_info_interrupted
+
+# --- who can change the root -------------------------------------------------
+
+# refused_root DIR WHAT: apply, plan and status with DIR as the state
+# root are refused with an error naming WHAT, and nothing is attached.
+refused_root() {
+	local verb
+	for verb in apply plan status; do
+		echo "\$ cnf-apply --bpffs $1 --json $verb"
+		"$CNF" --bpffs "$1" --json "$verb" "$W/m.yaml" >"$T/stdout" 2>"$T/stderr"
+		RC=$?
+		ERR=$(cat "$T/stderr")
+		assert_rc 1 "$verb with root $1"
+		assert_contains "$ERR" "$2" "$verb: the error names the problem"
+		assert_jq "$(cat "$T/stdout")" '.error | length > 0' "$verb: one JSON error document"
+	done
+	assert_eq "$(xdp_prog_id s0)" "" "bpftool net: no XDP program on s0"
+	assert_eq "$(tcx_names s0 ingress)" "" "bpftool net: no tcx program on s0"
+}
+
+test_root_permissions() {
+	veth_add s0 s0p
+	write_m "$W/m.yaml" m s0
+
+	# A plain bpffs mount is 1777: anyone could make a manifest's directory.
+	mkdir "$T/loose"
+	mount -t bpf bpf "$T/loose" || { _fail "mount"; return; }
+	refused_root "$T/loose" "directory '$T/loose' is writable by others (mode 1777)"
+	assert_eq "$(ls -A "$T/loose" | grep -v '^\(maps\|progs\)\.debug$')" "" "ls: nothing created in the refused root"
+	umount "$T/loose"
+
+	# The root owned by another user, a group-writable root.
+	mkdir "$T/bpffs/other" "$T/bpffs/grp"
+	chown 65534 "$T/bpffs/other"
+	refused_root "$T/bpffs/other" "directory '$T/bpffs/other' is owned by uid 65534"
+	chmod 0770 "$T/bpffs/grp"
+	refused_root "$T/bpffs/grp/cnf" "directory '$T/bpffs/grp' is writable by"
+	assert_not_exists "$T/bpffs/grp/cnf" "the refused root was not created"
+
+	# A directory above the mount anyone can write to (not sticky).
+	mkdir -m 0777 "$T/open"
+	mkdir "$T/open/fs"
+	mount -t bpf -o mode=0700 bpf "$T/open/fs" || { _fail "mount"; return; }
+	refused_root "$T/open/fs" "directory '$T/open' is writable by others (mode 0777)"
+	umount "$T/open/fs"
+
+	# What the tool creates is root's alone.
+	cnf_json --bpffs "$T/bpffs/new/root" apply "$W/m.yaml"
+	assert_rc 0 "apply with a new root" || return
+	assert_eq "$(stat -c '%a %u' "$T/bpffs/new" "$T/bpffs/new/root" "$T/bpffs/new/root/m" | sort -u)" \
+		"700 0" "stat: the root, the directory above and the manifest's are 0700, root's"
+	assert_eq "$(pinned_link_id "$T/bpffs/new/root/m/links/fw/s0")" \
+		"$(jf "$OUT" '.actions[] | select(.attachment == "fw") | .link_id')" "bpftool: fw pinned in the new root"
+}
+run_test "a state root someone but root can change is refused; a new one is 0700" test_root_permissions

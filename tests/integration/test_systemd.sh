@@ -123,7 +123,7 @@ EOF
 		umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup
 		mount -t cgroup2 none /sys/fs/cgroup
 		while mountpoint -q /sys/fs/bpf; do umount /sys/fs/bpf; done
-		[ "$SDB_PREMOUNT" = 1 ] && mount -t bpf bpf /sys/fs/bpf
+		[ "$SDB_PREMOUNT" = 1 ] && mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 		mount --bind "$W/empty" /usr/lib/systemd/system-generators
 		mount --bind "$W/units" /usr/lib/systemd/system
 		mount -t overlay overlay -o "lowerdir=$SDB_R/usr/sbin:/usr/sbin" /usr/sbin

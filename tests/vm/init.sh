@@ -49,7 +49,7 @@ mount -t tmpfs tmpfs $R/dev/shm
 for d in /tmp /run /var/tmp /root; do
 	mount -t tmpfs -o mode=1777 tmpfs $R$d || die "tmpfs on $d"
 done
-mount -t bpf bpf $R/sys/fs/bpf
+mount -t bpf -o mode=0700 bpf $R/sys/fs/bpf
 mount -t tracefs tracefs $R/sys/kernel/tracing
 mount -t debugfs debugfs $R/sys/kernel/debug
 mount -t securityfs securityfs $R/sys/kernel/security
