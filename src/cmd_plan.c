@@ -48,6 +48,8 @@ int run_plan(struct run *r)
 		.delete_reason = r->mode == RUN_DESTROY ? "destroy" : NULL,
 		.sources = r->share,
 		.sources_count = r->share_count,
+		.manifests = r->set ? (const struct cnf_manifest *const *)r->set->manifests : NULL,
+		.manifests_count = r->set ? r->set->count : 0,
 	};
 	int err = plan_build(&in, &r->plan);
 

@@ -145,6 +145,51 @@ bool plan_prunes(const struct plan_path *paths, size_t n, const char *file)
 	return !file && all_dirs;
 }
 
+/* The attachment an observed instance belongs to, if its manifest still
+ * declares it. */
+static const struct cnf_attachment *declared(const struct plan_input *in,
+					     const struct cnf_observed *h)
+{
+	const char *att = h->rec.attachment[0] ? h->rec.attachment : h->key;
+	size_t len = h->rec.attachment[0] ? strlen(att) : strcspn(att, "/");
+
+	for (size_t i = 0; i < in->manifests_count; i++) {
+		const struct cnf_manifest *m = in->manifests[i];
+
+		if (!streq(m->name, h->manifest))
+			continue;
+		for (size_t j = 0; j < m->attachments_count; j++)
+			if (strlen(m->attachments[j].name) == len &&
+			    !strncmp(m->attachments[j].name, att, len))
+				return &m->attachments[j];
+	}
+	return NULL;
+}
+
+/* Why an instance of a manifest in the run goes: its attachment is no
+ * longer there, or it is and its interface is gone or no longer
+ * matches (a glob, a renamed interface, a changed list). */
+static void delete_reason(const struct plan_input *in, const struct cnf_observed *h,
+			  char *buf, size_t len)
+{
+	const struct cnf_attachment *att = declared(in, h);
+	const char *target = h->rec.target[0] ? h->rec.target : strchr(h->key, '/') ?
+			     strchr(h->key, '/') + 1 : h->key;
+
+	if (!att)
+		snprintf(buf, len, "attachment no longer in the manifest");
+	else if (!att->interface && !att->interfaces_count)
+		snprintf(buf, len, "target '%.200s' no longer declared by the attachment", target);
+	else if (h->defunct)
+		snprintf(buf, len, "interface '%.100s' is gone", target);
+	else if (att->interface)
+		snprintf(buf, len, "interface '%.100s' no longer matches '%.100s'", target,
+			 att->interface);
+	else
+		snprintf(buf, len, "interface '%.100s' no longer in the attachment's interfaces",
+			 target);
+}
+
 static const struct hook_caps default_caps;
 
 static const struct hook_caps *caps_of(const struct plan_input *in, enum hook_kind k)
@@ -152,6 +197,18 @@ static const struct hook_caps *caps_of(const struct plan_input *in, enum hook_ki
 	const struct hook_caps *c = in->caps ? in->caps(k) : NULL;
 
 	return c ? c : &default_caps;
+}
+
+/* Whether the target a defunct link was made for is the one that exists
+ * now (the same interface or cgroup, not one made again under its name):
+ * then the link was detached by hand. */
+static bool target_still_there(const struct cnf_instance *w, const struct cnf_observed *h)
+{
+	if (w->t.ifindex)
+		return h->rec.ifindex == w->t.ifindex && h->rec.netns_ino == w->t.netns_ino;
+	if (w->t.cgroup_id)
+		return h->rec.cgroup_id == w->t.cgroup_id;
+	return false;
 }
 
 /* Decide what one desired instance needs, given what is observed. */
@@ -172,6 +229,9 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 		a->kind = ACT_CREATE;
 		if (!h)
 			snprintf(a->reason, sizeof(a->reason), "not attached");
+		else if (h->defunct && target_still_there(w, h))
+			snprintf(a->reason, sizeof(a->reason),
+				 "recreate: link detached outside cnf-apply; its target still exists");
 		else if (h->defunct)
 			snprintf(a->reason, sizeof(a->reason),
 				 "recreate: link is defunct (its target went away)");
@@ -399,10 +459,12 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 		if (a->kind == ACT_DELETE) {
 			bool known = in_list(in->scope, in->scope_count, a->have->manifest);
 
-			snprintf(a->reason, sizeof(a->reason), "%s",
-				 in->delete_reason ? in->delete_reason :
-				 known ? "attachment no longer in the manifest"
-				       : "manifest no longer present");
+			if (known && !in->delete_reason)
+				delete_reason(in, a->have, a->reason, sizeof(a->reason));
+			else
+				snprintf(a->reason, sizeof(a->reason), "%s",
+					 in->delete_reason ? in->delete_reason
+							   : "manifest no longer present");
 		}
 		if (a->kind != ACT_NOOP)
 			ret->changes++;

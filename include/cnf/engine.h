@@ -230,6 +230,11 @@ struct plan_input {
 	 * focused run): creates may share them as they would a noop's. */
 	const struct plan_source *sources;
 	size_t sources_count;
+	/* The desired manifests, for why an instance of one of them goes:
+	 * its attachment was removed, or its interface is gone or no
+	 * longer matches. NULL: "attachment no longer in the manifest". */
+	const struct cnf_manifest *const *manifests;
+	size_t manifests_count;
 };
 int plan_build(const struct plan_input *in, struct cnf_plan *ret);
 

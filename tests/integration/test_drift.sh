@@ -84,6 +84,12 @@ EOF
 	assert_rc 2 "status finds the detached link"
 	assert_jq "$(entry "$OUT" count)" '.state == "defunct" or .state == "missing"' \
 		"status: the link no longer works"
+	assert_jq "$(entry "$OUT" count)" \
+		'.reason | startswith("recreate: link detached outside cnf-apply; its target still exists")' \
+		"status: detached by hand, not a target gone"
+	cnf_json plan "$W/m.yaml"
+	assert_jq "$OUT" '.actions[0].reason == "recreate: link detached outside cnf-apply; its target still exists"' \
+		"plan: detached by hand"
 
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply recreates it"

@@ -261,7 +261,7 @@ EOF
 }
 
 test_glob() {
-	local i
+	local i lid2
 
 	for i in 0 1 2; do
 		veth_add "tv$i" "pv$i"
@@ -286,6 +286,24 @@ test_glob() {
 	assert_jq "$OUT" '[.actions[] | select(.action != "noop")] | length == 1 and .[0].target == "tv3"
 		and .[0].action == "create"' "only tv3 created"
 	assert_ne "$(xdp_prog_id tv3)" "" "bpftool net: tv3"
+
+	# An interface that goes, and one renamed out of the glob: the plan
+	# says so, not that the attachment left the manifest.
+	lid2=$(pinned_link_id "$(pin_of m fw tv2)")
+	ip link del tv2
+	ip link set tv1 name xv1
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan after tv2 went and tv1 was renamed"
+	assert_jq "$OUT" '.actions[] | select(.target == "tv2") | .action == "delete" and
+		.reason == "interface '"'tv2'"' is gone"' "JSON: tv2's delete: the interface is gone"
+	assert_jq "$OUT" '.actions[] | select(.target == "tv1") | .action == "delete" and
+		.reason == "interface '"'tv1'"' no longer matches '"'tv*'"'"' \
+		"JSON: tv1's delete: the interface no longer matches the glob"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply"
+	assert_eq "$(xdp_prog_id xv1)" "" "bpftool net: nothing on xv1, renamed out of the glob"
+	link_exists "$lid2" && _fail "tv2's link $lid2 still exists"
+	assert_ne "$(xdp_prog_id tv0)" "" "bpftool net: tv0 kept"
 }
 
 test_interface_list() {

@@ -230,6 +230,66 @@ TEST(test_missing_pin_or_dead_link_recreates)
 	plan_free(&p);
 }
 
+/* A defunct link whose interface is the one it was made for (same
+ * ifindex) was detached by hand; one whose interface was made again
+ * under its name lost its target. */
+TEST(test_detached_link_is_not_a_gone_target)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "count", "eth0", 1, 1);
+	w.t.ifindex = 5;
+	have_init(&h, "edge", "count/eth0", HOOK_TCX, 1, 1);
+	h.alive = false;
+	h.defunct = true;
+	h.rec.ifindex = 5;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK_STR(p.actions[0].reason,
+		  "recreate: link detached outside cnf-apply; its target still exists");
+	plan_free(&p);
+
+	w.t.ifindex = 6; /* deleted and made again */
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_STR(p.actions[0].reason, "recreate: link is defunct (its target went away)");
+	plan_free(&p);
+}
+
+/* Deletes of a manifest in the run say why: the attachment was removed,
+ * or its interface is gone or no longer matches. */
+TEST(test_delete_reasons)
+{
+	static struct cnf_attachment decl[2] = {
+		{ .name = (char *)"keep", .interface = (char *)"eth*" },
+		{ .name = (char *)"listed", .interfaces_count = 1 },
+	};
+	static struct cnf_manifest m = { .name = (char *)"edge", .attachments = decl,
+					 .attachments_count = 2 };
+	const struct cnf_manifest *ms[] = { &m };
+	struct cnf_observed h[4];
+	struct plan_input in = { .have = h, .have_count = 4, .scope = scope_edge, .scope_count = 1,
+				 .caps = caps, .manifests = ms, .manifests_count = 1 };
+	struct cnf_plan p;
+
+	have_init(&h[0], "edge", "gone/eth0", HOOK_TCX, 1, 1);
+	have_init(&h[1], "edge", "keep/eth1", HOOK_TCX, 1, 1);
+	h[1].defunct = true;
+	h[1].alive = false;
+	have_init(&h[2], "edge", "keep/wlan0", HOOK_TCX, 1, 1);
+	snprintf(h[2].rec.attachment, sizeof(h[2].rec.attachment), "keep");
+	snprintf(h[2].rec.target, sizeof(h[2].rec.target), "wlan0");
+	have_init(&h[3], "edge", "listed/eth3", HOOK_TCX, 1, 1);
+	CHECK_INT(plan_build(&in, &p), 0);
+	CHECK_INT(p.count, 4);
+	CHECK_STR(p.actions[0].reason, "attachment no longer in the manifest");
+	CHECK_STR(p.actions[1].reason, "interface 'eth1' is gone");
+	CHECK_STR(p.actions[2].reason, "interface 'wlan0' no longer matches 'eth*'");
+	CHECK_STR(p.actions[3].reason, "interface 'eth3' no longer in the attachment's interfaces");
+	plan_free(&p);
+}
+
 TEST(test_drift_prog_replaced_updates)
 {
 	struct cnf_instance w;
@@ -603,6 +663,7 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_prog_that_does_not_fit_the_link_replaces,
 	  test_prog_change_without_link_update_replaces, test_hook_change_replaces,
 	  test_hook_kind_change_replaces, test_missing_pin_or_dead_link_recreates,
+	  test_detached_link_is_not_a_gone_target, test_delete_reasons,
 	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
 	  test_removed_attachment_deletes_in_scope_only, test_pruned_manifest_deletes_only_it,
 	  test_prunes_within_source, test_single_prog_hook_deleted_before_create,
