@@ -166,10 +166,19 @@ static int probe_netkit_uncached(void)
 	return r == -EPERM ? -1 : 0;
 }
 
+static bool without_kernel;
+
+void probe_without_kernel(void)
+{
+	without_kernel = true;
+}
+
 int probe_netkit_support(void)
 {
 	static int cached = -2;
 
+	if (without_kernel)
+		return -1;
 	if (cached == -2)
 		cached = probe_netkit_uncached();
 	return cached;

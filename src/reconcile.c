@@ -1008,6 +1008,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 	r->cli = cli;
 	r->mode = mode;
 	r->lock_fd = -1;
+	if (mode == RUN_VALIDATE)
+		probe_without_kernel();
 
 	if (!(mode == RUN_DESTROY && cli->all)) {
 		err = manifest_set_load(cli->paths, cli->paths_count, &r->set);

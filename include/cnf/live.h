@@ -103,6 +103,10 @@ bool probe_tcx(void);
 /* Single cached probes for the hooks that need one, cheaper than
  * probe_kernel(): 1 supported, 0 not, -1 cannot tell (no privileges). */
 int probe_netkit_support(void);
+/* validate: from now on, probes that would call bpf() answer -1 (cannot
+ * tell) without calling it, as root or not: validate touches no kernel,
+ * and its verdict does not depend on who runs it. */
+void probe_without_kernel(void);
 bool probe_bpf_lsm_active(void);
 /* vmlinux BTF, parsed once per process (NULL without it). */
 const struct btf *probe_vmlinux_btf(void);

@@ -186,6 +186,39 @@ test_validate_unprivileged() {
 	assert_eq "$(state_pins)" "" "validate pinned nothing"
 }
 
+# validate touches no kernel: a netkit attachment (a family whose kernel
+# support only bpf() tells, and only to root) validates the same as root
+# and as a user, with no bpf() call; plan, which checks the kernel, is
+# where a kernel without netkit refuses it.
+test_validate_same_for_root() {
+	command -v setpriv >/dev/null || { t_skip "setpriv not installed"; return; }
+	cat >"$W/nk.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: nk
+objects:
+  - name: t
+    file: objs/tc_v1.bpf.o
+attachments:
+  - name: mon
+    program: t/tc_main
+    hook: netkit
+    interface: nk0
+EOF
+	chmod -R a+rX "$W"
+	as_nobody --json validate "$W/nk.yaml"
+	assert_rc 0 "validate of a netkit attachment as nobody"
+	if cnf_strace validate "$W/nk.yaml"; then
+		assert_rc 0 "validate of a netkit attachment as root, the same"
+		assert_eq "$(grep -c 'bpf(' "$T/strace.log")" 0 "validate as root made no bpf() call"
+	else
+		cnf_json validate "$W/nk.yaml"
+		assert_rc 0 "validate of a netkit attachment as root, the same"
+	fi
+	cnf_json plan "$W/nk.yaml"
+	assert_rc 1 "plan checks the kernel and the interface"
+	assert_eq "$(state_pins)" "" "nothing pinned"
+}
+
 test_probe() {
 	cnf_json probe
 	assert_rc 0 "probe"
@@ -274,6 +307,7 @@ run_test "an unknown verb is an error with a hint; a PATH still applies" test_un
 run_test "VERB --help shows that verb's options" test_verb_help
 run_test "status exits 0 in sync, 2 otherwise" test_status_exit_codes
 run_test "validate works without root" test_validate_unprivileged
+run_test "validate: the same verdict as root and as a user, no bpf() call" test_validate_same_for_root
 run_test "probe --json reports tcx" test_probe
 run_test "errors in --json mode" test_json_errors
 run_test "destroy removes one manifest's attachments" test_destroy
