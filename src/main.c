@@ -173,6 +173,18 @@ static long parse_num(const char *s, long min, long max)
 	return v;
 }
 
+/* Every link and program is a descriptor while it is made or kept for
+ * rollback: thousands of attachments need more than 1024. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -262,16 +274,7 @@ int main(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	/* Every link and program is a descriptor while it is made or kept
-	 * for rollback: thousands of attachments need more than 1024. */
-	{
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	raise_nofile_limit();
 	log_verbosity = cli.verbose;
 	log_setup_libbpf();
 
