@@ -6,6 +6,7 @@
 #include "cnf/cli.h"
 #include "cnf/live.h"
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/objects.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
@@ -48,6 +49,7 @@ int cmd_destroy(const struct cli *cli)
 		/* Maps shared with `pin:` go once no program uses them. */
 		for (size_t i = 0; i < r.set->count; i++)
 			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs);
+		map_ids_tidy(cli->bpffs, false);
 	}
 	if (cli->all) {
 		char path[PATH_MAX];
@@ -56,6 +58,7 @@ int cmd_destroy(const struct cli *cli)
 		snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR, cli->bpffs);
 		remove_tree(path);
 		live_iter_unpin(cli->bpffs);
+		map_ids_tidy(cli->bpffs, true);
 		snprintf(path, sizeof(path), "%s/" LIVE_STATE_DIR, cli->bpffs);
 		rmdir(path);
 		for (size_t i = 0; i < r.st.manifests_count; i++)

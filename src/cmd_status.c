@@ -197,7 +197,8 @@ int cmd_status(const struct cli *cli)
 		json_object_put(doc);
 	} else {
 		for (size_t i = 0; i < r.map_drifts_count; i++)
-			printf("%-12s %s/%s  map %s\n             %s\n", "missing",
+			printf("%-12s %s/%s  map %s\n             %s\n",
+			       r.map_drifts[i].impostor_id ? "impostor" : "missing",
 			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
 			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
 		output_maps_status_text(&r);

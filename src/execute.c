@@ -855,6 +855,8 @@ int run_execute(struct run *r)
 			log_error("nothing changed: the %zu change%s made before the failure %s "
 				  "rolled back", done, done == 1 ? "" : "s", done == 1 ? "was" : "were");
 	} else {
+		/* The pins now hold the run's maps: their ids are recorded. */
+		map_pins_record(r);
 		err = phase_c(r, xs);
 		if (err < 0)
 			log_error("the new state is in place, but removing what it replaced failed "

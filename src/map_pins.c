@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Maps pinned with `pin:` whose pin went away under running programs. */
 #include <libgen.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
@@ -9,6 +10,171 @@
 #include "cnf/reconcile.h"
 #include "cnf/state.h"
 #include "cnf/util.h"
+
+/* ---- the map behind each pin: <bpffs>/_cnf/maps ---- */
+
+/* A BPF hash map pinned at <bpffs>/_cnf/maps: key the pin's path under
+ * _maps/ (NUL-padded), value the id of the map pinned there when the tool
+ * last pinned or reused it. A state root without it (older versions) is
+ * read as "nothing recorded". */
+#define MAP_IDS_NAME "cnf_map_ids"
+#define MAP_IDS_KEY 256
+#define MAP_IDS_MAX 16384
+#define MAP_IDS_VERSION 1
+
+struct map_id_rec {
+	uint32_t version;
+	uint32_t map_id;
+	uint64_t recorded_sec;
+};
+
+static int map_ids_path(char *buf, size_t len, const char *bpffs)
+{
+	return snprintf(buf, len, "%s/" LIVE_STATE_DIR "/maps", bpffs) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* The key of pin `path` (a full path under <bpffs>/_maps/). */
+static int map_ids_key(const char *bpffs, const char *path, char key[MAP_IDS_KEY])
+{
+	size_t n = strlen(bpffs), m = strlen(CNF_MAPS_DIR);
+
+	memset(key, 0, MAP_IDS_KEY);
+	if (strncmp(path, bpffs, n) || path[n] != '/' || strncmp(path + n + 1, CNF_MAPS_DIR, m) ||
+	    path[n + 1 + m] != '/' || strlen(path + n + m + 2) >= MAP_IDS_KEY)
+		return -EINVAL;
+	memcpy(key, path + n + m + 2, strlen(path + n + m + 2));
+	return 0;
+}
+
+/* Opens the record map; -ENOENT when there is none, -EINVAL (and a
+ * warning) when what is pinned there is not the tool's. */
+static int map_ids_open(const char *bpffs, bool create)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (map_ids_path(path, sizeof(path), bpffs) < 0)
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT && create) {
+		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/" LIVE_STATE_DIR, bpffs);
+		err = mkdir_p(dir, 0700);
+		if (err < 0)
+			return err;
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, MAP_IDS_NAME, MAP_IDS_KEY,
+				    sizeof(struct map_id_rec), MAP_IDS_MAX, &o);
+		if (fd < 0)
+			return -errno;
+		if (bpf_obj_pin(fd, path) < 0) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		return fd;
+	}
+	if (fd < 0)
+		return -errno;
+	if (bpf_info_get(fd, &info, &len) < 0 || info.type != BPF_MAP_TYPE_HASH ||
+	    info.key_size != MAP_IDS_KEY || info.value_size != sizeof(struct map_id_rec)) {
+		log_warn("%s is not the map of map ids cnf-apply keeps there (type %u, key size %u, "
+			 "value size %u): map pins are checked without it", path, info.type,
+			 info.key_size, info.value_size);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+int map_ids_lookup(const char *bpffs, const char *path, uint32_t *ret_id)
+{
+	struct map_id_rec rec = {};
+	char key[MAP_IDS_KEY];
+	_cleanup_close_ int fd = -1;
+
+	*ret_id = 0;
+	if (map_ids_key(bpffs, path, key) < 0)
+		return -EINVAL;
+	fd = map_ids_open(bpffs, false);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, key, &rec) < 0)
+		return -errno;
+	if (rec.version != MAP_IDS_VERSION || !rec.map_id)
+		return -ENOENT;
+	*ret_id = rec.map_id;
+	return 0;
+}
+
+int map_ids_record(const char *bpffs, const char *path, uint32_t id)
+{
+	struct map_id_rec rec = { .version = MAP_IDS_VERSION, .map_id = id,
+				  .recorded_sec = (uint64_t)time(NULL) };
+	char key[MAP_IDS_KEY];
+	_cleanup_close_ int fd = -1;
+
+	if (!id || map_ids_key(bpffs, path, key) < 0)
+		return -EINVAL;
+	fd = map_ids_open(bpffs, true);
+	if (fd < 0 || bpf_map_update_elem(fd, key, &rec, BPF_ANY) < 0) {
+		int err = fd < 0 ? fd : -errno;
+
+		log_warn("map pin %s: cannot record its map id %u: %s", path, id, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+void map_ids_forget(const char *bpffs, const char *path)
+{
+	char key[MAP_IDS_KEY];
+	_cleanup_close_ int fd = -1;
+
+	if (map_ids_key(bpffs, path, key) < 0)
+		return;
+	fd = map_ids_open(bpffs, false);
+	if (fd >= 0)
+		bpf_map_delete_elem(fd, key);
+}
+
+void map_ids_tidy(const char *bpffs, bool all)
+{
+	char path[PATH_MAX], key[MAP_IDS_KEY];
+	_cleanup_close_ int fd = -1;
+
+	if (map_ids_path(path, sizeof(path), bpffs) < 0)
+		return;
+	fd = map_ids_open(bpffs, false);
+	if (fd == -ENOENT)
+		return;
+	if (all || (fd >= 0 && bpf_map_get_next_key(fd, NULL, key) < 0 && errno == ENOENT))
+		unlink(path);
+}
+
+/* The id of the map pinned at `path`, 0 when none (or not a map). */
+static uint32_t pinned_map_id(const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_obj_get(path);
+
+	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
+		return 0;
+	return info.id;
+}
+
+static bool map_alive(uint32_t id, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = id ? bpf_map_get_fd_by_id(id) : -1;
+
+	return fd >= 0 && bpf_info_get(fd, &info, &len) == 0 && map_name_is(info.name, name);
+}
 
 static struct map_pin_drift *drift_find(struct run *r, const char *path)
 {
@@ -110,14 +276,36 @@ static bool live_map_fits(struct run *r, const struct map_pin_drift *d, char *wh
 	return false;
 }
 
+/* What the pins found missing or holding another map come to: the live
+ * map is the one managed programs hold, else the one recorded at pin time
+ * when it still exists (a shared pin whose programs belong to manifests
+ * not in this run). A pin that holds that very map is no drift after all;
+ * one that holds another map while no live map is known is taken as it
+ * is. */
+static void resolve_drifts(struct run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		struct map_pin_drift *d = &r->map_drifts[i];
+
+		if (!d->map_id && d->recorded_id && map_alive(d->recorded_id, d->opt->name))
+			d->map_id = d->recorded_id;
+		if (d->impostor_id && (!d->map_id || d->map_id == d->impostor_id)) {
+			free(d->prog_ids);
+			continue;
+		}
+		r->map_drifts[n++] = *d;
+	}
+	r->map_drifts_count = n;
+}
+
 int map_pins_observe(struct run *r)
 {
 	size_t cap = 0;
 
 	if (r->mode != RUN_PLAN && r->mode != RUN_APPLY && r->mode != RUN_STATUS)
 		return 0;
-	if (r->st.count == 0)
-		return 0; /* nothing deployed: pins are made at the first load */
 	for (size_t i = 0; i < r->set->count; i++) {
 		const struct cnf_manifest *m = r->set->manifests[i];
 
@@ -138,9 +326,24 @@ int map_pins_observe(struct run *r)
 					continue; /* set_map_pins() reports it */
 				d = drift_find(r, path);
 				if (!d) {
-					if (!deployed(r, m, o) || stat(path, &st) == 0 ||
-					    (errno != ENOENT && errno != ENOTDIR))
+					uint32_t rec_id = 0, pinned = 0;
+					bool dep = deployed(r, m, o);
+
+					if (stat(path, &st) == 0) {
+						/* There: is it the map recorded at pin
+						 * time? Without a record (older state),
+						 * the running programs say. */
+						if (map_ids_lookup(r->cli->bpffs, path, &rec_id) < 0 && !dep)
+							continue;
+						pinned = pinned_map_id(path);
+						if (!pinned || pinned == rec_id)
+							continue;
+					} else if (errno != ENOENT && errno != ENOTDIR) {
 						continue;
+					} else if (map_ids_lookup(r->cli->bpffs, path, &rec_id) < 0 &&
+						   !dep) {
+						continue; /* never deployed: made at the first load */
+					}
 					if (grow_array((void **)&r->map_drifts, &cap,
 						       r->map_drifts_count + 1, sizeof(*d)) < 0)
 						return -ENOMEM;
@@ -149,6 +352,9 @@ int map_pins_observe(struct run *r)
 					d->manifest = m;
 					d->obj = o;
 					d->opt = mo;
+					d->impostor_fd = -1;
+					d->recorded_id = rec_id;
+					d->impostor_id = pinned;
 					snprintf(d->path, sizeof(d->path), "%s", path);
 				}
 				/* Objects sharing the pin may name the map differently;
@@ -163,11 +369,28 @@ int map_pins_observe(struct run *r)
 			}
 		}
 	}
+	resolve_drifts(r);
 	for (size_t i = 0; i < r->map_drifts_count; i++) {
 		struct map_pin_drift *d = &r->map_drifts[i];
 		char what[512];
 
-		if (!d->map_id) {
+		if (d->impostor_id) {
+			if (!live_map_fits(r, d, what, sizeof(what)))
+				snprintf(d->reason, sizeof(d->reason),
+					 "map pin %s holds map id %u, not map id %u that the programs "
+					 "use, which has %s: it is not pinned again", d->path,
+					 d->impostor_id, d->map_id, what);
+			else
+				snprintf(d->reason, sizeof(d->reason),
+					 "map pin %s holds another map (id %u) than the one the programs "
+					 "use (id %u%s): an impostor; the live map is pinned there again",
+					 d->path, d->impostor_id, d->map_id,
+					 d->map_id == d->recorded_id ? ", recorded when it was pinned" : "");
+			if (what[0] && d->impostor_id) {
+				d->map_id = 0;
+				d->prog_count = 0;
+			}
+		} else if (!d->map_id) {
 			snprintf(d->reason, sizeof(d->reason),
 				 "map pin %s missing, and no managed program holds map '%s' any more: "
 				 "it is created afresh, empty, when object '%s' is next loaded", d->path,
@@ -190,6 +413,51 @@ int map_pins_observe(struct run *r)
 		log_debug("%s", d->reason);
 	}
 	return 0;
+}
+
+/* Pins `fd` at `path` in one rename over what is there. */
+static int pin_over(int fd, const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s%s", path, PIN_TMP_SUFFIX) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) < 0)
+		return -errno;
+	if (rename(tmp, path) < 0) {
+		int err = -errno;
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* The live map takes its pin back from the impostor, which is kept open
+ * until the run is over (a rollback pins it back). */
+static int replace_impostor(struct map_pin_drift *d, int live_fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	d->impostor_fd = bpf_obj_get(d->path);
+	if (d->impostor_fd < 0 || bpf_info_get(d->impostor_fd, &info, &len) < 0 ||
+	    info.id != d->impostor_id) {
+		log_error("map pin %s: it no longer holds map id %u as planned; nothing was changed "
+			  "there", d->path, d->impostor_id);
+		return -ESTALE;
+	}
+	err = pin_over(live_fd, d->path);
+	if (err < 0)
+		log_error("map pin %s: pinning live map id %u over map id %u failed: %s", d->path,
+			  d->map_id, d->impostor_id, strerror(-err));
+	else
+		log_warn("map pin %s: map id %u was pinned there instead of map id %u that the "
+			 "programs use; the pin holds map id %u again", d->path, d->impostor_id,
+			 d->map_id, d->map_id);
+	return err;
 }
 
 int map_pins_repair(struct run *r)
@@ -215,6 +483,14 @@ int map_pins_repair(struct run *r)
 		if (err < 0) {
 			log_error("map pin %s: cannot create its directory: %s", d->path, strerror(-err));
 			return err;
+		}
+		if (d->impostor_id) {
+			err = replace_impostor(d, fd);
+			if (err < 0)
+				return err;
+			d->done = true;
+			r->applied++;
+			continue;
 		}
 		if (bpf_obj_pin(fd, d->path) < 0) {
 			struct bpf_map_info info = {};
@@ -252,6 +528,14 @@ void map_pins_undo(struct run *r)
 		d->done = false;
 		if (r->applied)
 			r->applied--;
+		if (d->impostor_fd >= 0) {
+			int err = pin_over(d->impostor_fd, d->path);
+
+			if (err < 0)
+				log_warn("map pin %s: could not pin map id %u back: %s", d->path,
+					 d->impostor_id, strerror(-err));
+			continue;
+		}
 		fd = bpf_obj_get(d->path);
 		if (fd >= 0 && bpf_info_get(fd, &info, &len) == 0 && info.id == d->map_id &&
 		    unlink(d->path) < 0)
@@ -289,10 +573,26 @@ const struct map_pin_drift *map_pins_drift_of_prog(const struct run *r, uint32_t
 	return NULL;
 }
 
-void map_pins_free(struct run *r)
+void map_pins_record(struct run *r)
 {
 	for (size_t i = 0; i < r->map_drifts_count; i++)
+		if (r->map_drifts[i].done)
+			map_ids_record(r->cli->bpffs, r->map_drifts[i].path, r->map_drifts[i].map_id);
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+
+		if (g->path && g->done && g->new_id && g->action != MAP_KEEP)
+			map_ids_record(r->cli->bpffs, g->path, g->new_id);
+	}
+}
+
+void map_pins_free(struct run *r)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		if (r->map_drifts[i].impostor_fd >= 0)
+			close(r->map_drifts[i].impostor_fd);
 		free(r->map_drifts[i].prog_ids);
+	}
 	free(r->map_drifts);
 	r->map_drifts = NULL;
 	r->map_drifts_count = 0;

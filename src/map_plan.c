@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 
 #include "cnf/log.h"
+#include "cnf/map_pins.h"
 #include "cnf/objects.h"
 #include "cnf/state.h"
 #include "cnf/util.h"
@@ -554,9 +555,11 @@ static int decide_pinned(struct map_plan *g, const struct cnf_plan *plan,
 			g->init = u->init;
 	}
 
-	fd = bpf_obj_get(g->path);
-	if (fd < 0 && errno == ENOENT)
-		fd = hint_fd(hints, nhints, g->path);
+	/* A pin apply puts back first (missing, or holding an impostor):
+	 * the live map it names. */
+	fd = hint_fd(hints, nhints, g->path);
+	if (fd < 0)
+		fd = bpf_obj_get(g->path);
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return map_problem(g, -errno, "object '%s' (%s:%d): map '%s': cannot open "
@@ -943,6 +946,9 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 			for (size_t k = 0; k < c->maps_count && !listed; k++)
 				listed = pin ? c->maps[k].path && streq(c->maps[k].path, pin)
 					     : map_plan_of(e, map) != NULL;
+			/* A pin put back first is listed as such (map_pins.h). */
+			for (size_t k = 0; pin && k < nhints && !listed; k++)
+				listed = streq(hints[k].path, pin);
 			if (listed)
 				continue;
 			g = plan_add(c, &cap, pin, bpf_map__name(map));
@@ -1159,10 +1165,13 @@ static int unpin_if_unused(const char *path)
 
 /* Unpins `path` (and a new map a killed recreate left next to it) when
  * no program uses it, and the directories that leaves empty. */
-static int unpin_map_path(const char *path, const char *maps_root)
+static int unpin_map_path(const char *path, const char *maps_root, const char *bpffs)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int n = unpin_if_unused(path);
+
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		map_ids_forget(bpffs, path);
 
 	if (tmp_pin_path(tmp, sizeof(tmp), path) == 0)
 		unpin_if_unused(tmp);
@@ -1195,7 +1204,7 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
 			if (!o->maps[k].pin)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", root, o->maps[k].pin);
-			n += unpin_map_path(path, root);
+			n += unpin_map_path(path, root, bpffs);
 		}
 		/* Maps the object pins by name (LIBBPF_PIN_BY_NAME): its ELF
 		 * says which; nothing is loaded. */
@@ -1217,7 +1226,7 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
 				declared |= o->maps[k].pin &&
 					    streq(o->maps[k].name, bpf_map__name(map));
 			if (pin && !declared)
-				n += unpin_map_path(pin, root);
+				n += unpin_map_path(pin, root, bpffs);
 		}
 		bpf_object__close(bo);
 	}

@@ -172,7 +172,12 @@ json_object *output_map_pins_json(const struct run *r, bool applied)
 		for (size_t k = 0; k < d->prog_count; k++)
 			json_object_array_add(progs, json_object_new_int64(d->prog_ids[k]));
 		json_object_object_add(o, "action", json_object_new_string(d->map_id ? "repin" : "none"));
-		json_object_object_add(o, "state", json_object_new_string("missing"));
+		json_object_object_add(o, "state", json_object_new_string(d->impostor_id ? "impostor"
+										       : "missing"));
+		json_object_object_add(o, "impostor_map_id", d->impostor_id ?
+				       json_object_new_int64(d->impostor_id) : NULL);
+		json_object_object_add(o, "recorded_map_id", d->recorded_id ?
+				       json_object_new_int64(d->recorded_id) : NULL);
 		json_object_object_add(o, "manifest", json_object_new_string(d->manifest->name));
 		json_object_object_add(o, "object", json_object_new_string(d->obj->name));
 		json_object_object_add(o, "map", json_object_new_string(d->opt->name));

@@ -36,11 +36,25 @@ struct map_pin_drift {
 	const struct cnf_map_opt *opt;
 	char path[PATH_MAX];
 	uint32_t map_id;              /* the live map, 0: no managed program holds it */
+	uint32_t recorded_id;         /* the map recorded when the tool pinned it (0: none) */
+	uint32_t impostor_id;         /* the pin holds this other map: an impostor (0: missing) */
+	int impostor_fd;              /* apply: the impostor, to pin back on undo */
 	uint32_t *prog_ids;           /* managed programs that hold it */
 	size_t prog_count, prog_cap;
 	bool done;                    /* apply pinned it again */
 	char reason[MAP_PIN_REASON_MAX];
 };
+
+/* The map id behind each pin, recorded in <bpffs>/_cnf/maps when apply
+ * pins or reuses a map: lookup (-ENOENT: none recorded), record, forget. */
+int map_ids_lookup(const char *bpffs, const char *path, uint32_t *ret_id);
+int map_ids_record(const char *bpffs, const char *path, uint32_t id);
+void map_ids_forget(const char *bpffs, const char *path);
+/* destroy: the record map goes when it is empty (`all`: in any case). */
+void map_ids_tidy(const char *bpffs, bool all);
+/* apply, once the run succeeded: records the maps now behind the pins
+ * it made, moved or reused. */
+void map_pins_record(struct run *r);
 
 /* After objects_open(): finds the missing pins of deployed objects and
  * their live maps. A live map the object's definition no longer fits is

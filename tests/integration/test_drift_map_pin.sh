@@ -291,9 +291,103 @@ EOF
 	assert_contains " $(prog_maps "$npid") " " $(pinned_map_id "$pin") " "bpftool: the new program uses it"
 }
 
+# The reported case: a compatible, empty map mv'd over a declared pin.
+# status said in-sync, and the next upgrade adopted it: contents lost.
+test_impostor() {
+	local imp npid x
+
+	veth_add p0 p0p || return
+	write_m config_vars.bpf.o
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	PIN=$T/bpffs/_maps/mp/counters
+	MID=$(pinned_map_id "$PIN")
+	PID=$(jf "$OUT" '.actions[0].prog_id')
+	assert_ok "bpftool map update" bpftool map update pinned "$PIN" key 2 0 0 0 value 42 0 0 0 0 0 0 0 || return
+	assert_ok "an impostor" bpftool map create "$T/bpffs/imp" type array key 4 value 8 entries 4 name counters || return
+	imp=$(pinned_map_id "$T/bpffs/imp")
+	mv "$T/bpffs/imp" "$PIN"
+	assert_eq "$(pinned_map_id "$PIN")" "$imp" "bpftool: the impostor is pinned there" || return
+
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status finds the impostor"
+	assert_jq "$OUT" '.maps[] | select(.pin == "mp/counters") | .state == "impostor" and .action == "repin" and
+		.map_id == '"$MID"' and .impostor_map_id == '"$imp"' and .recorded_map_id == '"$MID" \
+		"status: the impostor, the live map and the recorded one"
+	x=$(jq -c '.attachments[] | select(.attachment == "fw")' <<<"$OUT")
+	assert_jq "$x" '.state == "drifted"' "status: fw drifted"
+	cnf_run status "$W/m.yaml"
+	assert_contains "$OUT" "impostor" "status text: says impostor"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: a change"
+	assert_jq "$OUT" '.summary.repin == 1 and (.maps[] | select(.pin == "mp/counters") | .action == "repin" and
+		.impostor_map_id == '"$imp"')' "plan: repin"
+	assert_eq "$(pinned_map_id "$PIN")" "$imp" "plan changed nothing"
+
+	# The next upgrade keeps the live map, not the impostor.
+	write_m config_vars_v2.bpf.o
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply an upgrade" || return
+	npid=$(xdp_prog_id p0)
+	assert_ne "$npid" "$PID" "bpftool: a new program runs"
+	assert_eq "$(pinned_map_id "$PIN")" "$MID" "bpftool: the pin holds the live map again"
+	assert_eq "$(slot2 "$PIN")" 42 "bpftool: its contents are kept"
+	assert_contains " $(prog_maps "$npid") " " $MID " "bpftool: the new program uses map $MID"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+}
+
+# The reported case: `pin: shared/c` declared by manifests A and B; the
+# pin removed while A's programs hold the map; B applied: B made a new,
+# empty map and A and B diverged.
+test_shared_pin_removed() {
+	local m pin mid pa pb
+
+	veth_add p0 p0p || return
+	veth_add p1 p1p || return
+	for m in a b; do
+		cat >"$W/$m.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: $m
+objects:
+  - name: v
+    file: objs/config_vars.bpf.o
+    maps:
+      - name: counters
+        pin: shared/c
+attachments:
+  - name: fw
+    program: v/xdp_cfg
+    hook: xdp
+    interface: $([ $m = a ] && echo p0 || echo p1)
+EOF
+	done
+	cnf_json apply "$W/a.yaml"
+	assert_rc 0 "apply A" || return
+	pin=$T/bpffs/_maps/shared/c
+	mid=$(pinned_map_id "$pin")
+	pa=$(jf "$OUT" '.actions[0].prog_id')
+	assert_ok "bpftool map update" bpftool map update pinned "$pin" key 2 0 0 0 value 42 0 0 0 0 0 0 0 || return
+	rm "$pin"
+
+	cnf_json plan "$W/b.yaml"
+	assert_rc 2 "plan B"
+	assert_jq "$OUT" '.maps[] | select(.pin == "shared/c" and .state == "missing") | .action == "repin" and
+		.map_id == '"$mid" "plan B: the live map is pinned again"
+	cnf_json apply "$W/b.yaml"
+	assert_rc 0 "apply B" || return
+	pb=$(xdp_prog_id p1)
+	assert_eq "$(pinned_map_id "$pin")" "$mid" "bpftool: the pin holds A's map again"
+	assert_contains " $(prog_maps "$pb") " " $mid " "bpftool: B's program uses A's map"
+	assert_contains " $(prog_maps "$pa") " " $mid " "bpftool: A's program still does"
+	assert_eq "$(slot2 "$pin")" 42 "bpftool: the contents are kept"
+}
+
 run_test "a removed map pin: status drifted, plan re-pin, apply re-pins the live map" test_status_plan_apply
 run_test "an upgrade in the same run as a missing pin keeps the map's contents" test_upgrade_same_run
 run_test "a removed pin of a map no program holds: created afresh at the next load" test_no_live_holder
 run_test "a failed apply leaves a missing pin missing" test_failed_apply_changes_nothing
 run_test "a live map the new version does not fit is not pinned again" test_incompatible_live_map
 run_test "a live map whose value layout the new version does not fit is not pinned again" test_incompatible_live_btf
+run_test "an impostor map over a declared pin: reported, the live map pinned back" test_impostor
+run_test "a removed shared pin: re-pinned from the live map another manifest uses" test_shared_pin_removed
