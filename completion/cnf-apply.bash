@@ -19,11 +19,11 @@ _cnf_apply_opts() {
 	local verb=$1 opts="--bpffs --json --no-iter -v --verbose -h --help -V --version"
 
 	case $verb in
-	'') opts+=" --dry-run --detailed-exitcode --all --wait --no-wait --interval --settle" ;;
-	plan) opts+=" --dry-run --wait --no-wait" ;;
-	apply) opts+=" --dry-run --detailed-exitcode --wait --no-wait" ;;
-	status) opts+=" --wait --no-wait" ;;
-	destroy) opts+=" --detailed-exitcode --all --wait --no-wait" ;;
+	'') opts+=" --dry-run --detailed-exitcode --all --target --destroy --wait --no-wait --interval --settle" ;;
+	plan) opts+=" --dry-run --destroy --all --target --wait --no-wait" ;;
+	apply) opts+=" --dry-run --detailed-exitcode --target --wait --no-wait" ;;
+	status) opts+=" --target --wait --no-wait" ;;
+	destroy) opts+=" --detailed-exitcode --all --target --wait --no-wait" ;;
 	watch) opts+=" --wait --no-wait --interval --settle" ;;
 	esac
 	echo "$opts"
@@ -59,10 +59,10 @@ _cnf_apply() {
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0
 	fi
-	# --wait SECONDS: a number, nothing to complete.
-	if [ "$prev" = --wait ] || { [ "$pprev" = --wait ] && [ "$prev" = = ]; }; then
-		return 0
-	fi
+	# --wait SECONDS, --target MANIFEST/ATTACHMENT: nothing to complete.
+	case "$prev/$pprev" in
+	--wait/* | --target/* | =/--wait | =/--target) return 0 ;;
+	esac
 	case $cur in
 	--bpffs=*)   # when COMP_WORDBREAKS has no "=": the word keeps its prefix
 		COMPREPLY=($(compgen -d -P --bpffs= -S / -- "${cur#--bpffs=}"))
@@ -76,7 +76,7 @@ _cnf_apply() {
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		case $w in
-		--bpffs | --wait)
+		--bpffs | --wait | --target)
 			i=$((i + 1))
 			[ "${COMP_WORDS[i]:-}" = = ] && i=$((i + 1))
 			;;
@@ -103,9 +103,9 @@ _cnf_apply() {
 		_cnf_apply_paths "$cur"
 		return 0
 	fi
-	# probe reads no manifests, nor does destroy --all.
+	# probe reads no manifests, nor does destroy --all (plan --destroy --all).
 	[ "$verb" = probe ] && return 0
-	[ "$verb" = destroy ] && [ -n "$all" ] && return 0
+	case $verb in destroy | plan) [ -n "$all" ] && return 0 ;; esac
 	_cnf_apply_paths "$cur"
 	return 0
 }

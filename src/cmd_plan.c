@@ -68,6 +68,18 @@ int run_plan(struct run *r)
 	return 0;
 }
 
+/* The end of a plan: printed; exit 2 when it would change something.
+ * Frees the run. */
+static int plan_finish(struct run *r)
+{
+	int ret;
+
+	output_plan(r, false);
+	ret = r->plan.changes ? EXIT_CHANGES : EXIT_OK;
+	run_free(r);
+	return ret;
+}
+
 static int plan_or_apply(const struct cli *cli, bool apply)
 {
 	struct run r;
@@ -98,10 +110,7 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 			run_free(&r);
 			return output_errors(cli);
 		}
-		output_plan(&r, false);
-		ret = r.plan.changes ? EXIT_CHANGES : EXIT_OK;
-		run_free(&r);
-		return ret;
+		return plan_finish(&r);
 	}
 	test_pause("plan");
 	err = run_execute(&r);
@@ -115,9 +124,25 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 	return ret;
 }
 
+/* plan --destroy: what destroy would do, read-only. */
+static int plan_destroy(const struct cli *cli)
+{
+	struct run r;
+	int err;
+
+	err = run_prepare(&r, cli, RUN_DESTROY);
+	if (err >= 0)
+		err = run_plan(&r);
+	if (err < 0) {
+		run_free(&r);
+		return output_errors(cli);
+	}
+	return plan_finish(&r);
+}
+
 int cmd_plan(const struct cli *cli)
 {
-	return plan_or_apply(cli, false);
+	return cli->plan_destroy ? plan_destroy(cli) : plan_or_apply(cli, false);
 }
 
 int cmd_apply(const struct cli *cli)

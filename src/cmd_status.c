@@ -68,13 +68,6 @@ static const char *reason_with_maps(struct run *r, const struct cnf_action *a, c
 	return pos ? buf : why;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int cmd_status(const struct cli *cli)
 {
 	struct run r;
@@ -102,14 +95,7 @@ int cmd_status(const struct cli *cli)
 		return output_errors(cli);
 	}
 	/* Every program the tool attached, under any manifest. */
-	own = xcalloc(2 * r.st.count, sizeof(*own));
-	for (size_t i = 0; i < r.st.count; i++) {
-		if (r.st.obs[i].prog_id)
-			own[n_own++] = r.st.obs[i].prog_id;
-		if (r.st.obs[i].has_record && r.st.obs[i].rec.prog_id)
-			own[n_own++] = r.st.obs[i].rec.prog_id;
-	}
-	qsort(own, n_own, sizeof(*own), u32_cmp);
+	n_own = run_own_progs(&r, &own);
 
 	if (cli->json) {
 		doc = json_object_new_object();

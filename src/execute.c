@@ -700,13 +700,6 @@ static int phase_c(struct run *r, struct xstate *xs)
 	return failures ? -EIO : 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* A create that shares a running program: the program is still there and
  * is what the plan saw (the plan read its id from an in-sync link). */
 static bool reuse_check(const struct cnf_action *a)
@@ -729,19 +722,11 @@ static bool reuse_check(const struct cnf_action *a)
 /* Everything that can fail without touching a hook, for every action. */
 static int preflight(struct run *r)
 {
-	_cleanup_free_ uint32_t *own = xcalloc(2 * r->st.count + 1, sizeof(*own));
-	size_t n_own = 0;
-	int ret = 0;
-
+	_cleanup_free_ uint32_t *own = NULL;
 	/* Whatever runs from a pin under the root is the tool's own,
 	 * including leftovers of a killed run that this run removes. */
-	for (size_t i = 0; i < r->st.count; i++) {
-		if (r->st.obs[i].prog_id)
-			own[n_own++] = r->st.obs[i].prog_id;
-		if (r->st.obs[i].has_record && r->st.obs[i].rec.prog_id)
-			own[n_own++] = r->st.obs[i].rec.prog_id;
-	}
-	qsort(own, n_own, sizeof(*own), u32_cmp);
+	size_t n_own = run_own_progs(r, &own);
+	int ret = 0;
 
 	for (size_t i = 0; i < r->plan.count; i++) {
 		struct cnf_action *a = &r->plan.actions[i];

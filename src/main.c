@@ -26,13 +26,13 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "plan",     cmd_plan,     "show what apply would do; change nothing", "[PATH...]",
-	  "--dry-run --wait --no-wait" },
+	  "--dry-run --destroy --all --target --wait --no-wait" },
 	{ "apply",    cmd_apply,    "converge live state to the manifests (default)", "[PATH...]",
-	  "--dry-run --detailed-exitcode --wait --no-wait" },
+	  "--dry-run --detailed-exitcode --target --wait --no-wait" },
 	{ "status",   cmd_status,   "desired vs live for every attachment", "[PATH...]",
-	  "--wait --no-wait" },
+	  "--target --wait --no-wait" },
 	{ "destroy",  cmd_destroy,  "remove everything the named manifests own", "[PATH...]",
-	  "--detailed-exitcode --all --wait --no-wait" },
+	  "--detailed-exitcode --all --target --wait --no-wait" },
 	{ "validate", cmd_validate, "check manifests and objects; no kernel changes", "[PATH...]",
 	  "" },
 	{ "probe",    cmd_probe,    "report what this kernel supports", "", "" },
@@ -46,7 +46,10 @@ static const char *const option_help[] = {
 	"--json                 one JSON document on stdout (watch: JSON lines); messages on stderr",
 	"--dry-run              same as the plan verb",
 	"--detailed-exitcode    apply/destroy: exit 2 when something changed",
-	"--all                  destroy: everything under the state root",
+	"--all                  destroy, plan --destroy: everything under the state root",
+	"--target M[/A]         plan, apply, status, destroy: only manifest M's attachment A\n"
+	"                         (or all of M's); repeatable",
+	"--destroy              plan: what destroy would do",
 	"--no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator",
 	"--wait SECONDS         wait that long for another run's lock (default 60)",
 	"--no-wait              fail at once if another run holds the lock",
@@ -147,6 +150,21 @@ static const struct verb *find_verb(const struct cli *cli, int argc, char **argv
 	return NULL;
 }
 
+/* --target and plan --destroy go with their verbs only. */
+static int verb_options_check(const struct cli *cli)
+{
+	const char *v = cli->verb;
+
+	if (cli->targets_count && !streq(v, "plan") && !streq(v, "apply") && !streq(v, "status") &&
+	    !streq(v, "destroy"))
+		output_fail(cli, "--target goes with plan, apply, status or destroy, not %s", v);
+	else if (cli->plan_destroy && !streq(v, "plan"))
+		output_fail(cli, "--destroy goes with plan only (the destroy verb destroys)");
+	else
+		return 0;
+	return -EINVAL;
+}
+
 enum {
 	OPT_BPFFS = 0x100,
 	OPT_JSON,
@@ -158,6 +176,8 @@ enum {
 	OPT_NO_WAIT,
 	OPT_INTERVAL,
 	OPT_SETTLE,
+	OPT_TARGET,
+	OPT_DESTROY,
 };
 
 /* A whole number in [min, max], or -1. */
@@ -198,6 +218,8 @@ int main(int argc, char **argv)
 		{ "no-wait",           no_argument,       NULL, OPT_NO_WAIT },
 		{ "interval",          required_argument, NULL, OPT_INTERVAL },
 		{ "settle",            required_argument, NULL, OPT_SETTLE },
+		{ "target",            required_argument, NULL, OPT_TARGET },
+		{ "destroy",           no_argument,       NULL, OPT_DESTROY },
 		{ "verbose",           no_argument,       NULL, 'v' },
 		{ "help",              no_argument,       NULL, 'h' },
 		{ "version",           no_argument,       NULL, 'V' },
@@ -209,6 +231,7 @@ int main(int argc, char **argv)
 	long num;
 	const struct verb *verb = NULL;
 	bool dry_run = false, help = false;
+	char *targets[argc];
 	int c, r;
 
 	/* Options may come before or after the verb (getopt permutes). */
@@ -216,6 +239,13 @@ int main(int argc, char **argv)
 		switch (c) {
 		case OPT_BPFFS:
 			cli.bpffs = optarg;
+			break;
+		case OPT_TARGET:
+			cli.targets = targets; /* at most one per argument */
+			cli.targets[cli.targets_count++] = optarg;
+			break;
+		case OPT_DESTROY:
+			cli.plan_destroy = true;
 			break;
 		case OPT_JSON:
 			cli.json = true;
@@ -298,10 +328,12 @@ int main(int argc, char **argv)
 		verb = &verbs[0];
 	}
 	cli.verb = verb->name;
-	if (cli.all && !streq(verb->name, "destroy")) {
-		output_fail(&cli, "--all goes with destroy only");
+	if (cli.all && !streq(verb->name, "destroy") && !cli.plan_destroy) {
+		output_fail(&cli, "--all goes with destroy or plan --destroy only");
 		return EXIT_FAIL;
 	}
+	if (verb_options_check(&cli) < 0)
+		return EXIT_FAIL;
 	if (!cli.bpffs[0] || cli.bpffs[0] != '/') {
 		output_fail(&cli, "--bpffs '%s': must be an absolute path", cli.bpffs);
 		return EXIT_FAIL;

@@ -777,15 +777,18 @@ static bool hook_per_netns(enum hook_kind k)
 	return (ops && ops->network) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR;
 }
 
-static bool want_in_focus(const struct cnf_instance *w, const struct run_focus *f)
+static bool want_in_focus(const struct cnf_instance *w, const void *ctx)
 {
+	const struct run_focus *f = ctx;
+
 	if (!hook_per_netns(w->t.kind))
 		return false;
 	return focus_match(f, w->t.netns, hook_ops_get(w->t.kind)->network ? w->t.ifname : NULL);
 }
 
-static bool have_in_focus(const struct cnf_observed *o, const struct run_focus *f)
+static bool have_in_focus(const struct cnf_observed *o, const void *ctx)
 {
+	const struct run_focus *f = ctx;
 	const char *netns;
 	char ifname[IF_NAMESIZE] = "";
 
@@ -805,23 +808,26 @@ static bool have_in_focus(const struct cnf_observed *o, const struct run_focus *
 	return focus_match(f, netns, ifname);
 }
 
-/* Keeps only the desired and observed instances on the focused targets:
- * the planner then neither creates nor deletes anything elsewhere. */
-static void apply_focus(struct run *r, const struct run_focus *f)
+/* Keeps only the desired and observed instances `keep_want` and
+ * `keep_have` accept: the planner then neither creates nor deletes
+ * anything elsewhere. The in-sync instances left out still offer their
+ * running programs to the creates kept (one program per attachment
+ * program). */
+static void run_keep(struct run *r, bool (*keep_want)(const struct cnf_instance *, const void *),
+		     bool (*keep_have)(const struct cnf_observed *, const void *), const void *ctx)
 {
 	size_t n = 0;
 
 	r->share = xcalloc(r->want_count + 1, sizeof(*r->share));
+	r->share_count = 0;
 	for (size_t i = 0; i < r->want_count; i++) {
 		struct cnf_instance *w = &r->want[i];
 
-		if (want_in_focus(w, f)) {
+		if (keep_want(w, ctx)) {
 			if (n != i)
 				r->want[n] = *w;
 			n++;
 		} else {
-			/* Left out, but its running program may serve a create
-			 * in focus (one program per attachment program). */
 			struct cnf_observed *h = state_lookup(&r->st, w->manifest->name, w->key);
 
 			if (h && plan_source_of(w, h, hook_caps_get(w->t.kind),
@@ -834,11 +840,173 @@ static void apply_focus(struct run *r, const struct run_focus *f)
 	}
 	r->want_count = n;
 	n = 0;
-	for (size_t i = 0; i < r->st.count; i++)
-		if (have_in_focus(&r->st.obs[i], f))
-			r->st.obs[n++] = r->st.obs[i];
+	for (size_t i = 0; i < r->st.count; i++) {
+		const struct cnf_observed *o = &r->st.obs[i];
+
+		if (keep_have(o, ctx)) {
+			r->st.obs[n++] = *o;
+			continue;
+		}
+		/* Left out, still the tool's own (not foreign to what is kept). */
+		if (grow_array((void **)&r->others, &r->others_cap, r->others_count + 2,
+			       sizeof(*r->others)) < 0)
+			continue;
+		if (o->prog_id)
+			r->others[r->others_count++] = o->prog_id;
+		if (o->has_record && o->rec.prog_id)
+			r->others[r->others_count++] = o->rec.prog_id;
+	}
 	r->st.count = n;
-	log_debug("focus: %zu desired and %zu observed instances", r->want_count, r->st.count);
+	log_debug("kept: %zu desired and %zu observed instances", r->want_count, r->st.count);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+size_t run_own_progs(const struct run *r, uint32_t **ret)
+{
+	uint32_t *own = xcalloc(2 * r->st.count + r->others_count + 1, sizeof(*own));
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->st.count; i++) {
+		if (r->st.obs[i].prog_id)
+			own[n++] = r->st.obs[i].prog_id;
+		if (r->st.obs[i].has_record && r->st.obs[i].rec.prog_id)
+			own[n++] = r->st.obs[i].rec.prog_id;
+	}
+	memcpy(own + n, r->others, r->others_count * sizeof(*own));
+	n += r->others_count;
+	qsort(own, n, sizeof(*own), u32_cmp);
+	*ret = own;
+	return n;
+}
+
+/* ---- targets (--target MANIFEST[/ATTACHMENT]) ---- */
+
+/* Whether `target` names manifest `manifest` (att NULL), or its
+ * attachment `att`. */
+static bool target_names(const char *target, const char *manifest, const char *att)
+{
+	size_t n = strlen(manifest);
+
+	if (strncmp(target, manifest, n) != 0)
+		return false;
+	if (!target[n])
+		return true;
+	return target[n] == '/' && att && streq(target + n + 1, att);
+}
+
+bool run_targeted(const struct cli *cli, const char *manifest, const char *att)
+{
+	if (!cli->targets_count)
+		return true;
+	for (size_t i = 0; i < cli->targets_count; i++) {
+		const char *t = cli->targets[i];
+		size_t n = strlen(manifest);
+
+		/* A manifest is targeted by any target within it. */
+		if (!att ? !strncmp(t, manifest, n) && (!t[n] || t[n] == '/')
+			 : target_names(t, manifest, att))
+			return true;
+	}
+	return false;
+}
+
+/* The attachment of an observed instance: its record's, or its key's
+ * first part ("<attachment>/<target>"). */
+static const char *have_attachment(const struct cnf_observed *o, char *buf, size_t len)
+{
+	if (o->has_record && o->rec.attachment[0])
+		return o->rec.attachment;
+	snprintf(buf, len, "%.*s", (int)strcspn(o->key, "/"), o->key);
+	return buf;
+}
+
+static bool want_targeted(const struct cnf_instance *w, const void *ctx)
+{
+	return run_targeted(ctx, w->manifest->name, w->att->name);
+}
+
+static bool have_targeted(const struct cnf_observed *o, const void *ctx)
+{
+	char att[CNF_KEY_MAX];
+
+	return run_targeted(ctx, o->manifest, have_attachment(o, att, sizeof(att)));
+}
+
+/* Observed instances the run may delete. */
+static bool have_in_scope(const struct run *r, const struct cnf_observed *o)
+{
+	if (r->mode == RUN_DESTROY && r->cli->all)
+		return true;
+	for (size_t i = 0; i < r->scope_count; i++)
+		if (streq(r->scope[i], o->manifest))
+			return true;
+	for (size_t i = 0; i < r->prune_count; i++)
+		if (streq(r->prune[i], o->manifest))
+			return true;
+	return false;
+}
+
+/* Every target names a manifest of the run, or an attachment one of
+ * them declares or one the run found applied. */
+static int targets_check(struct run *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < r->cli->targets_count; i++) {
+		const char *t = r->cli->targets[i];
+		bool known = false;
+
+		for (size_t j = 0; j < r->set->count && !known; j++) {
+			const struct cnf_manifest *m = r->set->manifests[j];
+
+			known = target_names(t, m->name, NULL);
+			for (size_t k = 0; k < m->attachments_count && !known; k++)
+				known = target_names(t, m->name, m->attachments[k].name);
+		}
+		for (size_t j = 0; j < r->st.count && !known; j++) {
+			const struct cnf_observed *o = &r->st.obs[j];
+			char att[CNF_KEY_MAX];
+
+			known = have_in_scope(r, o) &&
+				target_names(t, o->manifest, have_attachment(o, att, sizeof(att)));
+		}
+		if (!known) {
+			size_t mlen = strcspn(t, "/");
+			bool have_m = false;
+
+			for (size_t j = 0; j < r->set->count && !have_m; j++)
+				have_m = strlen(r->set->manifests[j]->name) == mlen &&
+					 !strncmp(r->set->manifests[j]->name, t, mlen);
+			if (have_m)
+				log_error("--target '%s': manifest '%.*s' declares no attachment '%s', "
+					  "and none of that name is applied", t, (int)mlen, t, t + mlen + 1);
+			else
+				log_error("--target '%s': no manifest '%.*s' among those of this run%s", t,
+					  (int)mlen, t, r->mode == RUN_DESTROY && r->cli->all ?
+					  " (none of that name is applied)" : " (see PATH)");
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
+static int apply_targets(struct run *r)
+{
+	int err;
+
+	if (!r->cli->targets_count)
+		return 0;
+	err = targets_check(r);
+	if (err < 0)
+		return err;
+	run_keep(r, want_targeted, have_targeted, r->cli);
+	return 0;
 }
 
 /* ---- prepare ---- */
@@ -980,7 +1148,8 @@ int run_record_sources(struct run *r)
 		struct cnf_source old, src = { .version = CNF_SOURCE_VERSION };
 		int err;
 
-		if (!m->source || !m->source_file || !manifest_has_state(r, m))
+		if (!m->source || !m->source_file || !run_targeted(r->cli, m->name, NULL) ||
+		    !manifest_has_state(r, m))
 			continue;
 		if (state_source_get(r->cli->bpffs, m->name, &old) == 0 && streq(old.path, m->source) &&
 		    streq(old.file, m->source_file))
@@ -1023,7 +1192,7 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		r->scope[r->scope_count++] = r->set->manifests[i]->name;
 
 	if (mode != RUN_VALIDATE) {
-		bool mutate = mode == RUN_APPLY || mode == RUN_DESTROY;
+		bool mutate = mode == RUN_APPLY || (mode == RUN_DESTROY && !cli->plan_destroy);
 
 		if (geteuid() != 0)
 			log_warn("not running as root: reading BPF state will likely fail");
@@ -1074,7 +1243,7 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 	if (mode == RUN_DESTROY) {
 		free(recs);
 		free(rec_manifests);
-		return 0;
+		return apply_targets(r);
 	}
 
 	objects_init(&r->objs, r->set, cli->bpffs);
@@ -1092,8 +1261,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		return err;
 	check_order(r);
 	if (cli->focus)
-		apply_focus(r, cli->focus);
-	return 0;
+		run_keep(r, want_in_focus, have_in_focus, cli->focus);
+	return apply_targets(r);
 }
 
 void run_free(struct run *r)
@@ -1108,6 +1277,7 @@ void run_free(struct run *r)
 	}
 	free(r->want);
 	free(r->share);
+	free(r->others);
 	free(r->revs);
 	config_diff_free(r);
 	map_pins_free(r);

@@ -30,6 +30,11 @@ struct cli {
 	bool pending_ok;          /* absent interfaces, namespaces, cgroups, binaries
 	                           * are waited for, not errors */
 	const struct run_focus *focus; /* limit one reconcile to these targets */
+	/* --target MANIFEST[/ATTACHMENT]: plan, apply, status and destroy act
+	 * on those only */
+	char **targets;
+	size_t targets_count;
+	bool plan_destroy;        /* plan --destroy: what destroy would do */
 };
 
 /* Exit codes (SPEC): set in one place. */

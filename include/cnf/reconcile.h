@@ -53,6 +53,10 @@ struct run {
 	 * which its creates may share (plan_input.sources). */
 	struct plan_source *share;
 	size_t share_count;
+	/* The programs of the observed instances it left out: still the
+	 * tool's own (run_own_progs()). */
+	uint32_t *others;
+	size_t others_count, others_cap;
 	struct hook_rev *revs;
 	size_t revs_count, revs_cap;
 	const char **scope;
@@ -107,6 +111,14 @@ const struct hook_ops *ops_for_target(const struct cnf_target *t);
  * namespace to go back to (or -1) in *ret_orig. */
 int netns_enter(const char *path, int *ret_orig);
 void netns_leave(int orig);
+
+/* Every program the tool runs from a pin under the root, as the run read
+ * them (instances left out of a focused run included), sorted. */
+size_t run_own_progs(const struct run *r, uint32_t **ret);
+
+/* Whether --target names manifest `manifest` (att NULL: any of its
+ * attachments) or its attachment `att`; true without --target. */
+bool run_targeted(const struct cli *cli, const char *manifest, const char *att);
 
 /* Records where each manifest of the set that has state was applied
  * from, where that changed (apply). */

@@ -631,10 +631,11 @@ snapshot_host() {
 	(cd "$T/bpffs" && find . | sort)
 }
 
-# assert_unchanged BEFORE MSG: the host looks as in an earlier snapshot.
+# assert_unchanged BEFORE MSG [SNAPSHOT]: the host looks as in an earlier
+# snapshot (taken by the function SNAPSHOT, default snapshot_host).
 assert_unchanged() {
 	local now
-	now=$(snapshot_host)
+	now=$(${3:-snapshot_host})
 	[ "$now" == "$1" ] && return 0
 	_fail "$2: the host changed:"
 	diff <(printf '%s\n' "$1") <(printf '%s\n' "$now") | head -n 60 | sed 's/^/      /'

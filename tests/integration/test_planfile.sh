@@ -7,11 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 lib_setup "$@"
 
-# write_m FILE NAME ATT:IFACE...: a manifest NAME with object `o`
+# write_m FILE NAME ATT:IFACE[:PROG]...: a manifest NAME with object `o`
 # (objs/tc.bpf.o, tc_v1 until a test overwrites it) and one tcx ingress
-# attachment of o/tc_main per ATT:IFACE.
+# attachment of o/PROG (default tc_main) per ATT:IFACE; IFACE may be a glob.
 write_m() {
-	local file=$1 name=$2 spec
+	local file=$1 name=$2 spec rest
 	shift 2
 	[ -e "$W/objs/tc.bpf.o" ] || cp "$W/objs/tc_v1.bpf.o" "$W/objs/tc.bpf.o"
 	{
@@ -24,15 +24,27 @@ objects:
 attachments:
 EOF2
 		for spec; do
+			rest=${spec#*:}
 			cat <<EOF2
   - name: ${spec%%:*}
-    program: o/tc_main
+    program: o/$( [[ $rest == *:* ]] && echo "${rest#*:}" || echo tc_main)
     hook: tcx
-    interface: ${spec#*:}
+    interface: "${rest%%:*}"
     direction: ingress
 EOF2
 		done
 	} >"$file"
+}
+
+# snap: the hooks of the test's namespace (bpftool net: XDP, tcx, tc,
+# with program and link ids) and every pin under its state root, the
+# oracle of "nothing changed", scoped to this test (programs other runs
+# load on the host meanwhile do not count).
+snap() {
+	echo "## net"
+	net_json | jq -S -c .
+	echo "## pins"
+	(cd "$T/bpffs" && find . | sort)
 }
 
 # tcx_ids DEV: the ids of the programs on DEV's tcx ingress, in run order.
@@ -115,5 +127,109 @@ test_prune_without_recorded_source() {
 	assert_eq "$(tcx_ids p0 | jq length)" 0 "bpftool: p0 empty"
 }
 
+# acts JSON: the actions of a plan/apply document, as (action, manifest,
+# attachment, target) in order.
+acts() {
+	jq -c '[.actions[] | select(.action != "noop") | [.action, .manifest, .attachment, .target]]' <<<"$1"
+}
+
+# ---- --target ----
+
+test_target_verbs() {
+	local before pid0
+
+	veth_add p0 p0p
+	veth_add p1 p1p
+	mkdir -p "$W/d"
+	write_m "$W/d/m.yaml" m "f1:p0" "f2:p1"
+	write_m "$W/d/n.yaml" n "g:p0:tc_second"
+
+	cnf_json plan --target m/f1 "$W/d"
+	assert_rc 2 "plan --target m/f1"
+	assert_eq "$(acts "$OUT")" '[["create","m","f1","p0"]]' "plan: only m/f1"
+	cnf_json apply --target m/f1 "$W/d"
+	assert_rc 0 "apply --target m/f1" || return
+	assert_eq "$(acts "$OUT")" '[["create","m","f1","p0"]]' "apply: only m/f1"
+	pid0=$(jf "$OUT" '.actions[0].prog_id')
+	assert_eq "$(tcx_ids p0)" "[$pid0]" "bpftool: p0 runs f1 only"
+	assert_eq "$(tcx_ids p1 | jq length)" 0 "bpftool: p1 untouched"
+
+	# Out of the targets, an in-sync instance still shares its program.
+	cnf_json apply --target m/f2 "$W/d"
+	assert_rc 0 "apply --target m/f2" || return
+	assert_jq "$OUT" ".actions | length == 1 and .[0].reuses_prog_id == $pid0" \
+		"f2 runs the program f1 runs"
+	assert_eq "$(tcx_ids p1)" "[$pid0]" "bpftool: p1 runs f1's program"
+
+	cnf_json status "$W/d"
+	assert_rc 2 "status of all: n is missing"
+	cnf_json apply --target n "$W/d"
+	assert_rc 0 "apply --target n (a whole manifest)" || return
+	assert_eq "$(acts "$OUT")" '[["create","n","g","p0"]]' "apply: only n"
+
+	cnf_json status --target m/f1 "$W/d"
+	assert_rc 0 "status --target m/f1: in sync"
+	assert_jq "$OUT" '[.attachments[] | [.manifest, .attachment, .state]] == [["m", "f1", "in-sync"]]' \
+		"status: only m/f1"
+	assert_jq "$OUT" '.attachments[0].foreign == []' \
+		"n's program on p0, out of the target, is not foreign to f1's hook"
+	assert_eq "$(tcx_ids p0 | jq length)" 2 "bpftool: f1 and g on p0"
+
+	# Deletes stay within the targets.
+	write_m "$W/d/m.yaml" m "f2:p1"
+	cnf_json plan --target m/f2 "$W/d"
+	assert_rc 0 "plan --target m/f2: f1's removal is out of the target"
+	cnf_json plan --target m/f1 "$W/d"
+	assert_rc 2 "plan --target m/f1: a removed attachment, applied"
+	assert_eq "$(acts "$OUT")" '[["delete","m","f1","p0"]]' "plan: delete m/f1 only"
+
+	cnf_json destroy --target n "$W/d"
+	assert_rc 0 "destroy --target n" || return
+	assert_eq "$(acts "$OUT")" '[["delete","n","g","p0"]]' "destroy: only n"
+	assert_eq "$(tcx_ids p0)" "[$pid0]" "bpftool: m's f1 still on p0"
+	assert_eq "$(tcx_ids p1)" "[$pid0]" "bpftool: m's f2 still on p1"
+
+	before=$(snap)
+	for verb in plan apply status destroy; do
+		cnf_json "$verb" --target m/nope --target x "$W/d"
+		assert_rc 1 "$verb with unknown targets"
+		assert_jq "$OUT" '[.errors[] | select(contains("m/nope"))] | length == 1' "$verb names m/nope"
+		assert_jq "$OUT" '[.errors[] | select(contains("'"'"'x'"'"'"))] | length == 1' "$verb names x"
+	done
+	assert_unchanged "$before" "unknown targets" snap
+}
+
+# ---- plan --destroy ----
+
+test_plan_destroy() {
+	local before
+
+	veth_add p0 p0p
+	mkdir -p "$W/d"
+	write_m "$W/d/m.yaml" m "f1:p0"
+	write_m "$W/d/n.yaml" n "g:p0:tc_second"
+	cnf_json plan --destroy "$W/d"
+	assert_rc 0 "plan --destroy with nothing applied"
+	cnf_json apply "$W/d"
+	assert_rc 0 "apply" || return
+
+	before=$(snap)
+	cnf_json plan --destroy "$W/d"
+	assert_rc 2 "plan --destroy: something to destroy"
+	assert_eq "$(acts "$OUT")" '[["delete","m","f1","p0"],["delete","n","g","p0"]]' \
+		"plan --destroy lists the deletes"
+	cnf_json plan --destroy --target n "$W/d"
+	assert_eq "$(acts "$OUT")" '[["delete","n","g","p0"]]' "plan --destroy --target n"
+	cnf_json plan --destroy --all
+	assert_rc 2 "plan --destroy --all"
+	assert_eq "$(jf "$OUT" '[.actions[] | select(.action == "delete")] | length')" 2 "both"
+	cnf_run plan --destroy "$W/d"
+	assert_contains "$OUT" "2 to delete" "text summary"
+	assert_unchanged "$before" "plan --destroy" snap
+
+}
+
+run_test "--target limits plan, apply, status and destroy" test_target_verbs
+run_test "plan --destroy previews destroy" test_plan_destroy
 run_test "pruning stays within the manifests' source" test_prune_within_source
 run_test "a manifest without a recorded source is pruned as before" test_prune_without_recorded_source
