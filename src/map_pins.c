@@ -581,7 +581,8 @@ void map_pins_record(struct run *r)
 	for (size_t i = 0; i < r->objs.maps_count; i++) {
 		const struct map_plan *g = &r->objs.maps[i];
 
-		if (g->path && g->done && g->new_id && g->action != MAP_KEEP)
+		if (g->path && g->done && g->new_id && g->action != MAP_KEEP &&
+		    g->action != MAP_UNPIN)
 			map_ids_record(r->cli->bpffs, g->path, g->new_id);
 	}
 }

@@ -43,6 +43,7 @@ const char *map_action_name(enum map_action a)
 	case MAP_RECREATE: return "recreate";
 	case MAP_KEEP:     return "keep";
 	case MAP_RESET:    return "reset";
+	case MAP_UNPIN:    return "unpin";
 	}
 	return "?";
 }
@@ -300,6 +301,18 @@ static bool inits_equal(const struct map_init *a, const struct map_init *b)
 static int tmp_pin_path(char *buf, size_t len, const char *path)
 {
 	return snprintf(buf, len, "%s%s", path, TMP_SUFFIX) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* The id of the map pinned at `path`, 0 when none (or not a map). */
+static uint32_t pinned_id(const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_obj_get(path);
+
+	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
+		return 0;
+	return info.id;
 }
 
 /* The programs loaded on the host that use map `id`. */
@@ -855,6 +868,56 @@ static int plan_unpinned(struct map_plan *g, const struct live_maps *running,
 			   u->e->obj->name, USER_LOC(u), g->name, prog, id, what);
 }
 
+/* Does the plan touch a running instance of object `e`? */
+static bool keeps_or_replaces(const struct obj_entry *e, const struct cnf_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		if (running_prog(&plan->actions[i], e))
+			return true;
+	return false;
+}
+
+/* A map of the running version pinned by name (<bpffs>/_maps/<name>)
+ * that the new version no longer pins there: once the run has replaced
+ * every program that uses it, nothing does, and its pin goes (listed as
+ * "unpin"). One still used by a program the run keeps stays. */
+static int plan_stale_by_name(struct obj_cache *c, size_t *cap, struct obj_entry *e,
+			      const struct live_map *lm, const struct cnf_plan *plan)
+{
+	_cleanup_free_ __u32 *ids = NULL;
+	struct map_plan *g;
+	struct map_user *u;
+	char path[PATH_MAX];
+	size_t n;
+
+	if (snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", c->bpffs, lm->name) >=
+	    (int)sizeof(path))
+		return 0;
+	for (size_t k = 0; k < c->maps_count; k++)
+		if (c->maps[k].path && streq(c->maps[k].path, path))
+			return 0; /* the new version pins a map there */
+	if (access(path, F_OK) < 0 || pinned_id(path) != lm->id)
+		return 0;
+	n = progs_using_map(lm->id, &ids);
+	for (size_t i = 0; i < n; i++) {
+		bool goes;
+
+		if (prog_fate(ids[i], plan, &goes) || !goes)
+			return 0;
+	}
+	g = plan_add(c, cap, path, lm->name);
+	if (!g)
+		return -ENOMEM;
+	g->users = xcalloc(1, sizeof(*g->users));
+	u = &g->users[g->users_count++];
+	u->e = e;
+	g->action = MAP_UNPIN;
+	g->old_id = lm->id;
+	g->old_fd = bpf_map_get_fd_by_id(lm->id);
+	g->loaded = true;
+	return 0;
+}
+
 static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 		     const struct map_pin_hint *hints, size_t nhints)
 {
@@ -913,10 +976,23 @@ static int plan_maps(struct obj_cache *c, const struct cnf_plan *plan,
 			plan_add_user(g, e, map);
 			g->loaded = true;
 		}
+		if (!have_running && keeps_or_replaces(e, plan)) {
+			running_maps(e, plan, &running);
+			have_running = true;
+		}
+		for (size_t k = 0; k < running.count; k++) {
+			int err = plan_stale_by_name(c, &cap, e, &running.v[k], plan);
+
+			if (err < 0) {
+				free(running.v);
+				return err;
+			}
+		}
 		free(running.v);
 	}
 	for (size_t i = 0; i < c->maps_count; i++)
-		if (c->maps[i].path && plan_pinned(&c->maps[i], plan, hints, nhints) < 0)
+		if (c->maps[i].path && c->maps[i].action != MAP_UNPIN &&
+		    plan_pinned(&c->maps[i], plan, hints, nhints) < 0)
 			ret = -EINVAL;
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
@@ -981,7 +1057,7 @@ int objects_check_maps(struct obj_cache *c, const struct cnf_plan *plan,
 
 bool objects_map_differs(const struct map_plan *g)
 {
-	return g->diffs_count || g->problem || g->stale;
+	return g->diffs_count || g->problem || g->stale || g->action == MAP_UNPIN;
 }
 
 size_t objects_maps_changes(const struct obj_cache *c)
@@ -1067,6 +1143,25 @@ int objects_maps_swap(struct obj_cache *c)
 		g->swapped = true;
 		n += g->finish_only;
 	}
+	/* The running version's pins by name that the new one dropped. */
+	for (size_t i = 0; i < c->maps_count; i++) {
+		struct map_plan *g = &c->maps[i];
+
+		if (g->action != MAP_UNPIN)
+			continue;
+		if (pinned_id(g->path) != g->old_id) {
+			log_warn("map '%s': %s holds another map than planned; left as it is", g->name,
+				 g->path);
+			continue;
+		}
+		if (unlink(g->path) < 0) {
+			log_warn("map '%s': cannot unpin %s: %s", g->name, g->path, strerror(errno));
+			continue;
+		}
+		map_ids_forget(c->bpffs, g->path);
+		g->swapped = true;
+		n++;
+	}
 	/* The leftovers of killed runs go (a recreate pinned its own new
 	 * map over one already). */
 	for (size_t i = 0; i < c->maps_count; i++) {
@@ -1103,7 +1198,7 @@ int objects_maps_swap(struct obj_cache *c)
 		int fd = g->new_fd >= 0 ? g->new_fd : g->old_fd;
 
 		g->done = g->action == MAP_KEEP ? g->stale_removed :
-			  g->action != MAP_RECREATE || g->swapped;
+			  (g->action != MAP_RECREATE && g->action != MAP_UNPIN) || g->swapped;
 		if (fd >= 0 && bpf_info_get(fd, &info, &len) == 0)
 			g->new_id = info.id;
 	}
@@ -1117,6 +1212,13 @@ void objects_maps_rollback(struct obj_cache *c)
 		char tmp[PATH_MAX];
 
 		g->done = false;
+		if (g->action == MAP_UNPIN) {
+			if (g->swapped && g->old_fd >= 0 && bpf_obj_pin(g->old_fd, g->path) < 0)
+				log_error("rollback: map '%s': could not pin it at %s again: %s",
+					  g->name, g->path, strerror(errno));
+			g->swapped = false;
+			continue;
+		}
 		if (!g->path || tmp_pin_path(tmp, sizeof(tmp), g->path) < 0)
 			continue;
 		if (g->swapped) {

@@ -293,6 +293,11 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 		ADD("; the contents of map %u %s lost (on_incompatible: recreate)", g->old_id,
 		    applied && g->done ? "are" : "will be");
 		break;
+	case MAP_UNPIN:
+		ADD("pinned by name by the running version (map %u), which the new version "
+		    "no longer has: %s", g->old_id, applied && g->done ? "unpinned" :
+		    "unpinned once the programs using it are replaced");
+		break;
 	case MAP_KEEP:
 		ADD("no object of this run loads it: the %s stays as it is",
 		    g->path ? "pinned map" : "running program's map");
@@ -307,7 +312,7 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 /* The state of a map in status: what makes it a difference. */
 static const char *map_plan_state(const struct map_plan *g)
 {
-	return g->diffs_count ? "incompatible" : g->problem ? "invalid" : "stale";
+	return g->diffs_count ? "incompatible" : g->problem ? "invalid" : "stale";  /* stale: also unpin */
 }
 
 static json_object *map_plan_json(const struct run *r, const struct map_plan *g, bool applied,
@@ -349,7 +354,8 @@ static json_object *map_plan_json(const struct run *r, const struct map_plan *g,
 		json_object_object_add(o, "old_map_id", json_object_new_int64(g->old_id));
 	if (applied && g->done && g->new_id && g->action != MAP_KEEP)
 		json_object_object_add(o, "map_id", json_object_new_int64(g->new_id));
-	else if ((g->action == MAP_REUSE || g->action == MAP_KEEP) && g->old_id)
+	else if ((g->action == MAP_REUSE || g->action == MAP_KEEP || g->action == MAP_UNPIN) &&
+		 g->old_id)
 		json_object_object_add(o, "map_id", json_object_new_int64(g->old_id));
 	json_object_object_add(o, "contents_lost",
 			       json_object_new_boolean((g->action == MAP_RECREATE ||
@@ -393,7 +399,7 @@ static void output_maps_text(const struct run *r, bool applied)
 		map_plan_reason(g, applied, reason, sizeof(reason));
 		printf("%-3s %-7s %s/%s  map %s  [%s]\n      %s",
 		       g->action == MAP_RECREATE || g->action == MAP_RESET ? "-/+" :
-		       g->action == MAP_CREATE ? "+" : "=",
+		       g->action == MAP_CREATE ? "+" : g->action == MAP_UNPIN ? "-" : "=",
 		       map_action_name(g->action), u->e->manifest->name, u->e->obj->name,
 		       g->path ? map_pin_rel(r, g) : "(not pinned)", g->name, reason);
 		if (g->users_count > 1)

@@ -53,6 +53,8 @@ enum map_action {
 	MAP_CREATE,                   /* a new map: none there yet, or the version's own */
 	MAP_RECREATE,                 /* the pinned map does not fit: replaced, contents lost */
 	MAP_KEEP,                     /* "keep": no object of the run loads it: left as it is */
+	MAP_UNPIN,                    /* pinned by name by the running version only: unpinned
+				       * once the programs using it are replaced */
 	MAP_RESET,                    /* the running program's unpinned map does not fit: the
 				       * new version starts with a new one, contents lost */
 };

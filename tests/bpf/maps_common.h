@@ -7,6 +7,7 @@
  *   COUNTS_MAX      max_entries of `counts` (default 4)
  *   STATS_SWAPPED   `struct stats` with its fields swapped: the same
  *                   sizes, another BTF layout
+ *   NO_TBYNAME      without `tbyname`, the map pinned by name
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -84,6 +85,7 @@ struct {
 	__type(value, __u64);
 } pcpu SEC(".maps");
 
+#ifndef NO_TBYNAME
 /* Pinned by libbpf's convention, by name, not by the manifest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -92,6 +94,7 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tbyname SEC(".maps");
+#endif
 
 /* Events: a map that takes no entries. */
 struct {
@@ -110,7 +113,11 @@ int xdp_maps(struct xdp_md *ctx)
 	__u16 *p = bpf_map_lookup_elem(&ports, &k);
 	enum verdict *v = bpf_map_lookup_elem(&verdicts, &k);
 	__u64 *pc = bpf_map_lookup_elem(&pcpu, &k);
+#ifndef NO_TBYNAME
 	__u64 *b = bpf_map_lookup_elem(&tbyname, &k);
+#else
+	__u64 *b = 0;
+#endif
 
 	if (n)
 		__sync_fetch_and_add(n, VERSION);

@@ -916,6 +916,47 @@ test_unpinned_state_kept() {
 	assert_eq "$(slot1 "$new")" 0 "bpftool: the new map starts empty"
 }
 
+# Maps pinned by name by an older object version: the version that no
+# longer has the map leaves its pin behind unless the run removes it.
+test_stale_by_name() {
+	local id cid left
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	id=$(map_id_at "$MAPS/tbyname")
+	cid=$(map_id_at "$MAPS/shared/counts")
+	assert_ne "$id" "" "bpftool: tbyname is pinned by name" || return
+
+	use nobyname
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status: differences"
+	assert_jq "$OUT" '.maps[] | select(.map == "tbyname") | .state == "stale" and .map_id == '"$id" \
+		"status: the old version's pin by name is stale"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan"
+	assert_jq "$OUT" '.maps[] | select(.map == "tbyname") | .action == "unpin" and .pin == "tbyname" and
+		.map_id == '"$id" "plan: the pin goes"
+	assert_exists "$MAPS/tbyname" "plan removed nothing"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply the version without it" || return
+	assert_jq "$OUT" '.maps[] | select(.map == "tbyname") | .action == "unpin" and .done' "apply: unpinned"
+	assert_not_exists "$MAPS/tbyname" "the stale pin is gone"
+	map_lingers "$id" && _fail "bpftool: map $id is still loaded"
+	assert_eq "$(map_id_at "$MAPS/shared/counts")" "$cid" "bpftool: the pinned counts map is kept"
+	cnf_json apply "$W/m.yaml"
+	assert_jq "$OUT" '.changed == false' "a second apply changes nothing"
+
+	# destroy leaves nothing of the manifest.
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy" || return
+	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	assert_eq "$left" "" "ls -R: only the tool's iterator is left under the state root"
+	map_lingers "$cid" && _fail "bpftool: map $cid is still loaded"
+}
+
 run_test "a compatible new version keeps the pinned map's contents" test_compatible_upgrade_keeps_contents
 run_test "an incompatible pinned map is refused, nothing changes" test_incompatible_refused
 run_test "on_incompatible: recreate replaces the map, contents lost, links updated" test_recreate
@@ -929,3 +970,4 @@ run_test "initial entries: typed, written on creation only" test_initial_entries
 run_test "a recreated map gets its initial entries" test_recreate_writes_entries
 run_test "maps pinned by name live under the state root and go with destroy" test_pin_by_name
 run_test "an unpinned map's contents carry over; a loss is refused unless allowed" test_unpinned_state_kept
+run_test "a map pinned by name by the old version only: stale, unpinned by the upgrade" test_stale_by_name
