@@ -19,9 +19,10 @@ _cnf_apply_opts() {
 	local verb=$1 opts="--bpffs --json --no-iter -v --verbose -h --help -V --version"
 
 	case $verb in
-	'') opts+=" --dry-run --detailed-exitcode --all --target --destroy --wait --no-wait --interval --settle" ;;
-	plan) opts+=" --dry-run --destroy --all --target --wait --no-wait" ;;
-	apply) opts+=" --dry-run --detailed-exitcode --target --wait --no-wait" ;;
+	'') opts+=" --dry-run --detailed-exitcode --all --target --out --plan --destroy --wait --no-wait"
+	    opts+=" --interval --settle" ;;
+	plan) opts+=" --dry-run --out --destroy --all --target --wait --no-wait" ;;
+	apply) opts+=" --dry-run --detailed-exitcode --plan --target --wait --no-wait" ;;
 	status) opts+=" --target --wait --no-wait" ;;
 	destroy) opts+=" --detailed-exitcode --all --target --wait --no-wait" ;;
 	watch) opts+=" --wait --no-wait --interval --settle" ;;
@@ -59,6 +60,15 @@ _cnf_apply() {
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0
 	fi
+	# --out FILE, --plan FILE: any file.
+	case "$prev/$pprev" in
+	--out/* | --plan/* | =/--out | =/--plan)
+		[ "$cur" = = ] && cur=
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return 0
+		;;
+	esac
 	# --wait SECONDS, --target MANIFEST/ATTACHMENT: nothing to complete.
 	case "$prev/$pprev" in
 	--wait/* | --target/* | =/--wait | =/--target) return 0 ;;
@@ -76,7 +86,7 @@ _cnf_apply() {
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		case $w in
-		--bpffs | --wait | --target)
+		--bpffs | --wait | --target | --out | --plan)
 			i=$((i + 1))
 			[ "${COMP_WORDS[i]:-}" = = ] && i=$((i + 1))
 			;;

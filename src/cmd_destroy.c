@@ -9,6 +9,7 @@
 #include "cnf/map_pins.h"
 #include "cnf/objects.h"
 #include "cnf/output.h"
+#include "cnf/planfile.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
 
@@ -39,6 +40,11 @@ int cmd_destroy(const struct cli *cli)
 	err = run_prepare(&r, cli, RUN_DESTROY);
 	if (err >= 0)
 		err = run_plan(&r);
+	if (err < 0)
+		planfile_failed(cli);
+	/* apply --plan of a plan --destroy: the same, or nothing. */
+	if (err >= 0 && cli->plan_doc)
+		err = planfile_check(&r, cli->plan_doc, cli->plan_file);
 	if (err >= 0)
 		err = run_execute(&r);
 	if (err < 0) {

@@ -8,6 +8,7 @@
 #include "cnf/log.h"
 #include "cnf/map_pins.h"
 #include "cnf/output.h"
+#include "cnf/planfile.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
 
@@ -68,12 +69,26 @@ int run_plan(struct run *r)
 	return 0;
 }
 
-/* The end of a plan: printed; exit 2 when it would change something.
- * Frees the run. */
+static int save_plan(struct run *r)
+{
+	json_object *doc = planfile_build(r);
+	int err = planfile_save(r->cli->out_file, doc);
+
+	json_object_put(doc);
+	return err;
+}
+
+/* The end of a plan: saved with --out, printed; exit 2 when it would
+ * change something. Frees the run. */
 static int plan_finish(struct run *r)
 {
+	const struct cli *cli = r->cli;
 	int ret;
 
+	if (cli->out_file && save_plan(r) < 0) {
+		run_free(r);
+		return output_errors(cli);
+	}
 	output_plan(r, false);
 	ret = r->plan.changes ? EXIT_CHANGES : EXIT_OK;
 	run_free(r);
@@ -89,6 +104,7 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 	if (err >= 0)
 		err = run_plan(&r);
 	if (err < 0) {
+		planfile_failed(cli);
 		run_free(&r);
 		return output_errors(cli);
 	}
@@ -111,6 +127,12 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 			return output_errors(cli);
 		}
 		return plan_finish(&r);
+	}
+	/* apply --plan: the same inputs and actions as the saved plan, or
+	 * nothing. */
+	if (cli->plan_doc && planfile_check(&r, cli->plan_doc, cli->plan_file) < 0) {
+		run_free(&r);
+		return output_errors(cli);
 	}
 	test_pause("plan");
 	err = run_execute(&r);
@@ -145,7 +167,28 @@ int cmd_plan(const struct cli *cli)
 	return cli->plan_destroy ? plan_destroy(cli) : plan_or_apply(cli, false);
 }
 
+/* apply --plan FILE: the run is made again from the plan file's PATHs,
+ * targets and state root, and carried out only if it is the same. */
+static int apply_saved(const struct cli *cli)
+{
+	struct cli c = *cli;
+	json_object *doc = NULL;
+	bool destroy = false;
+	int ret;
+
+	if (planfile_load(cli->plan_file, &c, &destroy, &doc) < 0)
+		return output_errors(cli);
+	c.plan_doc = doc;
+	if (destroy)
+		c.verb = "destroy";
+	ret = destroy ? cmd_destroy(&c) : plan_or_apply(&c, true);
+	free(c.paths);
+	free(c.targets);
+	json_object_put(doc);
+	return ret;
+}
+
 int cmd_apply(const struct cli *cli)
 {
-	return plan_or_apply(cli, true);
+	return cli->plan_file ? apply_saved(cli) : plan_or_apply(cli, true);
 }

@@ -26,9 +26,9 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "plan",     cmd_plan,     "show what apply would do; change nothing", "[PATH...]",
-	  "--dry-run --destroy --all --target --wait --no-wait" },
+	  "--dry-run --out --destroy --all --target --wait --no-wait" },
 	{ "apply",    cmd_apply,    "converge live state to the manifests (default)", "[PATH...]",
-	  "--dry-run --detailed-exitcode --target --wait --no-wait" },
+	  "--dry-run --detailed-exitcode --plan --target --wait --no-wait" },
 	{ "status",   cmd_status,   "desired vs live for every attachment", "[PATH...]",
 	  "--target --wait --no-wait" },
 	{ "destroy",  cmd_destroy,  "remove everything the named manifests own", "[PATH...]",
@@ -49,6 +49,9 @@ static const char *const option_help[] = {
 	"--all                  destroy, plan --destroy: everything under the state root",
 	"--target M[/A]         plan, apply, status, destroy: only manifest M's attachment A\n"
 	"                         (or all of M's); repeatable",
+	"--out FILE             plan: also save the plan to FILE",
+	"--plan FILE            apply: carry out the plan saved in FILE, or change nothing\n"
+	"                         if what it was computed from changed",
 	"--destroy              plan: what destroy would do",
 	"--no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator",
 	"--wait SECONDS         wait that long for another run's lock (default 60)",
@@ -150,8 +153,9 @@ static const struct verb *find_verb(const struct cli *cli, int argc, char **argv
 	return NULL;
 }
 
-/* --target and plan --destroy go with their verbs only. */
-static int verb_options_check(const struct cli *cli)
+/* The options of the plan file, --target and plan --destroy go with
+ * their verbs only. */
+static int verb_options_check(const struct cli *cli, bool paths)
 {
 	const char *v = cli->verb;
 
@@ -160,6 +164,13 @@ static int verb_options_check(const struct cli *cli)
 		output_fail(cli, "--target goes with plan, apply, status or destroy, not %s", v);
 	else if (cli->plan_destroy && !streq(v, "plan"))
 		output_fail(cli, "--destroy goes with plan only (the destroy verb destroys)");
+	else if (cli->out_file && !streq(v, "plan"))
+		output_fail(cli, "--out goes with plan only");
+	else if (cli->plan_file && !streq(v, "apply"))
+		output_fail(cli, "--plan goes with apply only");
+	else if (cli->plan_file && (paths || cli->targets_count))
+		output_fail(cli, "apply --plan takes its PATHs and targets from the plan file '%s'; "
+			    "give none", cli->plan_file);
 	else
 		return 0;
 	return -EINVAL;
@@ -177,6 +188,8 @@ enum {
 	OPT_INTERVAL,
 	OPT_SETTLE,
 	OPT_TARGET,
+	OPT_OUT,
+	OPT_PLAN,
 	OPT_DESTROY,
 };
 
@@ -219,6 +232,8 @@ int main(int argc, char **argv)
 		{ "interval",          required_argument, NULL, OPT_INTERVAL },
 		{ "settle",            required_argument, NULL, OPT_SETTLE },
 		{ "target",            required_argument, NULL, OPT_TARGET },
+		{ "out",               required_argument, NULL, OPT_OUT },
+		{ "plan",              required_argument, NULL, OPT_PLAN },
 		{ "destroy",           no_argument,       NULL, OPT_DESTROY },
 		{ "verbose",           no_argument,       NULL, 'v' },
 		{ "help",              no_argument,       NULL, 'h' },
@@ -239,10 +254,17 @@ int main(int argc, char **argv)
 		switch (c) {
 		case OPT_BPFFS:
 			cli.bpffs = optarg;
+			cli.bpffs_given = true;
 			break;
 		case OPT_TARGET:
 			cli.targets = targets; /* at most one per argument */
 			cli.targets[cli.targets_count++] = optarg;
+			break;
+		case OPT_OUT:
+			cli.out_file = optarg;
+			break;
+		case OPT_PLAN:
+			cli.plan_file = optarg;
 			break;
 		case OPT_DESTROY:
 			cli.plan_destroy = true;
@@ -332,7 +354,7 @@ int main(int argc, char **argv)
 		output_fail(&cli, "--all goes with destroy or plan --destroy only");
 		return EXIT_FAIL;
 	}
-	if (verb_options_check(&cli) < 0)
+	if (verb_options_check(&cli, optind < argc) < 0)
 		return EXIT_FAIL;
 	if (!cli.bpffs[0] || cli.bpffs[0] != '/') {
 		output_fail(&cli, "--bpffs '%s': must be an absolute path", cli.bpffs);

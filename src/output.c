@@ -466,6 +466,34 @@ static const char *action_sign(enum action_kind k)
 	return "?";
 }
 
+json_object *output_plan_json(const struct run *r, bool applied)
+{
+	const struct cnf_plan *p = &r->plan;
+	size_t counts[ACT_DELETE + 1] = {};
+	json_object *doc = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	json_object *summary = json_object_new_object();
+	json_object *maps_json;
+
+	for (size_t i = 0; i < p->count; i++)
+		counts[p->actions[i].kind]++;
+	for (size_t i = 0; i < p->count; i++)
+		json_object_array_add(arr, output_action_json(&p->actions[i], applied));
+	json_object_object_add(doc, "changed", json_object_new_boolean(
+		applied ? r->applied > 0 : p->changes > 0));
+	json_object_object_add(doc, "verb", json_object_new_string(r->cli->verb));
+	for (int k = 0; k <= ACT_DELETE; k++)
+		json_object_object_add(summary, action_kind_name((enum action_kind)k),
+				       json_object_new_int64((int64_t)counts[k]));
+	json_object_object_add(summary, "repin", json_object_new_int64((int64_t)map_pins_changes(r)));
+	json_object_object_add(doc, "summary", summary);
+	json_object_object_add(doc, "actions", arr);
+	maps_json = output_map_pins_json(r, applied);
+	output_maps_json(r, applied, maps_json);
+	json_object_object_add(doc, "maps", maps_json);
+	return doc;
+}
+
 void output_plan(const struct run *r, bool applied)
 {
 	const struct cnf_plan *p = &r->plan;
@@ -477,25 +505,8 @@ void output_plan(const struct run *r, bool applied)
 		counts[p->actions[i].kind]++;
 
 	if (r->cli->json) {
-		json_object *doc = json_object_new_object();
-		json_object *arr = json_object_new_array();
-		json_object *summary = json_object_new_object();
-		json_object *maps_json;
+		json_object *doc = output_plan_json(r, applied);
 
-		for (size_t i = 0; i < p->count; i++)
-			json_object_array_add(arr, output_action_json(&p->actions[i], applied));
-		json_object_object_add(doc, "changed", json_object_new_boolean(
-			applied ? r->applied > 0 : p->changes > 0));
-		json_object_object_add(doc, "verb", json_object_new_string(r->cli->verb));
-		for (int k = 0; k <= ACT_DELETE; k++)
-			json_object_object_add(summary, action_kind_name((enum action_kind)k),
-					       json_object_new_int64((int64_t)counts[k]));
-		json_object_object_add(summary, "repin", json_object_new_int64((int64_t)repins));
-		json_object_object_add(doc, "summary", summary);
-		json_object_object_add(doc, "actions", arr);
-		maps_json = output_map_pins_json(r, applied);
-		output_maps_json(r, applied, maps_json);
-		json_object_object_add(doc, "maps", maps_json);
 		output_json(doc);
 		json_object_put(doc);
 		return;

@@ -21,6 +21,8 @@ void output_json(json_object *doc);
 
 /* plan/apply: the actions, with results after apply. */
 void output_plan(const struct run *r, bool applied);
+/* The JSON document output_plan() prints in JSON mode. */
+json_object *output_plan_json(const struct run *r, bool applied);
 json_object *output_action_json(const struct cnf_action *a, bool applied);
 /* Pinned maps whose pin went away (map_pins.h): plan, apply, status. */
 json_object *output_map_pins_json(const struct run *r, bool applied);

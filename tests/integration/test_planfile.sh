@@ -127,10 +127,148 @@ test_prune_without_recorded_source() {
 	assert_eq "$(tcx_ids p0 | jq length)" 0 "bpftool: p0 empty"
 }
 
+# ---- plan --out, apply --plan ----
+
 # acts JSON: the actions of a plan/apply document, as (action, manifest,
 # attachment, target) in order.
 acts() {
 	jq -c '[.actions[] | select(.action != "noop") | [.action, .manifest, .attachment, .target]]' <<<"$1"
+}
+
+test_plan_file_applied() {
+	local saved pid
+
+	veth_add p0 p0p
+	veth_add p1 p1p
+	write_m "$W/m.yaml" m "f1:p0"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply f1" || return
+	write_m "$W/m.yaml" m "f1:p0" "f2:p0:tc_second" "g:p1"
+	cnf_json plan --out "$W/plan.json" "$W/m.yaml"
+	assert_rc 2 "plan --out: changes pending" || return
+	saved=$OUT
+	assert_eq "$(stat -c %a "$W/plan.json")" 600 "the plan file is mode 0600"
+	assert_jq "$(cat "$W/plan.json")" '.format == "cnf-apply-plan/1" and .verb == "apply" and
+		(.paths | length) == 1 and (.inputs.manifests | has("m")) and
+		(.inputs.observed | has("m/f1/p0")) and (.plan.actions | length) == 3' \
+		"the plan file holds its format, paths, inputs and actions"
+	assert_eq "$(ls "$W" | grep -c '^plan.json')" 1 "no temporary file left beside it"
+	assert_eq "$(tcx_ids p1 | jq length)" 0 "plan --out attached nothing (bpftool)"
+
+	cnf_json apply --plan "$W/plan.json"
+	assert_rc 0 "apply --plan" || return
+	assert_eq "$(acts "$OUT")" "$(acts "$saved")" "apply --plan did exactly the saved actions"
+	pid=$(jf "$OUT" '.actions[] | select(.attachment == "g") | .prog_id')
+	assert_eq "$(tcx_ids p1)" "[$pid]" "bpftool: p1 runs the program apply reported"
+	assert_eq "$(tcx_ids p0 | jq length)" 2 "bpftool: f1 and f2 on p0"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "the next plan is a no-op"
+
+	# A plan of no changes applies as a no-op.
+	cnf_json plan --out "$W/noop.json" "$W/m.yaml"
+	assert_rc 0 "plan --out with nothing to do"
+	cnf_json apply --plan "$W/noop.json"
+	assert_rc 0 "apply --plan of a no-op plan"
+	assert_jq "$OUT" '.changed == false' "nothing changed"
+
+	# A new object version: updates in place, its maps carried over.
+	write_m "$W/m.yaml" m "f1:p0" "g:p1"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply without f2" || return
+	cp "$W/objs/tc_v2.bpf.o" "$W/objs/tc.bpf.o"
+	cnf_json plan --out "$W/plan.json" "$W/m.yaml"
+	assert_rc 2 "plan --out of a new version" || return
+	saved=$OUT
+	assert_jq "$saved" '[.actions[] | .action] == ["update", "update"]' "two updates in place"
+	cnf_json apply --plan "$W/plan.json"
+	assert_rc 0 "apply --plan of the updates" || return
+	assert_eq "$(acts "$OUT")" "$(acts "$saved")" "apply --plan did exactly the saved updates"
+	pid=$(jf "$OUT" '.actions[] | select(.attachment == "g") | .prog_id')
+	assert_eq "$(tcx_ids p1)" "[$pid]" "bpftool: p1 runs the new program"
+}
+
+# refused PLANFILE WHAT: apply --plan PLANFILE exits 1, its error names
+# WHAT, and the host is as before.
+refused() {
+	local before
+	before=$(snap)
+	cnf_json apply --plan "$1"
+	assert_rc 1 "apply --plan refused ($2)"
+	assert_contains "$(jf "$OUT" .error)" "$2" "the first error names what changed"
+	assert_jq "$OUT" '[.errors[] | select(contains("plan file") and contains("nothing was changed"))] |
+		length == 1' "the errors say nothing was changed"
+	assert_unchanged "$before" "refused apply --plan ($2)" snap
+}
+
+test_plan_file_refused() {
+	local lid
+
+	veth_add p0 p0p
+	veth_add p1 p1p
+	write_m "$W/m.yaml" m "f1:p0" "g:p?:tc_third"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	lid=$(jf "$OUT" '.actions[] | select(.attachment == "f1") | .link_id')
+	write_m "$W/m.yaml" m "f1:p0" "g:p?:tc_third" "f2:p0:tc_second"
+
+	# The manifest changed.
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	assert_rc 2 "plan --out" || return
+	echo "# reviewed" >>"$W/m.yaml"
+	refused "$W/p.json" "manifest 'm' ($W/m.yaml) changed since the plan"
+
+	# An object changed.
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	printf 'x' >>"$W/objs/tc.bpf.o"
+	refused "$W/p.json" "object 'm/o' ($W/objs/tc.bpf.o) changed"
+	cp "$W/objs/tc_v1.bpf.o" "$W/objs/tc.bpf.o"
+	# One whose programs are gone: planning again fails, and says so.
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	cp "$W/objs/tc_v2.bpf.o" "$W/objs/tc.bpf.o"
+	refused "$W/p.json" "program 'tc_third' is not in object 'o'"
+	cp "$W/objs/tc_v1.bpf.o" "$W/objs/tc.bpf.o"
+
+	# A link detached by hand.
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	assert_rc 2 "plan --out" || return
+	bpftool link detach id "$lid" || { _fail "bpftool link detach"; return; }
+	refused "$W/p.json" "live state of 'm/f1/p0' changed since the plan"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply again" || return
+
+	# An interface a glob matched went away.
+	write_m "$W/m.yaml" m "f1:p0" "g:p?:tc_third"
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	assert_rc 2 "plan --out" || return
+	ip link del p1
+	refused "$W/p.json" "attachment instance 'm/g/p1' is gone since the plan"
+}
+
+test_plan_file_bad() {
+	veth_add p0 p0p
+	write_m "$W/m.yaml" m "f1:p0"
+	cnf_json apply --plan "$W/none.json"
+	assert_rc 1 "a missing plan file"
+	assert_jq "$OUT" '.error | contains("none.json") and contains("No such file")' "says so"
+	echo "not json" >"$W/bad.json"
+	cnf_json apply --plan "$W/bad.json"
+	assert_rc 1 "a plan file that is not JSON"
+	assert_jq "$OUT" '.error | contains("not a plan file")' "says so"
+	echo '{"format": "cnf-apply-plan/9"}' >"$W/v9.json"
+	cnf_json apply --plan "$W/v9.json"
+	assert_rc 1 "a plan file of another format version"
+	assert_jq "$OUT" '.error | contains("format '"'"'cnf-apply-plan/9'"'"'")' "names the format"
+	echo '{"format": "cnf-apply-plan/1", "verb": "apply"}' >"$W/short.json"
+	cnf_json apply --plan "$W/short.json"
+	assert_rc 1 "a malformed plan file"
+	assert_jq "$OUT" '.error | contains("malformed")' "says so"
+	cnf_json plan --out "$W/p.json" "$W/m.yaml"
+	cnf_json apply --plan "$W/p.json" "$W/m.yaml"
+	assert_rc 1 "apply --plan with a PATH"
+	assert_jq "$OUT" '.error | contains("takes its PATHs and targets from the plan file")' "says why"
+	cnf_json --bpffs /sys/fs/bpf/elsewhere apply --plan "$W/p.json"
+	assert_rc 1 "apply --plan on another state root"
+	assert_eq "$(tcx_ids p0 | jq length)" 0 "nothing attached (bpftool)"
 }
 
 # ---- --target ----
@@ -227,8 +365,18 @@ test_plan_destroy() {
 	assert_contains "$OUT" "2 to delete" "text summary"
 	assert_unchanged "$before" "plan --destroy" snap
 
+	cnf_json plan --destroy --target m --out "$W/p.json" "$W/d"
+	cnf_json apply --plan "$W/p.json"
+	assert_rc 0 "apply --plan of plan --destroy --target m" || return
+	assert_eq "$(acts "$OUT")" '[["delete","m","f1","p0"]]' "destroyed m only"
+	assert_eq "$(tcx_entries p0 ingress | jq -r '[.[].name] | join(" ")')" "tc_second" \
+		"bpftool: n's program alone on p0"
+	assert_not_exists "$T/bpffs/m" "m's state is gone"
 }
 
+run_test "plan --out, then apply --plan does exactly the saved actions" test_plan_file_applied
+run_test "apply --plan refuses when a manifest, object or live state changed" test_plan_file_refused
+run_test "bad plan files and options are clear errors" test_plan_file_bad
 run_test "--target limits plan, apply, status and destroy" test_target_verbs
 run_test "plan --destroy previews destroy" test_plan_destroy
 run_test "pruning stays within the manifests' source" test_prune_within_source
