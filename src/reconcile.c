@@ -878,8 +878,8 @@ size_t run_own_progs(const struct run *r, uint32_t **ret)
 		if (r->st.obs[i].has_record && r->st.obs[i].rec.prog_id)
 			own[n++] = r->st.obs[i].rec.prog_id;
 	}
-	memcpy(own + n, r->others, r->others_count * sizeof(*own));
-	n += r->others_count;
+	for (size_t i = 0; i < r->others_count; i++)
+		own[n++] = r->others[i];
 	qsort(own, n, sizeof(*own), u32_cmp);
 	*ret = own;
 	return n;
@@ -1220,8 +1220,10 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		}
 		if (!all) {
 			only = xcalloc(r->scope_count + r->prune_count + 1, sizeof(char *));
-			memcpy(only, r->scope, r->scope_count * sizeof(char *));
-			memcpy(only + r->scope_count, r->prune, r->prune_count * sizeof(char *));
+			for (size_t i = 0; i < r->scope_count; i++)
+				only[i] = r->scope[i];
+			for (size_t i = 0; i < r->prune_count; i++)
+				only[r->scope_count + i] = r->prune[i];
 		}
 		err = state_read(cli->bpffs, (char *const *)only, r->scope_count + r->prune_count,
 				 &r->st);
