@@ -117,8 +117,14 @@ static json_object *observed_json(const struct run *r)
 
 	for (size_t i = 0; i < r->st.count; i++) {
 		const struct cnf_observed *h = &r->st.obs[i];
-		json_object *x = json_object_new_object();
 		char key[2 * CNF_KEY_MAX];
+		json_object *x;
+
+		/* Other manifests' instances (read to know the tool's own
+		 * programs) are not the plan's to change. */
+		if (!run_in_scope(r, h->manifest))
+			continue;
+		x = json_object_new_object();
 
 		snprintf(key, sizeof(key), "%s/%s", h->manifest, h->key);
 		if (h->has_record) {

@@ -938,16 +938,15 @@ static bool have_targeted(const struct cnf_observed *o, const void *ctx)
 	return run_targeted(ctx, o->manifest, have_attachment(o, att, sizeof(att)));
 }
 
-/* Observed instances the run may delete. */
-static bool have_in_scope(const struct run *r, const struct cnf_observed *o)
+bool run_in_scope(const struct run *r, const char *manifest)
 {
 	if (r->mode == RUN_DESTROY && r->cli->all)
 		return true;
 	for (size_t i = 0; i < r->scope_count; i++)
-		if (streq(r->scope[i], o->manifest))
+		if (streq(r->scope[i], manifest))
 			return true;
 	for (size_t i = 0; i < r->prune_count; i++)
-		if (streq(r->prune[i], o->manifest))
+		if (streq(r->prune[i], manifest))
 			return true;
 	return false;
 }
@@ -973,7 +972,7 @@ static int targets_check(struct run *r)
 			const struct cnf_observed *o = &r->st.obs[j];
 			char att[CNF_KEY_MAX];
 
-			known = have_in_scope(r, o) &&
+			known = run_in_scope(r, o->manifest) &&
 				target_names(t, o->manifest, have_attachment(o, att, sizeof(att)));
 		}
 		if (!known) {

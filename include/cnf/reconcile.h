@@ -116,6 +116,10 @@ void netns_leave(int orig);
  * them (instances left out of a focused run included), sorted. */
 size_t run_own_progs(const struct run *r, uint32_t **ret);
 
+/* Whether the run plans the observed instances of `manifest`: one of its
+ * manifests, one it prunes, or any with destroy --all. */
+bool run_in_scope(const struct run *r, const char *manifest);
+
 /* Whether --target names manifest `manifest` (att NULL: any of its
  * attachments) or its attachment `att`; true without --target. */
 bool run_targeted(const struct cli *cli, const char *manifest, const char *att);
