@@ -284,6 +284,7 @@ $(BUILD)/bench/plan_bench: bench/plan_bench.c $(LIB_OBJS)
 #                                        becomes `file: X`
 #   $(CNF_DATADIR)/schema/               the manifest schema (the examples'
 #                                        yaml-language-server modelines point here)
+#                                        and the plan file's
 #   $(SYSCONFDIR)/cnf.d/                 the manifest directory, empty
 BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -299,6 +300,7 @@ for u in $(SYSTEMD_UNITS); do \
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 done
 install -D -m 0644 schema/manifest.schema.json $(DESTDIR)$(CNF_DATADIR)/schema/manifest.schema.json
+install -D -m 0644 schema/planfile.schema.json $(DESTDIR)$(CNF_DATADIR)/schema/planfile.schema.json
 find examples -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -name '.*' | sort | while read -r f; do \
 	dest=$(DESTDIR)$(CNF_DATADIR)/$$f; \
 	install -d "$${dest%/*}" || exit 1; \

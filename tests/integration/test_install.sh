@@ -43,6 +43,7 @@ test_tree() {
 		assert_mode "$r/usr/lib/systemd/system/$u" 644 "unit $u"
 	done
 	assert_mode "$r/usr/share/cnf-apply/schema/manifest.schema.json" 644 "the manifest schema"
+	assert_mode "$r/usr/share/cnf-apply/schema/planfile.schema.json" 644 "the plan file schema"
 	assert_ok "/etc/cnf.d created" test -d "$r/etc/cnf.d"
 	assert_contains "$(grep '^ExecStart=' "$r/usr/lib/systemd/system/cnf-apply.service")" \
 		"ExecStart=/usr/sbin/cnf-apply apply /etc/cnf.d" "the service runs the installed binary"

@@ -162,6 +162,12 @@ test_plan_file_applied() {
 		(.inputs.observed | has("m/f1/p0")) and (.plan.actions | length) == 3' \
 		"the plan file holds its format, paths, inputs and actions"
 	assert_eq "$(ls "$W" | grep -c '^plan.json')" 1 "no temporary file left beside it"
+	if python3 -c 'import jsonschema' 2>/dev/null; then
+		assert_ok "the plan file fits schema/planfile.schema.json" python3 -c '
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' \
+			"$W/plan.json" "$(dirname "$0")/../../schema/planfile.schema.json"
+	fi
 	assert_eq "$(tcx_ids p1 | jq length)" 0 "plan --out attached nothing (bpftool)"
 
 	cnf_json apply --plan "$W/plan.json"
