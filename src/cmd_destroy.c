@@ -51,13 +51,14 @@ int cmd_destroy(const struct cli *cli)
 		run_free(&r);
 		return output_errors(cli);
 	}
-	if (!cli->all) {
+	/* destroy --all --target: the targets only, as without --all. */
+	if (!cli->all || cli->targets_count) {
 		/* Maps shared with `pin:` go once no program uses them. */
 		for (size_t i = 0; i < r.set->count; i++)
 			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs);
 		map_ids_tidy(cli->bpffs, false);
 	}
-	if (cli->all) {
+	if (cli->all && !cli->targets_count) {
 		char path[PATH_MAX];
 
 		/* Shared maps and the tool's own pins go with --all. */

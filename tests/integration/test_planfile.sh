@@ -336,11 +336,14 @@ test_target_verbs() {
 	assert_rc 2 "plan --target m/f1: a removed attachment, applied"
 	assert_eq "$(acts "$OUT")" '[["delete","m","f1","p0"]]' "plan: delete m/f1 only"
 
-	cnf_json destroy --target n "$W/d"
-	assert_rc 0 "destroy --target n" || return
+	cnf_json destroy --all --target n
+	assert_rc 0 "destroy --all --target n" || return
 	assert_eq "$(acts "$OUT")" '[["delete","n","g","p0"]]' "destroy: only n"
 	assert_eq "$(tcx_ids p0)" "[$pid0]" "bpftool: m's f1 still on p0"
 	assert_eq "$(tcx_ids p1)" "[$pid0]" "bpftool: m's f2 still on p1"
+	assert_ne "$(ls "$T/bpffs/_cnf" 2>/dev/null)" "" "the tool's own pins stay (not a whole --all)"
+	cnf_json plan --target m/f2 "$W/d/m.yaml"
+	assert_rc 0 "m's f2 is still in sync"
 
 	before=$(snap)
 	for verb in plan apply status destroy; do
