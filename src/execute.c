@@ -240,6 +240,13 @@ static int remove_instance(struct run *r, const char *manifest, const char *key,
 				err = fd >= 0 && rec->link_id ? link_detach_common(fd) : 0;
 			} else if (err >= 0) {
 				err = ops->detach(rec, fd);
+				/* A clsact qdisc the tool created goes with its last
+				 * filter; one that existed before, or still holds
+				 * filters, stays. */
+				if (err >= 0 && rec->tc_parent &&
+				    tc_clsact_marked(r->cli->bpffs, rec->netns_ino, rec->ifindex) &&
+				    tc_clsact_release(rec->ifindex) > 0)
+					tc_clsact_unmark(r->cli->bpffs, rec->netns_ino, rec->ifindex);
 				netns_leave(orig);
 			}
 		}
@@ -309,6 +316,10 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		return err;
 	fd = ops->attach(w, action_prog_fd(r, a), &args, &res);
 	netns_leave(orig);
+	if (fd >= 0 && res.qdisc_created &&
+	    tc_clsact_mark(r->cli->bpffs, w->t.netns_ino, w->t.ifindex) < 0)
+		log_warn("%s: cannot record that the clsact qdisc was created here: destroy will "
+			 "leave it", action_what(a));
 	if (fd < 0) {
 		if (is_tc(ops)) {
 			state_unpin(r->cli->bpffs, m, pin_key);

@@ -4,6 +4,10 @@
  * interface, parent, handle and priority. Also the stand-in for tcx on
  * kernels without it. */
 #include <net/if.h>
+#include <time.h>
+#include <libmnl/libmnl.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
@@ -99,11 +103,20 @@ static int tc_attach(const struct cnf_instance *w, int prog_fd, const struct att
 	int fd;
 
 	hook_init(&h, w->t.ifindex, parent);
-	/* clsact may exist already (another filter, another tool): fine. */
-	if (bpf_tc_hook_create(&h) < 0 && errno != EEXIST)
+	/* clsact may exist already (another filter, another tool): fine.
+	 * One the run creates is its own, removed with its last filter. */
+	if (bpf_tc_hook_create(&h) == 0)
+		res->qdisc_created = true;
+	else if (errno != EEXIST)
 		return -errno;
-	if (bpf_tc_attach(&h, &o) < 0)
-		return -errno;
+	if (bpf_tc_attach(&h, &o) < 0) {
+		int err = -errno;
+
+		if (res->qdisc_created)
+			tc_clsact_release(w->t.ifindex);
+		res->qdisc_created = false;
+		return err;
+	}
 	res->tc_priority = o.priority;
 	res->tc_handle = o.handle;
 	res->tc_parent = parent;
@@ -173,6 +186,127 @@ static int tc_detach(const struct cnf_record *rec, int pin_fd)
 	if (bpf_tc_detach(&h, &o) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* ---- the clsact qdisc the tool created ---- */
+
+static int count_filter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWTFILTER)
+		(*(size_t *)data)++;
+	return MNL_CB_OK;
+}
+
+/* How many filters of any kind the clsact qdisc of `ifindex` holds on
+ * `parent` (one RTM_GETTFILTER dump); a negative errno. */
+static int tc_filters_count(int ifindex, uint32_t parent, size_t *ret)
+{
+	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	unsigned int seq = (unsigned int)time(NULL), portid;
+	int ret_cb = 0, err = 0;
+
+	*ret = 0;
+	if (!buf)
+		return -ENOMEM;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	do {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		ret_cb = mnl_cb_run(buf, (size_t)n, seq, portid, count_filter_cb, ret);
+	} while (ret_cb > 0);
+	if (ret_cb < 0)
+		err = errno ? -errno : -EIO;
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* The mark of a clsact qdisc the tool created: an empty directory
+ * <bpffs>/_cnf/clsact/<netns inode>-<ifindex>. */
+static int clsact_mark_path(char *buf, size_t len, const char *bpffs, uint64_t netns_ino,
+			    int ifindex)
+{
+	return snprintf(buf, len, "%s/_cnf/clsact/%llu-%d", bpffs, (unsigned long long)netns_ino,
+			ifindex) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int tc_clsact_mark(const char *bpffs, uint64_t netns_ino, int ifindex)
+{
+	char path[PATH_MAX];
+	int err = clsact_mark_path(path, sizeof(path), bpffs, netns_ino, ifindex);
+
+	if (err == 0)
+		err = mkdir_p(path, 0700);
+	return err;
+}
+
+bool tc_clsact_marked(const char *bpffs, uint64_t netns_ino, int ifindex)
+{
+	char path[PATH_MAX];
+
+	return clsact_mark_path(path, sizeof(path), bpffs, netns_ino, ifindex) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
+void tc_clsact_unmark(const char *bpffs, uint64_t netns_ino, int ifindex)
+{
+	char path[PATH_MAX];
+
+	if (clsact_mark_path(path, sizeof(path), bpffs, netns_ino, ifindex) < 0)
+		return;
+	rmdir(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path); /* once empty */
+}
+
+int tc_clsact_release(int ifindex)
+{
+	struct bpf_tc_hook h;
+	size_t in = 0, eg = 0;
+	int err;
+
+	err = tc_filters_count(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in);
+	if (err == 0)
+		err = tc_filters_count(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &eg);
+	if (err == -ENODEV || err == -EINVAL || err == -ENOENT)
+		return 1; /* the interface or its qdisc is gone already */
+	if (err < 0)
+		return err;
+	if (in || eg)
+		return 0; /* someone's filters are still there */
+	hook_init(&h, ifindex, BPF_TC_INGRESS);
+	h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	if (bpf_tc_hook_destroy(&h) < 0 && errno != ENOENT && errno != EINVAL)
+		return -errno;
+	return 1;
 }
 
 const struct hook_ops hook_tc_ops = {

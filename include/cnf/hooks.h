@@ -21,7 +21,17 @@ struct attach_result {
 	uint32_t tc_priority, tc_handle, tc_parent;
 	uint32_t prog_id, link_id;
 	const char *note;              /* e.g. "native", "generic" */
+	bool qdisc_created;            /* tc: the attach created the clsact qdisc */
 };
+
+/* tc: removes the clsact qdisc of `ifindex` (the caller is in its netns)
+ * when no filter of any kind is left on it. Returns 1 when it is gone,
+ * 0 when filters keep it, or a negative errno. */
+int tc_clsact_release(int ifindex);
+/* The record that the tool created the clsact qdisc of an interface. */
+int tc_clsact_mark(const char *bpffs, uint64_t netns_ino, int ifindex);
+bool tc_clsact_marked(const char *bpffs, uint64_t netns_ino, int ifindex);
+void tc_clsact_unmark(const char *bpffs, uint64_t netns_ino, int ifindex);
 
 /* A program on a managed hook that the tool did not attach. */
 struct foreign_prog {

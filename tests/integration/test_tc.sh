@@ -142,7 +142,52 @@ test_foreign_same_handle() {
 		"the foreign filter is untouched"
 }
 
+clsact_on() {         # clsact_on DEV -> "yes" when DEV has a clsact qdisc (tc -j)
+	tc -j qdisc show dev "$1" | jq -r 'if any(.[]; .kind == "clsact") then "yes" else "no" end'
+}
+
+# The reported case: destroy of a tc attachment left the clsact qdisc that
+# apply created. One that existed before, or that still holds another
+# tool's filter, stays.
+test_clsact_collected() {
+	local fid
+
+	veth_add k0 k0p
+	veth_add k1 k1p
+	write_tc "$W/m.yaml"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	assert_eq "$(clsact_on k0)" yes "tc: apply created clsact on k0"
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy" || return
+	assert_eq "$(clsact_on k0)" no "tc: destroy removed the clsact it created"
+	assert_not_exists "$T/bpffs/_cnf/clsact" "no mark is left"
+
+	# Created by the tool, but another tool's filter came since: it stays.
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply again" || return
+	tc filter add dev k0 ingress prio 5 handle 7 bpf da obj "$W/objs/foreign.bpf.o" sec tc ||
+		{ _fail "tc filter add"; return; }
+	fid=$(filter_at k0 ingress 5 7 | jq -r '.[0].options.prog.id')
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy next to a foreign filter" || return
+	assert_eq "$(clsact_on k0)" yes "tc: clsact stays while it holds a foreign filter"
+	assert_jq "$(filter_at k0 ingress 5 7)" ".[0].options.prog.id == $fid" "the foreign filter is kept"
+	tc qdisc del dev k0 clsact
+
+	# There before apply: it stays.
+	sed -i 's/interface: k0/interface: k1/' "$W/m.yaml"
+	tc qdisc add dev k1 clsact || { _fail "tc qdisc add"; return; }
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply on k1" || return
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy on k1" || return
+	assert_eq "$(clsact_on k1)" yes "tc: a clsact that existed before stays"
+	assert_eq "$(tc -j filter show dev k1 ingress | jq length)" 0 "tc: our filters are gone"
+}
+
 run_test "filters at the given priority and handle" test_create
 run_test "update replaces the program at the same handle" test_update_same_handle
 run_test "delete removes only our filters" test_delete_keeps_others
 run_test "a foreign filter at our priority/handle is refused" test_foreign_same_handle
+run_test "a clsact qdisc apply created goes with its last filter, no other" test_clsact_collected
