@@ -109,19 +109,9 @@ static int plan_or_apply(const struct cli *cli, bool apply)
 		return output_errors(cli);
 	}
 	if (!apply) {
-		/* What will be loaded must pass the verifier now, not half-way
-		 * through apply. */
-		for (size_t i = 0; i < r.plan.count && err >= 0; i++) {
-			const struct cnf_action *a = &r.plan.actions[i];
-
-			if (!a->want || a->kind == ACT_NOOP || a->kind == ACT_DELETE ||
-			    a->reuse_prog_id)
-				continue;
-			if (objects_load(objects_for(&r.objs, a->want->att), a->want->att->name,
-					 manifest_attachment_line(a->want->manifest, a->want->att_idx,
-								  "program"), true) < 0)
-				err = -EINVAL;
-		}
+		/* What apply would check before it changes anything: the
+		 * verifier, conflicts, the hooks as they are now. */
+		err = run_preflight(&r, true);
 		if (err < 0) {
 			run_free(&r);
 			return output_errors(cli);

@@ -711,70 +711,10 @@ static int phase_c(struct run *r, struct xstate *xs)
 	return failures ? -EIO : 0;
 }
 
-/* A create that shares a running program: the program is still there and
- * is what the plan saw (the plan read its id from an in-sync link). */
-static bool reuse_check(const struct cnf_action *a)
+/* The preflight passed: create the manifests' state maps now rather than
+ * half-way through. */
+static int prepare_state(struct run *r)
 {
-	const struct cnf_instance *w = a->want;
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-	int fd = hook_prog_fd(a->reuse_prog_id);
-
-	if (fd >= 0 && bpf_info_get(fd, &pi, &len) == 0 && pi.id == a->reuse_prog_id &&
-	    pi.type == w->prog_type)
-		return true;
-	log_error("attachment '%s' (%s:%d): program id %u, which its in-sync instances ran when "
-		  "the plan was made, is gone or changed (a concurrent change): run apply again",
-		  w->att->name, w->manifest->path,
-		  manifest_attachment_line(w->manifest, w->att_idx, NULL), a->reuse_prog_id);
-	return false;
-}
-
-/* Everything that can fail without touching a hook, for every action. */
-static int preflight(struct run *r)
-{
-	_cleanup_free_ uint32_t *own = NULL;
-	/* Whatever runs from a pin under the root is the tool's own,
-	 * including leftovers of a killed run that this run removes. */
-	size_t n_own = run_own_progs(r, &own);
-	int ret = 0;
-
-	for (size_t i = 0; i < r->plan.count; i++) {
-		struct cnf_action *a = &r->plan.actions[i];
-		const struct cnf_instance *w = a->want;
-		const struct hook_ops *ops;
-		char why[512];
-		int orig;
-
-		if (!w || a->kind == ACT_NOOP || a->kind == ACT_DELETE)
-			continue;
-		if (a->reuse_prog_id && !reuse_check(a)) {
-			ret = -ESTALE;
-			continue;
-		}
-		if (!a->reuse_prog_id &&
-		    objects_load(objects_for(&r->objs, w->att), w->att->name,
-				 manifest_attachment_line(w->manifest, w->att_idx, "program"),
-				 false) < 0) {
-			ret = -EINVAL;
-			continue;
-		}
-		ops = ops_for_target(&w->t);
-		if (a->kind == ACT_UPDATE || !ops->preflight)
-			continue;
-		if (netns_enter(w->t.netns, &orig) < 0)
-			continue;
-		if (ops->preflight(w, own, n_own, why, sizeof(why)) < 0) {
-			log_error("attachment '%s' (%s:%d): %s", w->att->name, w->manifest->path,
-				  manifest_attachment_line(w->manifest, w->att_idx, NULL), why);
-			ret = -EBUSY;
-		}
-		netns_leave(orig);
-	}
-	if (ret < 0)
-		return ret;
-	/* All checks passed: create the manifests' state maps now rather
-	 * than half-way through. */
 	for (size_t i = 0; i < r->plan.count; i++) {
 		const struct cnf_instance *w = r->plan.actions[i].want;
 
@@ -806,10 +746,14 @@ int run_execute(struct run *r)
 	 * is loaded, so that the loads reuse them (map_pins.h). */
 	err = map_pins_repair(r);
 	if (err >= 0)
-		err = preflight(r);
+		err = run_preflight(r, false);
+	if (err >= 0)
+		err = prepare_state(r);
 	/* Where each manifest came from, before its first change. */
 	if (err >= 0 && r->mode == RUN_APPLY)
 		err = run_record_sources(r);
+	if (err >= 0)
+		test_pause("checked");
 	/* Every object loaded: pin the maps this run created (a recreated
 	 * one next to the old, which keeps its pin until phase B is done). */
 	if (err >= 0)

@@ -72,6 +72,11 @@ static int fentry_resolve(const struct cnf_attachment *a, struct bpf_program *pr
 	return 0;
 }
 
+static int fentry_supported(char *why, size_t whylen)
+{
+	return hook_support_reason(probe_trampoline_errno(), "fentry/fexit", "fentry", why, whylen);
+}
+
 static void fentry_describe(const struct cnf_target *t, char *buf, size_t len)
 {
 	snprintf(buf, len, "function=%s", t->name);
@@ -100,6 +105,7 @@ const struct hook_ops hook_fentry_ops = {
 	.kind = HOOK_FENTRY,
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = fentry_prepare,
+	.supported = fentry_supported,
 	.resolve = fentry_resolve,
 	.describe = fentry_describe,
 	.attach = fentry_attach,
@@ -111,6 +117,7 @@ const struct hook_ops hook_fexit_ops = {
 	.kind = HOOK_FEXIT,
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = fentry_prepare,
+	.supported = fentry_supported,
 	.resolve = fentry_resolve,
 	.describe = fentry_describe,
 	.attach = fentry_attach,

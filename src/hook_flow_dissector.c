@@ -27,25 +27,35 @@ static void fd_describe(const struct cnf_target *t, char *buf, size_t len)
 	snprintf(buf, len, "netns=%s", t->path);
 }
 
-static int fd_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+static enum hook_slot_kind fd_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "flow_dissector netns=%llu", (unsigned long long)t->netns_ino);
+	return t->netns_ino ? HOOK_SLOT_ONE : HOOK_SLOT_NONE;
+}
+
+static int fd_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx,
 			char *why, size_t whylen)
 {
-	_cleanup_free_ struct foreign_prog *fp = NULL;
-	size_t n = 0;
-	int err = hook_netns_foreign(BPF_FLOW_DISSECTOR, own, n_own, &fp, &n);
+	LIBBPF_OPTS(bpf_prog_query_opts, q);
+	uint32_t ids[8];
+	char hook[CNF_DESC_MAX + 64];
+	_cleanup_close_ int ns = hook_netns_fd();
 
-	if (err < 0) {
+	if (ns < 0) {
+		snprintf(why, whylen, "cannot open network namespace %s: %s", w->target_text,
+			 strerror(-ns));
+		return ns;
+	}
+	q.prog_ids = ids;
+	q.count = ARRAY_SIZE(ids);
+	if (bpf_prog_query_opts(ns, BPF_FLOW_DISSECTOR, &q) < 0) {
 		snprintf(why, whylen, "cannot query the flow dissector of %s: %s", w->target_text,
-			 strerror(-err));
-		return err;
+			 strerror(errno));
+		return -errno;
 	}
-	if (n) {
-		snprintf(why, whylen, "network namespace %s already has flow dissector program id %u "
-			 "that cnf-apply does not own; refusing to replace it", w->target_text,
-			 fp[0].prog_id);
-		return -EBUSY;
-	}
-	return 0;
+	snprintf(hook, sizeof(hook), "the flow dissector of network namespace %s", w->target_text);
+	return preflight_exclusive(w, ctx, ids, q.count < ARRAY_SIZE(ids) ? q.count : ARRAY_SIZE(ids),
+				   hook, why, whylen);
 }
 
 static int fd_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
@@ -79,6 +89,7 @@ const struct hook_ops hook_flow_dissector_ops = {
 	.prepare = fd_prepare,
 	.resolve = fd_resolve,
 	.describe = fd_describe,
+	.slot = fd_slot,
 	.preflight = fd_preflight,
 	.attach = fd_attach,
 	.update = fd_update,

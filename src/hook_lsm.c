@@ -83,10 +83,23 @@ static int lsm_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 	return hook_tracing_foreign(BPF_LSM_MAC, fn, own, n_own, ret, ret_count);
 }
 
+static int lsm_supported(char *why, size_t whylen)
+{
+	int err = probe_bpf_lsm_errno();
+
+	if (err == -ENOPKG) {
+		snprintf(why, whylen, "this kernel has no BPF LSM: \"bpf\" is not an active LSM "
+			 "(boot with lsm=...,bpf)");
+		return -EOPNOTSUPP;
+	}
+	return hook_support_reason(err, "LSM", "LSM", why, whylen);
+}
+
 const struct hook_ops hook_lsm_ops = {
 	.kind = HOOK_LSM,
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = lsm_prepare,
+	.supported = lsm_supported,
 	.resolve = lsm_resolve,
 	.describe = lsm_describe,
 	.attach = lsm_attach,

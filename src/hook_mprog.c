@@ -124,3 +124,51 @@ int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_ow
 			foreign_add(ret, ret_count, prog_ids[i], link_ids[i]);
 	return 0;
 }
+
+enum hook_slot_kind mprog_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	char where[CNF_DESC_MAX];
+
+	hook_net_where(t, where, sizeof(where));
+	snprintf(buf, len, "%s %s", libbpf_bpf_attach_type_str(t->attach_type) ?: "?", where);
+	return HOOK_SLOT_MANY;
+}
+
+int mprog_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx, char *why,
+		    size_t whylen)
+{
+	const char *claim = w->t.order == ORDER_FIRST ? " order=first" : " order=last";
+	uint32_t ids[64], n = ARRAY_SIZE(ids);
+	int err;
+
+	if (w->t.order != ORDER_FIRST && w->t.order != ORDER_LAST)
+		return 0;
+	err = mprog_query(w, ids, NULL, &n, NULL);
+	if (err < 0) {
+		snprintf(why, whylen, "cannot query the programs on %s: %s", w->target_text,
+			 strerror(-err));
+		return err;
+	}
+	/* Another manifest's link that claims the same end of the hook:
+	 * each apply would take the place from the other, for ever. */
+	for (uint32_t i = 0; i < n; i++) {
+		size_t k;
+		const struct hook_holder *hs = preflight_holders(ctx, ids[i], &k);
+
+		for (size_t j = 0; j < k; j++) {
+			const struct hook_holder *h = &hs[j];
+			char who[320];
+
+			/* Desired instances were compared already (plan_conflicts). */
+			if (h->want || h->leaving || !h->have || !h->have->has_record ||
+			    !preflight_on_hook(h, w) || !strstr(h->have->rec.hook_desc, claim))
+				continue;
+			preflight_describe_holder(h, ids[i], who, sizeof(who));
+			snprintf(why, whylen, "hook %s of %s has one %s place (order: %s), and %s "
+				 "already claims it", libbpf_bpf_attach_type_str(w->t.attach_type) ?: "?",
+				 w->target_text, claim + 7, claim + 7, who);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}

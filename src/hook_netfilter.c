@@ -61,6 +61,18 @@ static void nf_describe(const struct cnf_target *t, char *buf, size_t len)
 		 t->nf_priority, t->nf_flags);
 }
 
+/* The kernel holds one BPF program per family, hook and priority of a
+ * namespace. Only the desired instances are compared: netfilter links do
+ * not say their namespace, so a live one at the same place may belong to
+ * another namespace, where it is no conflict. */
+static enum hook_slot_kind nf_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "netfilter family=%s hook=%s priority=%d",
+		 t->nf_family == NFPROTO_IPV6 ? "ipv6" : "ipv4", nf_hook_names[t->nf_hooknum],
+		 t->nf_priority);
+	return HOOK_SLOT_ONE;
+}
+
 static int nf_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
 		     struct attach_result *res)
 {
@@ -98,6 +110,7 @@ const struct hook_ops hook_netfilter_ops = {
 	.prepare = nf_prepare,
 	.resolve = nf_resolve,
 	.describe = nf_describe,
+	.slot = nf_slot,
 	.attach = nf_attach,
 	.detach = hook_link_detach,
 	.foreign = nf_foreign,

@@ -33,7 +33,7 @@ static void netkit_describe(const struct cnf_target *t, char *buf, size_t len)
 	mprog_order_describe(t, t->side == BPF_NETKIT_PEER ? "side=peer" : "side=primary", buf, len);
 }
 
-static int netkit_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+static int netkit_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx,
 			    char *why, size_t whylen)
 {
 	uint32_t ids[64], n = ARRAY_SIZE(ids);
@@ -41,7 +41,7 @@ static int netkit_preflight(const struct cnf_instance *w, const uint32_t *own, s
 
 	switch (err) {
 	case 0:
-		return 0;
+		return mprog_preflight(w, ctx, why, whylen);
 	case -ENXIO:
 		snprintf(why, whylen, "interface %s is not a netkit device", w->target_text);
 		return -EINVAL;
@@ -82,6 +82,7 @@ const struct hook_ops hook_netkit_ops = {
 	.network = true,
 	.prepare = netkit_prepare,
 	.describe = netkit_describe,
+	.slot = mprog_slot,
 	.preflight = netkit_preflight,
 	.attach = netkit_attach,
 	.update = netkit_update,

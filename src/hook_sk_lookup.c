@@ -52,12 +52,19 @@ static int skl_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 	return hook_netns_foreign(BPF_SK_LOOKUP, own, n_own, ret, ret_count);
 }
 
+static enum hook_slot_kind skl_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "sk_lookup netns=%llu", (unsigned long long)t->netns_ino);
+	return t->netns_ino ? HOOK_SLOT_MANY : HOOK_SLOT_NONE;
+}
+
 const struct hook_ops hook_sk_lookup_ops = {
 	.kind = HOOK_SK_LOOKUP,
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.prepare = skl_prepare,
 	.resolve = skl_resolve,
 	.describe = skl_describe,
+	.slot = skl_slot,
 	.attach = skl_attach,
 	.update = skl_update,
 	.detach = hook_link_detach,

@@ -331,3 +331,34 @@ int hook_netns_foreign(enum bpf_attach_type type, const uint32_t *own, size_t n_
 			foreign_add(ret, ret_count, prog_ids[i], 0);
 	return 0;
 }
+
+int hook_fit_single_probe(const struct cnf_instance *w, struct bpf_program *prog, char *why,
+			  size_t whylen)
+{
+	enum bpf_attach_type eat = bpf_program__expected_attach_type(prog);
+
+	if (eat == 0)
+		return 0;
+	snprintf(why, whylen, "program '%s' (section '%s') was loaded as a %s program (libbpf "
+		 "chooses that for its section), hook %s attaches it through a perf event and "
+		 "needs a plain %s program", bpf_program__name(prog),
+		 bpf_program__section_name(prog), libbpf_bpf_attach_type_str(eat) ?: "?",
+		 w->att->hook, w->att->hook);
+	return -EINVAL;
+}
+
+int hook_support_reason(int err, const char *family, const char *what, char *why, size_t whylen)
+{
+	if (!err)
+		return 0;
+	if (geteuid() != 0 && err == -EPERM)
+		snprintf(why, whylen, "%s programs need root (a test %s program does not load: %s)",
+			 family, what, strerror(-err));
+	else if (err == -ENOENT)
+		snprintf(why, whylen, "this kernel cannot run %s programs: it has no BTF for them "
+			 "(/sys/kernel/btf/vmlinux)", family);
+	else
+		snprintf(why, whylen, "this kernel cannot run %s programs: a test %s program does "
+			 "not load (%s): see `cnf-apply probe`", family, what, strerror(-err));
+	return -EOPNOTSUPP;
+}

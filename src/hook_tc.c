@@ -67,9 +67,20 @@ static int tc_query(int ifindex, uint32_t parent, uint32_t handle, uint32_t prio
 	return 0;
 }
 
-static int tc_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+static enum hook_slot_kind tc_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	char where[CNF_DESC_MAX];
+
+	hook_net_where(t, where, sizeof(where));
+	snprintf(buf, len, "tc %s dir=%s prio=%u handle=0x%x", where,
+		 t->dir == TC_DIR_EGRESS ? "egress" : "ingress", t->tc_priority, t->tc_handle);
+	return HOOK_SLOT_ONE;
+}
+
+static int tc_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx,
 			char *why, size_t whylen)
 {
+	char hook[CNF_DESC_MAX + 96];
 	uint32_t id;
 	int r;
 
@@ -82,15 +93,10 @@ static int tc_preflight(const struct cnf_instance *w, const uint32_t *own, size_
 			 strerror(-r));
 		return r;
 	}
-	if (id && !own_has(own, n_own, id)) {
-		snprintf(why, whylen,
-			 "%s %s already has a tc filter (prio %u, handle 0x%x) running program "
-			 "id %u that cnf-apply does not own; refusing to replace it",
-			 w->target_text, w->t.dir == TC_DIR_EGRESS ? "egress" : "ingress",
-			 w->t.tc_priority, w->t.tc_handle, id);
-		return -EBUSY;
-	}
-	return 0;
+	snprintf(hook, sizeof(hook), "the tc filter place of %s %s (prio %u, handle 0x%x)",
+		 w->target_text, w->t.dir == TC_DIR_EGRESS ? "egress" : "ingress",
+		 w->t.tc_priority, w->t.tc_handle);
+	return preflight_exclusive(w, ctx, &id, 1, hook, why, whylen);
 }
 
 static int tc_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
@@ -315,6 +321,7 @@ const struct hook_ops hook_tc_ops = {
 	.network = true,
 	.prepare = tc_prepare,
 	.describe = tc_describe,
+	.slot = tc_slot,
 	.preflight = tc_preflight,
 	.attach = tc_attach,
 	.update = tc_update,

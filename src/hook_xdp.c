@@ -3,6 +3,8 @@
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/netdev.h>
 
 #include "cnf/hooks.h"
 #include "cnf/util.h"
@@ -68,9 +70,46 @@ static int xdp_prog_ids(const struct cnf_instance *w, uint32_t ids[3])
 	return 0;
 }
 
-static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+static enum hook_slot_kind xdp_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	char where[CNF_DESC_MAX];
+
+	/* Native and generic exclude each other; offload is a place of its own. */
+	hook_net_where(t, where, sizeof(where));
+	snprintf(buf, len, "xdp%s %s", t->xdp_mode == XDP_MODE_OFFLOAD ? "-offload" : "", where);
+	return HOOK_SLOT_ONE;
+}
+
+/* The kernel's word on what the device can do (netdev xdp-features,
+ * Linux 6.3+): -EOPNOTSUPP with a reason when the mode cannot work.
+ * Kernels without the features say nothing: the attach decides. */
+static int xdp_mode_check(const struct cnf_instance *w, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint64_t need;
+
+	if (w->t.xdp_mode != XDP_MODE_NATIVE && w->t.xdp_mode != XDP_MODE_OFFLOAD)
+		return 0;
+	if (hook_kernel_has(BTF_KIND_ENUM, "netdev_xdp_act") != 1)
+		return 0;
+	if (bpf_xdp_query(w->t.ifindex, 0, &q) < 0) {
+		snprintf(why, whylen, "cannot query XDP on %s: %s", w->target_text, strerror(errno));
+		return -errno;
+	}
+	need = w->t.xdp_mode == XDP_MODE_NATIVE ? NETDEV_XDP_ACT_BASIC : NETDEV_XDP_ACT_HW_OFFLOAD;
+	if (q.feature_flags & need)
+		return 0;
+	snprintf(why, whylen, "interface %s cannot run XDP in %s mode (its driver does not offer "
+		 "it: xdp-features 0x%llx); use mode: %s", w->target_text, mode_name(w->t.xdp_mode),
+		 (unsigned long long)q.feature_flags,
+		 w->t.xdp_mode == XDP_MODE_NATIVE ? "generic (or auto)" : "native, generic or auto");
+	return -EOPNOTSUPP;
+}
+
+static int xdp_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx,
 			 char *why, size_t whylen)
 {
+	static const char *const modes[] = { "native", "generic", "offload" };
 	uint32_t ids[3];
 	int err = xdp_prog_ids(w, ids);
 
@@ -79,15 +118,18 @@ static int xdp_preflight(const struct cnf_instance *w, const uint32_t *own, size
 		return err;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
-		if (!ids[i] || own_has(own, n_own, ids[i]))
+		char hook[IF_NAMESIZE + CNF_DESC_MAX + 64];
+		uint32_t id = ids[i];
+
+		/* Offload sits beside native or generic, not in their place. */
+		if ((i == 2) != (w->t.xdp_mode == XDP_MODE_OFFLOAD))
 			continue;
-		snprintf(why, whylen,
-			 "interface %s already has XDP program id %u (%s mode) that cnf-apply "
-			 "does not own; refusing to replace it",
-			 w->target_text, ids[i], i == 0 ? "native" : i == 1 ? "generic" : "offload");
-		return -EBUSY;
+		snprintf(hook, sizeof(hook), "XDP on interface %s (%s mode)", w->target_text, modes[i]);
+		err = preflight_exclusive(w, ctx, &id, 1, hook, why, whylen);
+		if (err < 0)
+			return err;
 	}
-	return 0;
+	return xdp_mode_check(w, why, whylen);
 }
 
 static int xdp_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
@@ -178,6 +220,7 @@ const struct hook_ops hook_xdp_ops = {
 	.network = true,
 	.prepare = xdp_prepare,
 	.describe = xdp_describe,
+	.slot = xdp_slot,
 	.preflight = xdp_preflight,
 	.attach = xdp_attach,
 	.update = xdp_update,

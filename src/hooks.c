@@ -142,3 +142,162 @@ int foreign_add(struct foreign_prog **arr, size_t *n, uint32_t prog_id, uint32_t
 		memcpy(p->prog_name, info.name, sizeof(p->prog_name) - 1);
 	return 0;
 }
+
+enum hook_slot_kind hook_slot(const struct cnf_target *t, char *buf, size_t len)
+{
+	const struct hook_ops *ops = t->tc_fallback ? &hook_tc_ops : hook_ops_get(t->kind);
+
+	if (!ops || !ops->slot)
+		return HOOK_SLOT_NONE;
+	return ops->slot(t, buf, len);
+}
+
+/* ---- preflight: who holds a hook ---- */
+
+const struct hook_holder *preflight_holders(const struct preflight_ctx *ctx, uint32_t prog_id,
+					   size_t *ret_n)
+{
+	size_t lo = 0, hi = ctx->count, n = 0;
+
+	/* The first holder of prog_id: one program may run for several
+	 * instances (they share it), on several hooks. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ctx->holders[mid].prog_id < prog_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + n < ctx->count && ctx->holders[lo + n].prog_id == prog_id)
+		n++;
+	*ret_n = n;
+	return n ? &ctx->holders[lo] : NULL;
+}
+
+bool preflight_on_hook(const struct hook_holder *h, const struct cnf_instance *w)
+{
+	const struct cnf_record *rec;
+
+	if (h->want) {
+		char a[CNF_DESC_MAX], b[CNF_DESC_MAX];
+
+		hook_slot(&h->want->t, a, sizeof(a));
+		hook_slot(&w->t, b, sizeof(b));
+		return streq(a, b);
+	}
+	if (!h->have || !h->have->has_record)
+		return false;
+	rec = &h->have->rec;
+	return rec->hook == (uint32_t)w->t.kind && rec->ifindex == w->t.ifindex &&
+	       rec->attach_type == w->t.attach_type &&
+	       (!rec->netns_ino || !w->t.netns_ino || rec->netns_ino == w->t.netns_ino) &&
+	       (w->t.kind != HOOK_TC || (rec->tc_priority == w->t.tc_priority &&
+					 rec->tc_handle == w->t.tc_handle));
+}
+
+static bool holder_is(const struct hook_holder *h, const struct cnf_instance *w)
+{
+	return h->have && streq(h->manifest, w->manifest->name) && streq(h->have->key, w->key);
+}
+
+static void prog_name_of(uint32_t prog_id, char name[BPF_OBJ_NAME_LEN])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(prog_id);
+
+	name[0] = '\0';
+	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &info, &len) == 0)
+		memcpy(name, info.name, BPF_OBJ_NAME_LEN - 1);
+	name[BPF_OBJ_NAME_LEN - 1] = '\0';
+}
+
+void preflight_describe_holder(const struct hook_holder *h, uint32_t prog_id, char *buf,
+			       size_t len)
+{
+	char name[BPF_OBJ_NAME_LEN];
+
+	if (h && h->want) {
+		snprintf(buf, len, "attachment '%s' of manifest '%s' (%s:%d, program id %u)",
+			 h->want->att->name, h->manifest, h->want->manifest->path,
+			 manifest_attachment_line(h->want->manifest, h->want->att_idx, NULL), prog_id);
+		return;
+	}
+	if (h && h->have) {
+		snprintf(buf, len, "attachment '%.*s' of manifest '%s' (program id %u)",
+			 (int)strcspn(h->have->key, "/"), h->have->key, h->manifest, prog_id);
+		return;
+	}
+	prog_name_of(prog_id, name);
+	snprintf(buf, len, "program id %u (%s) of another tool, which cnf-apply does not own",
+		 prog_id, name[0] ? name : "no name");
+}
+
+/* Who keeps `id` on w's hook: NULL when the hook is free for w (the
+ * program is w's own, or an instance this run removes first). *ret_who
+ * describes the holder. */
+static bool held_by_other(const struct cnf_instance *w, const struct preflight_ctx *ctx,
+			  uint32_t id, char *who, size_t wholen)
+{
+	size_t k;
+	const struct hook_holder *hs = preflight_holders(ctx, id, &k);
+	bool free_here = false, left_out = false;
+
+	for (size_t j = 0; j < k; j++) {
+		const struct hook_holder *h = &hs[j];
+
+		if (!h->have && !h->want) {
+			left_out = true; /* where it is, the run does not know */
+			continue;
+		}
+		if (!holder_is(h, w) && !preflight_on_hook(h, w))
+			continue;
+		if (holder_is(h, w) || h->leaving) {
+			free_here = true;
+			continue;
+		}
+		preflight_describe_holder(h, id, who, wholen);
+		return true;
+	}
+	if (free_here)
+		return false;
+	if (left_out) {
+		snprintf(who, wholen, "program id %u, which cnf-apply runs for an attachment this "
+			 "run leaves out (--target)", id);
+		return true;
+	}
+	if (!k) {
+		preflight_describe_holder(NULL, id, who, wholen);
+		return true;
+	}
+	/* The tool runs this program elsewhere, but no record puts it here. */
+	snprintf(who, wholen, "program id %u, which cnf-apply runs for attachment '%.*s' of "
+		 "manifest '%s' but did not attach here", id,
+		 (int)strcspn(hs[0].have ? hs[0].have->key : "?", "/"),
+		 hs[0].have ? hs[0].have->key : "?", hs[0].manifest);
+	return true;
+}
+
+int preflight_exclusive(const struct cnf_instance *w, const struct preflight_ctx *ctx,
+			const uint32_t *ids, size_t n, const char *hook, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < n; i++) {
+		char who[320];
+
+		if (!ids[i] || !held_by_other(w, ctx, ids[i], who, sizeof(who)))
+			continue;
+		snprintf(why, whylen, "%s holds one program and already runs %s; refusing to "
+			 "replace it", hook, who);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int hook_net_where(const struct cnf_target *t, char *buf, size_t len)
+{
+	if (t->netns_ino)
+		return snprintf(buf, len, "netns=%llu if=%s", (unsigned long long)t->netns_ino,
+				t->ifname);
+	return snprintf(buf, len, "netns=%s if=%s", t->netns ? t->netns : "-", t->ifname);
+}

@@ -273,6 +273,44 @@ static bool probe_btf_prog(const struct btf *vmlinux, const char *func,
 	return true;
 }
 
+/* A test load against `func`, once per process: 0, or the kernel's
+ * -errno (-ENOENT without BTF or without the function). */
+static int btf_prog_errno(const char *func, enum bpf_prog_type type, enum bpf_attach_type eat)
+{
+	const struct btf *vmlinux = probe_vmlinux_btf();
+	int id, fd;
+
+	if (!vmlinux)
+		return -ENOENT;
+	id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
+	if (id <= 0)
+		return -ENOENT;
+	fd = prog_load(type, eat, id, 0);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int probe_trampoline_errno(void)
+{
+	static int cached = 1;
+
+	if (cached == 1)
+		cached = btf_prog_errno("bpf_fentry_test1", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY);
+	return cached;
+}
+
+int probe_bpf_lsm_errno(void)
+{
+	static int cached = 1;
+
+	if (cached == 1)
+		cached = !probe_bpf_lsm_active() ? -ENOPKG :
+			 btf_prog_errno("bpf_lsm_file_open", BPF_PROG_TYPE_LSM, BPF_LSM_MAC);
+	return cached;
+}
+
 /* XDP link in native mode on lo. Loopback has no native XDP, so nothing
  * gets attached: EOPNOTSUPP ("driver does not support XDP in native
  * mode"), or EEXIST/EBUSY when lo carries a generic program, all say the

@@ -230,6 +230,44 @@ static bool pending_ok(const struct run *r)
 }
 
 /* Expands one attachment over its targets. */
+/* validate: the targets an attachment names literally (interfaces by
+ * name, a cgroup), without the kernel, so that the conflicts visible in
+ * the manifests alone (one interface twice) are found there too. */
+static int add_literal_targets(struct run *r, size_t *cap, const struct cnf_manifest *m,
+			       size_t idx, struct cnf_target *t, struct bpf_program *prog)
+{
+	static const uint8_t no_hash[CNF_HASH_LEN];
+	const struct cnf_attachment *a = &m->attachments[idx];
+	const struct hook_ops *ops = ops_for_target(t);
+	size_t npat = a->interface ? 1 : a->interfaces_count, first = r->want_count;
+	int err = 0;
+
+	if (t->kind == HOOK_CGROUP) {
+		t->cgroup_path = a->cgroup[0] == '/' ? xstrdup(a->cgroup) :
+				 strprintf("%s/%s", cgroup2_root(), a->cgroup);
+		return t->cgroup_path ? add_instance(r, cap, m, idx, t, "cgroup", t->cgroup_path,
+						     prog, no_hash) : -ENOMEM;
+	}
+	if (!ops->network)
+		return 0;
+	t->netns = a->netns;
+	for (size_t p = 0; p < npat && err >= 0; p++) {
+		const char *pat = a->interface ? a->interface : a->interfaces[p];
+		char text[CNF_DESC_MAX];
+		bool dup = false;
+
+		if (is_glob(pat) || strlen(pat) >= sizeof(t->ifname))
+			continue;
+		snprintf(t->ifname, sizeof(t->ifname), "%s", pat);
+		snprintf(text, sizeof(text), "%s%s%s", pat, a->netns ? "@" : "", a->netns ? a->netns : "");
+		for (size_t k = first; k < r->want_count; k++)
+			dup |= streq(r->want[k].target_text, text);
+		if (!dup)
+			err = add_instance(r, cap, m, idx, t, text, text, prog, no_hash);
+	}
+	return err;
+}
+
 static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manifest *m, size_t idx)
 {
 	const struct cnf_attachment *a = &m->attachments[idx];
@@ -292,7 +330,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		bpf_program__set_expected_attach_type(prog, t.attach_type);
 	}
 	if (r->mode == RUN_VALIDATE)
-		return 0;
+		return add_literal_targets(r, cap, m, idx, &t, prog);
 	prog_identity(a, e, prog, prog_hash);
 	if (kind == HOOK_TCX && !probe_tcx()) {
 		t.tc_fallback = true;
@@ -477,7 +515,9 @@ static int resolve_all(struct run *r)
 			if (resolve_attachment(r, &cap, m, j) < 0)
 				ret = -EINVAL;
 	}
-	if (ret < 0 || r->mode == RUN_VALIDATE)
+	if (r->mode == RUN_VALIDATE)
+		return ret < 0 ? ret : run_conflicts(r->want, r->want_count);
+	if (ret < 0)
 		return ret;
 	/* Anchors must be attached to the same target. */
 	for (size_t i = 0; i < r->want_count; i++) {
@@ -1210,6 +1250,8 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 		bool all = (mode == RUN_DESTROY && cli->all) || r->set->from_dirs ||
 			   mode == RUN_STATUS;
 		const char **only = NULL;
+
+		r->state_partial = !all;
 
 		paths_resolve(r);
 		if (mode != RUN_DESTROY) {

@@ -188,6 +188,30 @@ struct hook_caps {
 	bool shared_prog;
 };
 
+/* How many programs a hook holds at once: none of interest (tracing
+ * hooks: no conflict is checked), one (XDP, a tc priority and handle,
+ * a netfilter priority, the flow dissector) or several, each program
+ * once (tcx, netkit, cgroup, sk_lookup). */
+enum hook_slot_kind { HOOK_SLOT_NONE, HOOK_SLOT_ONE, HOOK_SLOT_MANY };
+
+/* The slot of a target (its family's row), HOOK_SLOT_NONE for families
+ * without: a canonical text naming the hook's place (namespace,
+ * interface, direction, ...), equal for targets that share it. */
+enum hook_slot_kind hook_slot(const struct cnf_target *t, char *buf, size_t len);
+
+/* Two desired instances that cannot both be attached: they claim a hook
+ * that holds one program, put one program twice on a hook, or both claim
+ * its first (last) place. Indexes into the desired instances, a < b. */
+struct plan_conflict {
+	size_t a, b;
+	const char *what;             /* "holds one program", ... */
+	char slot[CNF_DESC_MAX];      /* the hook, for people */
+};
+/* Part of the planner, pure: the conflicts among `want` (target_missing
+ * ones left out), at most one per pair of instances, in `want` order.
+ * Returns how many were found; *ret (free()d by the caller) holds them. */
+size_t plan_conflicts(const struct cnf_instance *want, size_t n, struct plan_conflict **ret);
+
 const char *action_kind_name(enum action_kind k);
 const char *strategy_name(enum strategy s);
 const char *hook_kind_name(enum hook_kind k);

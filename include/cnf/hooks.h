@@ -40,6 +40,23 @@ struct foreign_prog {
 	char prog_name[16];
 };
 
+/* A program pinned under the state root, as a preflight sees it: who
+ * runs it, and whether this run removes that instance first. */
+struct hook_holder {
+	uint32_t prog_id;
+	const char *manifest;
+	const struct cnf_observed *have;
+	const struct cnf_instance *want;  /* desired by this run, if so */
+	bool leaving;                     /* deleted or replaced by this run */
+};
+
+struct preflight_ctx {
+	/* Every program pinned under the state root (every manifest's),
+	 * sorted by prog_id. */
+	const struct hook_holder *holders;
+	size_t count;
+};
+
 struct hook_ops {
 	enum hook_kind kind;
 	struct hook_caps caps;
@@ -58,9 +75,22 @@ struct hook_ops {
 		       struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen);
 	/* Appends the canonical hook parameters (the hook identity). */
 	void (*describe)(const struct cnf_target *t, char *buf, size_t len);
-	/* Refuses to attach over a program the tool does not own: `own` are
-	 * the (sorted) ids of every program pinned under the state root. */
-	int (*preflight)(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+	/* The hook's place and how many programs it holds (see enum
+	 * hook_slot_kind): what plan_conflicts() compares between desired
+	 * instances. NULL: HOOK_SLOT_NONE. */
+	enum hook_slot_kind (*slot)(const struct cnf_target *t, char *buf, size_t len);
+	/* Kernel support for the family, checked before anything of it is
+	 * loaded: 0, or a negative errno with the true reason in `why`. */
+	int (*supported)(char *why, size_t whylen);
+	/* Does the loaded program fit the hook (expected attach type, load
+	 * flags)? Run after the load, by plan and apply alike. */
+	int (*fit)(const struct cnf_instance *w, struct bpf_program *prog, char *why,
+		   size_t whylen);
+	/* Everything the kernel would refuse at attach time that can be read
+	 * without attaching: occupancy of a hook that holds one program,
+	 * device capability, ordering claims of other manifests. Run by plan
+	 * and apply alike (the caller entered the target's netns). */
+	int (*preflight)(const struct cnf_instance *w, const struct preflight_ctx *ctx,
 			 char *why, size_t whylen);
 	/* Attaches; returns a link fd to pin (or, without links, the program
 	 * fd duplicated for pinning), negative errno on failure. */
@@ -85,6 +115,27 @@ struct hook_ops {
 };
 
 const struct hook_ops *hook_ops_get(enum hook_kind kind);
+/* The holders of `prog_id` (several when instances share a program):
+ * *ret_n of them from the one returned (NULL, 0: not the tool's). */
+const struct hook_holder *preflight_holders(const struct preflight_ctx *ctx, uint32_t prog_id,
+					   size_t *ret_n);
+/* Is h's instance on w's hook (the same slot)? */
+bool preflight_on_hook(const struct hook_holder *h, const struct cnf_instance *w);
+/* Hooks that hold one program: refuses when one of `ids` (0s skipped) is
+ * kept on w's hook by anything but `w` itself or an instance this run
+ * removes first. `hook` names the hook for people ("XDP on eth0").
+ * -EBUSY with a reason naming the holder: manifest and attachment
+ * (file:line when this run read it), or another tool's program id and
+ * name. */
+int preflight_exclusive(const struct cnf_instance *w, const struct preflight_ctx *ctx,
+			const uint32_t *ids, size_t n, const char *hook, char *why, size_t whylen);
+/* Who holds `prog_id` (h: one of its holders, NULL: another tool's), for
+ * a message. */
+void preflight_describe_holder(const struct hook_holder *h, uint32_t prog_id, char *buf,
+			       size_t len);
+/* The place of a network target in a slot text: its namespace (inode,
+ * or the manifest's path when not resolved) and interface name. */
+int hook_net_where(const struct cnf_target *t, char *buf, size_t len);
 const struct hook_caps *hook_caps_get(enum hook_kind kind);
 
 extern const struct hook_ops hook_xdp_ops;
@@ -148,6 +199,14 @@ int hook_kallsyms_has(const char *name);
 int hook_filter_functions(char *const *pats, size_t npats, char ***ret, size_t *ret_count,
 			  const char **ret_unmatched);
 void hook_strv_free(char **v, size_t n);
+/* kprobe, kretprobe, uprobe, uretprobe (perf event links): the loaded
+ * program must be a plain one, not one libbpf loaded for a multi link
+ * (a USDT program on a kernel with uprobe_multi, kprobe.multi). */
+int hook_fit_single_probe(const struct cnf_instance *w, struct bpf_program *prog, char *why,
+			  size_t whylen);
+/* A test load's -errno as the reason a family cannot work here
+ * (`what`: "fentry", "LSM"): 0 when err is 0, else -EOPNOTSUPP. */
+int hook_support_reason(int err, const char *family, const char *what, char *why, size_t whylen);
 /* Does vmlinux BTF have a type `name` of `kind` (BTF_KIND_FUNC, ...)? 1, 0,
  * or -ENOENT without BTF. A fact of the kernel, found without loading. */
 int hook_kernel_has(int kind, const char *name);
@@ -212,4 +271,10 @@ int mprog_query(const struct cnf_instance *w, uint32_t *prog_ids, uint32_t *link
 int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args);
 int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 		  struct foreign_prog **ret, size_t *ret_count);
+/* The hook as a slot of several programs (tcx_ingress, netkit_peer, ...). */
+enum hook_slot_kind mprog_slot(const struct cnf_target *t, char *buf, size_t len);
+/* order first/last: refuses when a link of another manifest that stays
+ * claims the same end of the hook. */
+int mprog_preflight(const struct cnf_instance *w, const struct preflight_ctx *ctx, char *why,
+		    size_t whylen);
 /* mprog end */

@@ -108,5 +108,10 @@ int probe_netkit_support(void);
  * and its verdict does not depend on who runs it. */
 void probe_without_kernel(void);
 bool probe_bpf_lsm_active(void);
+/* Test loads of an fentry / an LSM program, once per process: 0, or the
+ * kernel's -errno (-ENOENT: no BTF; LSM: -ENOPKG when bpf is not an
+ * active LSM). */
+int probe_trampoline_errno(void);
+int probe_bpf_lsm_errno(void);
 /* vmlinux BTF, parsed once per process (NULL without it). */
 const struct btf *probe_vmlinux_btf(void);

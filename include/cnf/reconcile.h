@@ -45,6 +45,7 @@ struct run {
 	struct cnf_manifest_set *set;
 	struct obj_cache objs;
 	struct state st;
+	bool state_partial;        /* st holds only the named manifests */
 	struct live_links live;
 	bool have_live;
 	struct cnf_instance *want;
@@ -130,6 +131,16 @@ int run_record_sources(struct run *r);
 
 /* Builds r->plan from r->want and r->st. */
 int run_plan(struct run *r);
+
+/* Everything apply checks before it touches a hook (src/preflight.c),
+ * run by plan and apply alike: conflicts among the desired instances,
+ * the families' kernel support, the loads (verifier; `dry`: nothing
+ * pinned), the programs' fit, and each changed hook as the kernel has it.
+ * Logs every refusal, subject first; negative errno if any. */
+int run_preflight(struct run *r, bool dry);
+/* Conflicts among desired instances (plan_conflicts()), logged; -EBUSY
+ * if any. validate runs it on the targets named literally. */
+int run_conflicts(const struct cnf_instance *want, size_t n);
 
 /* The revision the plan read for w's tcx hook, NULL when it read none. */
 struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w);
