@@ -423,6 +423,38 @@ cnf_strace() {
 	return 0
 }
 
+# cnf_paused POINT CMD [ARGS...]: `cnf-apply --json $CNF_ARGS`, paused at
+# POINT (CNF_APPLY_TEST_PAUSE: plan, checked, attach=NAME) while CMD runs,
+# then let go on. Sets RC, OUT, ERR; fails the test when the run never
+# reached POINT or CMD failed.
+cnf_paused() {
+	local point=$1 cpid rc=0
+	shift
+
+	rm -f "$T/pause" "$T/paused"
+	mkfifo "$T/pause" || { _fail "mkfifo"; return 1; }
+	echo "\$ CNF_APPLY_TEST_PAUSE=$point:FIFO cnf-apply --json $CNF_ARGS   (meanwhile: $*)"
+	# shellcheck disable=SC2086
+	CNF_APPLY_TEST_PAUSE="$point:$T/pause" \
+		"$CNF" --bpffs "$T/bpffs" --json $CNF_ARGS >"$T/stdout" 2>"$T/stderr" &
+	cpid=$!
+	track_pid "$cpid"
+	# Opening the FIFO waits for the tool to reach the point; closing it
+	# (the end of this shell) lets the tool go on.
+	timeout 60 bash -c 'exec 3>"$1"; echo paused >"$2"; shift 2; "$@"' _ \
+		"$T/pause" "$T/paused" "$@" || rc=$?
+	wait "$cpid"
+	RC=$?
+	OUT=$(cat "$T/stdout")
+	ERR=$(cat "$T/stderr")
+	echo "  -> exit $RC"
+	[ -n "$ERR" ] && { echo "  stderr:"; _show "$ERR"; }
+	[ -e "$T/paused" ] || { _fail "the run never reached $point"; return 1; }
+	rm -f "$T/paused"
+	[ "$rc" -eq 0 ] || { _fail "$* (exit $rc)"; return 1; }
+	return 0
+}
+
 # bpf_calls CMD [PROG_NAME]: the strace lines of bpf(CMD, ...) from the last
 # cnf_strace, optionally only those naming PROG_NAME. Iterator links count
 # too: the tool pins its link iterator when it first changes something, so

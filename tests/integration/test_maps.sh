@@ -278,13 +278,15 @@ test_recreate_rollback() {
 	veth_add m0 m0p
 	veth_add m1 m1p
 	use v1
-	# A first run that fails leaves no map pinned either.
+	# A first run that fails leaves no map pinned either: once the run
+	# is checked, another tool takes m1's XDP hook.
 	write_m recreate "  - name: off
     program: o/xdp_maps
     hook: xdp
-    interface: m1
-    mode: offload"
-	cnf_json apply "$W/m.yaml"
+    interface: m1"
+	CNF_ARGS="apply $W/m.yaml" cnf_paused checked \
+		ip link set dev m1 xdpgeneric obj "$W/objs/foreign.bpf.o" sec xdp || return
+	ip link set dev m1 xdpgeneric off
 	assert_rc 1 "a first apply with a failing attach"
 	assert_contains "$ERR" "rolled back" "the first run was rolled back"
 	assert_not_exists "$MAPS/shared/counts" "the map created by the failed run is not pinned"
@@ -299,14 +301,16 @@ test_recreate_rollback() {
 	bpftool map update pinned "$MAPS/shared/counts" key $(u32_key 1) value $(u64_val 42)
 
 	# The new version passes every check, but a second attachment fails
-	# in the kernel (veth has no XDP offload) after fw was updated.
+	# in the kernel (another tool took m1's XDP hook once the run was
+	# checked) after fw was updated.
 	use big
 	write_m recreate "  - name: off
     program: o/xdp_maps
     hook: xdp
-    interface: m1
-    mode: offload"
-	cnf_json apply "$W/m.yaml"
+    interface: m1"
+	CNF_ARGS="apply $W/m.yaml" cnf_paused checked \
+		ip link set dev m1 xdpgeneric obj "$W/objs/foreign.bpf.o" sec xdp || return
+	ip link set dev m1 xdpgeneric off
 	assert_rc 1 "apply with a failing attach"
 	assert_contains "$ERR" "rolled back" "the error says the run was rolled back"
 	assert_not_contains "$ERR" "could not" "nothing failed to roll back"

@@ -138,15 +138,17 @@ test_rollback() {
 	assert_rc 0 "apply v1" || return
 	v1view=$(hooks_view)
 
-	# Everything in v2 passes the checks; the last attachment fails in
-	# the kernel (veth has no XDP offload), after the others were made.
+	# Everything in v2 passes the checks; then, once checked, another
+	# tool takes x1's XDP hook: the last attachment fails in the kernel,
+	# after the others were made.
 	cp "$W/objs/xdp_v2.bpf.o" "$W/objs/xdp.bpf.o"
 	write_v2 "  - name: off
     program: x/xdp_main
     hook: xdp
-    interface: x1
-    mode: offload"
-	cnf_json apply "$W/m.yaml"
+    interface: x1"
+	CNF_ARGS="apply $W/m.yaml" cnf_paused checked \
+		ip link set dev x1 xdpgeneric obj "$W/objs/foreign.bpf.o" sec xdp || return
+	ip link set dev x1 xdpgeneric off
 	assert_rc 1 "apply v2 with a failing attach"
 	assert_contains "$ERR" "rolled back" "the error says the run was rolled back"
 	assert_not_contains "$ERR" "could not" "nothing failed to roll back"
