@@ -480,3 +480,21 @@ void plan_free(struct cnf_plan *p)
 	free(p->actions);
 	memset(p, 0, sizeof(*p));
 }
+
+bool plan_target_names(const char *target, const char *manifest, const char *att)
+{
+	size_t n = strlen(manifest);
+
+	if (strncmp(target, manifest, n) != 0)
+		return false;
+	if (!target[n])
+		return true;
+	return target[n] == '/' && att && streq(target + n + 1, att);
+}
+
+bool plan_target_within(const char *target, const char *manifest)
+{
+	size_t n = strlen(manifest);
+
+	return !strncmp(target, manifest, n) && (!target[n] || target[n] == '/');
+}

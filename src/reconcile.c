@@ -927,32 +927,14 @@ size_t run_own_progs(const struct run *r, uint32_t **ret)
 
 /* ---- targets (--target MANIFEST[/ATTACHMENT]) ---- */
 
-/* Whether `target` names manifest `manifest` (att NULL), or its
- * attachment `att`. */
-static bool target_names(const char *target, const char *manifest, const char *att)
-{
-	size_t n = strlen(manifest);
-
-	if (strncmp(target, manifest, n) != 0)
-		return false;
-	if (!target[n])
-		return true;
-	return target[n] == '/' && att && streq(target + n + 1, att);
-}
-
 bool run_targeted(const struct cli *cli, const char *manifest, const char *att)
 {
 	if (!cli->targets_count)
 		return true;
-	for (size_t i = 0; i < cli->targets_count; i++) {
-		const char *t = cli->targets[i];
-		size_t n = strlen(manifest);
-
-		/* A manifest is targeted by any target within it. */
-		if (!att ? !strncmp(t, manifest, n) && (!t[n] || t[n] == '/')
-			 : target_names(t, manifest, att))
+	for (size_t i = 0; i < cli->targets_count; i++)
+		if (att ? plan_target_names(cli->targets[i], manifest, att)
+			: plan_target_within(cli->targets[i], manifest))
 			return true;
-	}
 	return false;
 }
 
@@ -1004,16 +986,16 @@ static int targets_check(struct run *r)
 		for (size_t j = 0; j < r->set->count && !known; j++) {
 			const struct cnf_manifest *m = r->set->manifests[j];
 
-			known = target_names(t, m->name, NULL);
+			known = plan_target_names(t, m->name, NULL);
 			for (size_t k = 0; k < m->attachments_count && !known; k++)
-				known = target_names(t, m->name, m->attachments[k].name);
+				known = plan_target_names(t, m->name, m->attachments[k].name);
 		}
 		for (size_t j = 0; j < r->st.count && !known; j++) {
 			const struct cnf_observed *o = &r->st.obs[j];
 			char att[CNF_KEY_MAX];
 
 			known = run_in_scope(r, o->manifest) &&
-				target_names(t, o->manifest, have_attachment(o, att, sizeof(att)));
+				plan_target_names(t, o->manifest, have_attachment(o, att, sizeof(att)));
 		}
 		if (!known) {
 			size_t mlen = strcspn(t, "/");

@@ -272,6 +272,12 @@ struct plan_path {
  * directories, or one of its files). NULL: nowhere recorded (a state root
  * of an older version): pruned when every PATH is a directory, as then. */
 bool plan_prunes(const struct plan_path *paths, size_t n, const char *file);
+
+/* --target MANIFEST[/ATTACHMENT]: whether `target` names the manifest's
+ * attachment `att` (att NULL: the manifest as a whole: only a target
+ * MANIFEST does), and whether it is one within the manifest. */
+bool plan_target_names(const char *target, const char *manifest, const char *att);
+bool plan_target_within(const char *target, const char *manifest);
 /* Part of plan_build(): sets reuse_prog_id of the creates that can run a
  * program an in-sync instance already runs. */
 void plan_share_programs(const struct plan_input *in, struct cnf_plan *p);

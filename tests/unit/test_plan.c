@@ -396,6 +396,22 @@ TEST(test_prunes_within_source)
 	CHECK(!plan_prunes(NULL, 0, NULL));
 }
 
+TEST(test_targets)
+{
+	CHECK(plan_target_names("edge", "edge", NULL));
+	CHECK(plan_target_names("edge", "edge", "fw"));
+	CHECK(plan_target_names("edge/fw", "edge", "fw"));
+	CHECK(!plan_target_names("edge/fw", "edge", "fw2"));
+	CHECK(!plan_target_names("edge/fw", "edge", NULL));
+	CHECK(!plan_target_names("edge2", "edge", NULL));
+	CHECK(!plan_target_names("edge2/fw", "edge", "fw"));
+	CHECK(!plan_target_names("edg", "edge", NULL));
+	CHECK(plan_target_within("edge/fw", "edge"));
+	CHECK(plan_target_within("edge", "edge"));
+	CHECK(!plan_target_within("edge2/fw", "edge"));
+	CHECK(!plan_target_within("edg/fw", "edge"));
+}
+
 TEST(test_single_prog_hook_deleted_before_create)
 {
 	struct cnf_instance w;
@@ -666,7 +682,7 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_detached_link_is_not_a_gone_target, test_delete_reasons,
 	  test_drift_prog_replaced_updates, test_pin_without_record_replaces,
 	  test_removed_attachment_deletes_in_scope_only, test_pruned_manifest_deletes_only_it,
-	  test_prunes_within_source, test_single_prog_hook_deleted_before_create,
+	  test_prunes_within_source, test_targets, test_single_prog_hook_deleted_before_create,
 	  test_anchor_created_first, test_anchor_per_target, test_duplicate_keys_rejected,
 	  test_scales_linearly_enough, test_create_shares_running_program,
 	  test_create_shares_only_what_fits,
