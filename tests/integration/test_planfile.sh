@@ -36,13 +36,13 @@ EOF2
 	} >"$file"
 }
 
-# snap: the hooks of the test's namespace (bpftool net: XDP, tcx, tc,
-# with program and link ids) and every pin under its state root, the
-# oracle of "nothing changed", scoped to this test (programs other runs
-# load on the host meanwhile do not count).
+# snap: the interface hooks of the test's namespace (bpftool net: XDP,
+# tcx, tc, with program and link ids) and every pin under its state root,
+# the oracle of "nothing changed", scoped to this test (programs and
+# links other runs make on the host meanwhile do not count).
 snap() {
 	echo "## net"
-	net_json | jq -S -c .
+	net_json | jq -S -c '.[0] | {xdp, tc}'
 	echo "## pins"
 	(cd "$T/bpffs" && find . | sort)
 }
