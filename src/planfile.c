@@ -283,21 +283,24 @@ static json_object *member(json_object *o, const char *key, json_type type)
 
 int planfile_load(const char *path, struct cli *cli, bool *ret_destroy, json_object **ret)
 {
-	json_object *doc = json_object_from_file(path);
-	json_object *fmt, *verb, *bpffs, *all, *paths, *targets;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	json_object *doc, *fmt, *verb, *bpffs, *all, *paths, *targets;
 	size_t npaths = 0, ntargets = 0;
 	bool ok_paths, ok_targets;
 	char **pv, **tv;
 
 	*ret = NULL;
+	if (fd < 0) {
+		log_error("plan file '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	doc = json_object_from_fd(fd);
 	if (!doc) {
-		struct stat st;
+		const char *why = json_util_get_last_err();
 
-		if (stat(path, &st) < 0)
-			log_error("plan file '%s': %s", path, strerror(errno));
-		else
-			log_error("plan file '%s': not a plan file (not JSON: %s)", path,
-				  json_util_get_last_err() ? json_util_get_last_err() : "unreadable");
+		/* json-c's message ends with a newline. */
+		log_error("plan file '%s': not a plan file (not JSON: %.*s)", path,
+			  why ? (int)strcspn(why, "\n") : 10, why ? why : "unreadable");
 		return -EINVAL;
 	}
 	fmt = member(doc, "format", json_type_string);
