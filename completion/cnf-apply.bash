@@ -19,11 +19,11 @@ _cnf_apply_opts() {
 	local verb=$1 opts="--bpffs --json --no-iter -v --verbose -h --help -V --version"
 
 	case $verb in
-	'') opts+=" --dry-run --detailed-exitcode --all --target --out --plan --destroy --wait --no-wait"
+	'') opts+=" --dry-run --detailed-exitcode --all --target --out --plan --destroy --metrics --wait --no-wait"
 	    opts+=" --interval --settle" ;;
 	plan) opts+=" --dry-run --out --destroy --all --target --wait --no-wait" ;;
 	apply) opts+=" --dry-run --detailed-exitcode --plan --target --wait --no-wait" ;;
-	status) opts+=" --target --wait --no-wait" ;;
+	status) opts+=" --metrics --target --wait --no-wait" ;;
 	destroy) opts+=" --detailed-exitcode --all --target --wait --no-wait" ;;
 	watch) opts+=" --wait --no-wait --interval --settle" ;;
 	esac

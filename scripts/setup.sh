@@ -36,6 +36,8 @@ base_pkgs=(
 	# PID 1 of the boot test) with man-db for its Documentation= checks,
 	# bash-completion's loader, pgrep.
 	ansible-core systemd man-db bash-completion procps
+	# status --metrics is checked with prometheus_client's parser (test_metrics.sh).
+	python3-prometheus-client
 )
 # Packages that must come from bookworm-backports (tcx/netkit APIs).
 bpo_pkgs=(libbpf-dev bpftool iproute2 linux-libc-dev)

@@ -7,6 +7,7 @@
 #include "cnf/hooks.h"
 #include "cnf/log.h"
 #include "cnf/map_pins.h"
+#include "cnf/metrics.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
 #include "cnf/util.h"
@@ -75,6 +76,7 @@ int cmd_status(const struct cli *cli)
 	size_t n_own = 0;
 	bool differ = false;
 	json_object *doc = NULL, *arr = NULL;
+	_cleanup_free_ struct metrics_row *rows = NULL;
 	int err;
 
 	err = run_prepare(&r, cli, RUN_STATUS);
@@ -92,6 +94,8 @@ int cmd_status(const struct cli *cli)
 	}
 	if (err < 0) {
 		run_free(&r);
+		if (cli->metrics)
+			metrics_print_down(stdout);
 		return output_errors(cli);
 	}
 	/* Every program the tool attached, under any manifest. */
@@ -100,6 +104,14 @@ int cmd_status(const struct cli *cli)
 	if (cli->json) {
 		doc = json_object_new_object();
 		arr = json_object_new_array();
+	}
+	if (cli->metrics && r.plan.count) {
+		rows = calloc(r.plan.count, sizeof(*rows));
+		if (!rows) {
+			log_error("status: out of memory");
+			run_free(&r);
+			return output_errors(cli);
+		}
 	}
 	for (size_t i = 0; i < r.plan.count; i++) {
 		const struct cnf_action *a = &r.plan.actions[i];
@@ -130,7 +142,17 @@ int cmd_status(const struct cli *cli)
 				netns_leave(orig);
 			}
 		}
-		if (cli->json) {
+		if (rows) {
+			rows[i] = (struct metrics_row){
+				.manifest = w ? w->manifest->name : a->have->manifest,
+				.attachment = w ? w->att->name : a->have->rec.attachment,
+				.hook = w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
+				.target = w ? w->target_text : a->have->rec.target,
+				.state = st,
+				.created_sec = a->have ? a->have->rec.created_sec : 0,
+				.foreign = nfp,
+			};
+		} else if (cli->json) {
 			json_object *o = output_action_json(a, false);
 			json_object *f = json_object_new_array();
 
@@ -181,6 +203,10 @@ int cmd_status(const struct cli *cli)
 		json_object_object_add(doc, "maps", maps);
 		output_json(doc);
 		json_object_put(doc);
+	} else if (cli->metrics) {
+		/* Every string the rows point to lives in r until run_free(). */
+		metrics_print(stdout, rows, r.plan.count, !differ);
+		fflush(stdout);
 	} else {
 		for (size_t i = 0; i < r.map_drifts_count; i++)
 			printf("%-12s %s/%s  map %s\n             %s\n",

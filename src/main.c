@@ -30,7 +30,7 @@ static const struct verb verbs[] = {
 	{ "apply",    cmd_apply,    "converge live state to the manifests (default)", "[PATH...]",
 	  "--dry-run --detailed-exitcode --plan --target --wait --no-wait" },
 	{ "status",   cmd_status,   "desired vs live for every attachment", "[PATH...]",
-	  "--target --wait --no-wait" },
+	  "--metrics --target --wait --no-wait" },
 	{ "destroy",  cmd_destroy,  "remove everything the named manifests own", "[PATH...]",
 	  "--detailed-exitcode --all --target --wait --no-wait" },
 	{ "validate", cmd_validate, "check manifests and objects; no kernel changes", "[PATH...]",
@@ -53,6 +53,7 @@ static const char *const option_help[] = {
 	"--plan FILE            apply: carry out the plan saved in FILE, or change nothing\n"
 	"                         if what it was computed from changed",
 	"--destroy              plan: what destroy would do",
+	"--metrics              status: Prometheus text exposition instead of the table",
 	"--no-iter              read links with BPF_LINK_GET_NEXT_ID, not the iterator",
 	"--wait SECONDS         wait that long for another run's lock (default 60)",
 	"--no-wait              fail at once if another run holds the lock",
@@ -164,6 +165,10 @@ static int verb_options_check(const struct cli *cli, bool paths)
 		output_fail(cli, "--target goes with plan, apply, status or destroy, not %s", v);
 	else if (cli->plan_destroy && !streq(v, "plan"))
 		output_fail(cli, "--destroy goes with plan only (the destroy verb destroys)");
+	else if (cli->metrics && !streq(v, "status"))
+		output_fail(cli, "--metrics goes with status only");
+	else if (cli->metrics && cli->json)
+		output_fail(cli, "--metrics and --json are two output formats: choose one");
 	else if (cli->out_file && !streq(v, "plan"))
 		output_fail(cli, "--out goes with plan only");
 	else if (cli->plan_file && !streq(v, "apply"))
@@ -191,6 +196,7 @@ enum {
 	OPT_OUT,
 	OPT_PLAN,
 	OPT_DESTROY,
+	OPT_METRICS,
 };
 
 /* A whole number in [min, max], or -1. */
@@ -235,6 +241,7 @@ int main(int argc, char **argv)
 		{ "out",               required_argument, NULL, OPT_OUT },
 		{ "plan",              required_argument, NULL, OPT_PLAN },
 		{ "destroy",           no_argument,       NULL, OPT_DESTROY },
+		{ "metrics",           no_argument,       NULL, OPT_METRICS },
 		{ "verbose",           no_argument,       NULL, 'v' },
 		{ "help",              no_argument,       NULL, 'h' },
 		{ "version",           no_argument,       NULL, 'V' },
@@ -268,6 +275,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DESTROY:
 			cli.plan_destroy = true;
+			break;
+		case OPT_METRICS:
+			cli.metrics = true;
 			break;
 		case OPT_JSON:
 			cli.json = true;

@@ -35,6 +35,7 @@ struct cli {
 	char **targets;
 	size_t targets_count;
 	bool plan_destroy;        /* plan --destroy: what destroy would do */
+	bool metrics;             /* status --metrics: Prometheus text exposition */
 	const char *out_file;     /* plan --out: save the plan there */
 	const char *plan_file;    /* apply --plan: carry out that saved plan */
 	void *plan_doc;           /* its document, once read (json_object) */
