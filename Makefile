@@ -290,7 +290,7 @@ BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CNF_DATADIR    ?= $(PREFIX)/share/cnf-apply
 SYSCONFDIR     ?= /etc
-SYSTEMD_UNITS  := $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.mount))
+SYSTEMD_UNITS  := $(sort $(wildcard systemd/*.service systemd/*.path systemd/*.timer systemd/*.mount))
 
 define install-operator-files
 install -D -m 0644 completion/cnf-apply.bash $(DESTDIR)$(BASHCOMPDIR)/cnf-apply

@@ -11,7 +11,10 @@
 #   /etc/cnf.d under its full sandbox, cnf-apply-bpffs.service must mount
 #   bpffs in the namespace systemd runs in (or be skipped when it is
 #   already mounted), and cnf-apply.path must re-apply when /etc/cnf.d
-#   changes. Checked with bpftool and the tool's --json status.
+#   changes, also when an object in its objs/ subdirectory is rebuilt;
+#   cnf-apply-metrics.service must write status --metrics where
+#   node_exporter reads it. Checked with bpftool, the tool's --json status
+#   and prometheus_client's parser.
 #
 # The host's units, generators and /etc are not used: a stray sysinit
 # target could run tmpfiles and the like against the host's file systems.
@@ -23,7 +26,9 @@ export BUILD
 lib_setup "$@"
 
 SYSTEMD_BIN=/usr/lib/systemd/systemd
-UNITS="cnf-apply.service cnf-apply.path cnf-apply-reload.service cnf-apply-bpffs.service cnf-apply-watch.service"
+UNITS="cnf-apply.service cnf-apply.path cnf-apply-reload.service cnf-apply-bpffs.service cnf-apply-watch.service
+	cnf-apply-metrics.service cnf-apply-metrics.timer"
+PARSE=$ROOT/tests/tools/prom_parse.py
 
 make_install() {       # make_install DESTDIR PREFIX [VAR=VALUE...]
 	local destdir=$1 prefix=$2
@@ -140,6 +145,12 @@ EOF
 		# (rightly) forbids; AddressSanitizer itself still runs.
 		[ "$SDB_ASAN" = 1 ] && printf "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n" \
 			>/run/systemd/system/cnf-apply.service.d/test-asan.conf
+		# The metrics go to /run (private to this boot), not to /var.
+		mkdir -p /run/systemd/system/cnf-apply-metrics.service.d
+		printf "[Service]\nEnvironment=CNF_METRICS_DIR=/run/textfile\n" \
+			>/run/systemd/system/cnf-apply-metrics.service.d/test-dir.conf
+		[ "$SDB_ASAN" = 1 ] && printf "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n" \
+			>/run/systemd/system/cnf-apply-metrics.service.d/test-asan.conf
 		exec env -i container=cnf-apply-test "$SDB_BIN" --unit=cnf-boot.target --show-status=no
 	' >"$W/console.log" 2>&1 &
 	SD_LAUNCHER=$!    # not track_pid: lib.sh would SIGTERM it and wait forever
@@ -207,8 +218,19 @@ tcx_is() {             # tcx_is NAMES: eth0's tcx ingress programs are NAMES
 	[ "$(tcx_names eth0 ingress)" = "$1" ]
 }
 
+tcx_prog_is_not() {    # tcx_prog_is_not ID: eth0's tcx ingress runs one program, not ID
+	local p
+	p=$(tcx_entries eth0 ingress | jq -r 'if length == 1 then .[0].prog_id else empty end')
+	[ -n "$p" ] && [ "$p" != "$1" ]
+}
+
+sd_idle() {            # no re-apply queued or running
+	[ "$(sd_prop cnf-apply-reload.service ActiveState)" != activating ] &&
+		[ "$(sd_prop cnf-apply.service SubState)" = exited ]
+}
+
 test_boot() {
-	local pid link out
+	local pid link out tcx_prog
 
 	veth_add eth0 eth0p || return
 	sd_boot 0 || { sd_stop; return; }
@@ -251,6 +273,46 @@ EOF
 	assert_eq "$(xdp_prog_id eth0)" "$pid" "the XDP program was left alone by the re-apply"
 
 	sd rm /etc/cnf.d/20-count.yaml /etc/cnf.d/tc.bpf.o
+	wait_for 15 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
+
+	# An object rebuilt in objs/ (the README's layout): the path unit
+	# watches that directory too, and the re-apply swaps the program.
+	sd mkdir -p /etc/cnf.d/objs
+	sd cp "$W/objs/tc_v1.bpf.o" /etc/cnf.d/objs/tc.bpf.o
+	sd sh -c 'cat >/etc/cnf.d/20-count.yaml' <<'EOF'
+apiVersion: cnf-apply/v1
+name: count
+objects:
+  - name: tc
+    file: objs/tc.bpf.o
+attachments:
+  - name: count-in
+    program: tc/tc_main
+    hook: tcx
+    interface: eth0
+    direction: ingress
+EOF
+	wait_for 15 tcx_is tc_main || { _fail "the manifest using objs/ was not applied"; sd_log; }
+	tcx_prog=$(tcx_entries eth0 ingress | jq -r '.[0].prog_id')
+	wait_for 5 sd_idle
+	sd cp "$W/objs/tc_v2.bpf.o" /etc/cnf.d/objs/tc.bpf.o
+	wait_for 15 tcx_prog_is_not "$tcx_prog" ||
+		{ _fail "an object rebuilt in /etc/cnf.d/objs was not applied (the path unit missed it)"; sd_log; }
+	out=$(sd /usr/sbin/cnf-apply --json status /etc/cnf.d 2>&1)
+	assert_jq "$out" '.in_sync == true' "status after the object rebuild: in sync"
+
+	# node_exporter's textfile: written by the metrics service.
+	assert_ok "systemctl start cnf-apply-metrics.service" sd systemctl start cnf-apply-metrics.service
+	assert_eq "$(sd_prop cnf-apply-metrics.service Result)" success "the metrics service succeeded"
+	out=$(sd cat /run/textfile/cnf-apply.prom | "$PARSE")
+	assert_jq "$out" 'any(.samples[]; .name == "cnf_apply_attachment" and .labels.manifest == "count"
+		and .labels.attachment == "count-in" and .labels.state == "in-sync" and .value == 1)
+		and any(.samples[]; .name == "cnf_apply_in_sync" and .value == 1)' \
+		"cnf-apply.prom parses and holds count/count-in in sync"
+	assert_eq "$(sd ls /run/textfile)" "cnf-apply.prom" "no temporary file left beside it"
+	assert_ok "the timer starts" sd systemctl start cnf-apply-metrics.timer
+	assert_eq "$(sd_prop cnf-apply-metrics.timer ActiveState)" active "cnf-apply-metrics.timer active"
+	sd rm -r /etc/cnf.d/20-count.yaml /etc/cnf.d/objs
 	wait_for 15 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
 	assert_eq "$(sd_prop cnf-apply.service ActiveState)" active "cnf-apply.service still active after reloads"
 
