@@ -298,16 +298,18 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 				  strerror(-err));
 			return err;
 		}
-		err = state_pin(r->cli->bpffs, m, pin_key, action_prog_fd(r, a));
-		if (err < 0)
-			goto pin_failed;
+		/* The record first: a pin no record names is another tool's. */
 		record_fill(r, w, &res, prev, x->new_rec);
 		if (record) {
 			err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
-			if (err < 0) {
-				state_unpin(r->cli->bpffs, m, pin_key);
+			if (err < 0)
 				goto record_failed;
-			}
+		}
+		err = state_pin(r->cli->bpffs, m, pin_key, action_prog_fd(r, a));
+		if (err < 0) {
+			if (record)
+				state_record_del(r->cli->bpffs, m, w->key);
+			goto pin_failed;
 		}
 	}
 
@@ -359,19 +361,31 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	if (rev)
 		rev->revision++; /* the run's own change */
 	if (!is_tc(ops)) {
+		/* The record before the pin: a pin no record names is another
+		 * tool's, and a run killed in between leaves a record of a
+		 * link that died with it, which the next run makes again. */
+		record_fill(r, w, &res, prev, x->new_rec);
+		if (record) {
+			err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
+			if (err < 0)
+				goto record_failed; /* the fd is closed at the end: the link goes */
+		}
 		err = state_pin(r->cli->bpffs, m, pin_key, fd);
 		if (err < 0)
-			goto pin_failed; /* the fd is closed at the end: the link goes */
+			goto pin_failed; /* the rollback puts the record back */
 	}
 	/* The pin holds it now; a run attaching thousands of links must not
 	 * hold thousands of descriptors. */
 	close(fd);
 	x->new_fd = -1;
-	record_fill(r, w, &res, prev, x->new_rec);
-	if (record) {
-		err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
-		if (err < 0)
-			goto record_failed;
+	if (is_tc(ops)) {
+		/* What the attach obtained. */
+		record_fill(r, w, &res, prev, x->new_rec);
+		if (record) {
+			err = state_record_put(r->cli->bpffs, m, w->key, x->new_rec);
+			if (err < 0)
+				goto record_failed;
+		}
 	}
 	a->link_id = x->new_rec->link_id;
 	a->prog_id = x->new_rec->prog_id;
@@ -410,7 +424,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	/* Keep the running program: rollback swaps it back. One fd per
 	 * program, shared by every link that runs it. */
 	x->old_prog_fd = h->prog_id ? hook_prog_fd(h->prog_id) : -1;
-	new_prog_id = loaded_prog_id(prog_fd_of(r, w));
+	new_prog_id = a->reuse_prog_id ? a->reuse_prog_id : loaded_prog_id(prog_fd_of(r, w));
 	if (!new_prog_id) {
 		err = -errno;
 		log_error("%s: reading the new program's id failed: %s", action_what(a),
@@ -418,12 +432,25 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 		return err;
 	}
 	args_init(r, w, &args);
+	if (is_tc(ops)) {
+		/* The pin holds the program: the new one is pinned before the
+		 * filter runs it, so that a run killed before the record is
+		 * written leaves a filter whose program is the pinned one (the
+		 * tool's), never one nothing names. */
+		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, action_prog_fd(r, a));
+		if (err < 0) {
+			log_error("%s: pinning failed: %s", action_what(a), strerror(-err));
+			return err;
+		}
+	}
 	err = netns_enter(w->t.netns, &orig);
-	if (err < 0)
-		return err;
-	err = ops->update(w, &h->rec, pin, prog_fd_of(r, w), h->prog_id, &args, &res);
-	netns_leave(orig);
+	if (err >= 0) {
+		err = ops->update(w, &h->rec, pin, action_prog_fd(r, a), h->prog_id, &args, &res);
+		netns_leave(orig);
+	}
 	if (err < 0) {
+		if (is_tc(ops) && x->old_prog_fd >= 0)
+			state_pin(r->cli->bpffs, w->manifest->name, w->key, x->old_prog_fd);
 		log_error("%s: in-place update failed: %s", action_what(a), strerror(-err));
 		return err;
 	}
@@ -432,14 +459,6 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	if ((rev = run_hook_rev(r, w)))
 		rev->revision++;
 	res.prog_id = res.prog_id ? res.prog_id : new_prog_id;
-	if (is_tc(ops)) {
-		/* The pin holds the program: pin the new one. */
-		err = state_pin(r->cli->bpffs, w->manifest->name, w->key, prog_fd_of(r, w));
-		if (err < 0) {
-			log_error("%s: pinning failed: %s", action_what(a), strerror(-err));
-			return err;
-		}
-	}
 	record_fill(r, w, &res, &h->rec, &rec);
 	/* Same attachment point: what the first attach obtained stays. */
 	rec.link_id = h->rec.link_id ? h->rec.link_id : h->link_id;
@@ -502,6 +521,12 @@ static int undo_update(struct run *r, struct cnf_action *a, struct xstate *x)
 	if (pin < 0)
 		return pin;
 	args_init(r, w, &args);
+	if (is_tc(ops)) {
+		/* The program pinned before the filter runs it, as above. */
+		err = state_pin(r->cli->bpffs, h->manifest, h->key, x->old_prog_fd);
+		if (err < 0)
+			return err;
+	}
 	err = netns_enter(w->t.netns, &orig);
 	if (err < 0)
 		return err;
@@ -509,11 +534,6 @@ static int undo_update(struct run *r, struct cnf_action *a, struct xstate *x)
 	netns_leave(orig);
 	if (err < 0)
 		return err;
-	if (is_tc(ops)) {
-		err = state_pin(r->cli->bpffs, h->manifest, h->key, x->old_prog_fd);
-		if (err < 0)
-			return err;
-	}
 	return state_record_put(r->cli->bpffs, h->manifest, h->key, &h->rec);
 }
 
@@ -543,12 +563,13 @@ static int undo_break(struct run *r, struct cnf_action *a, struct xstate *x)
 		return err;
 	}
 	rec.link_id = li.id;
-	err = state_pin(r->cli->bpffs, h->manifest, h->key, fd);
-	if (err < 0) {
+	/* The record before the pin, as for every new link. */
+	err = state_record_put(r->cli->bpffs, h->manifest, h->key, &rec);
+	if (err >= 0)
+		err = state_pin(r->cli->bpffs, h->manifest, h->key, fd);
+	if (err < 0)
 		link_detach_common(fd);
-		return err;
-	}
-	return state_record_put(r->cli->bpffs, h->manifest, h->key, &rec);
+	return err;
 }
 
 static int rollback(struct run *r, struct xstate *xs)
@@ -687,14 +708,16 @@ static int phase_c(struct run *r, struct xstate *xs)
 
 			err = remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
 					      true);
+			/* The new record before the new pin takes the name: the
+			 * pin there is then always the link its record names. */
+			if (err >= 0)
+				err = state_record_put(r->cli->bpffs, h->manifest, h->key, x->new_rec);
 			if (err >= 0 && (err = tmp_key(key, sizeof(key), a->want->key)) >= 0) {
 				state_pin_path(from, sizeof(from), r->cli->bpffs, h->manifest, key);
 				state_pin_path(to, sizeof(to), r->cli->bpffs, h->manifest, h->key);
 				if (rename(from, to) < 0)
 					err = -errno;
 			}
-			if (err >= 0)
-				err = state_record_put(r->cli->bpffs, h->manifest, h->key, x->new_rec);
 			if (err < 0)
 				log_error("%s: finishing the replacement failed: %s", action_what(a),
 					  strerror(-err));
