@@ -51,6 +51,8 @@ int run_plan(struct run *r)
 		.sources_count = r->share_count,
 		.manifests = r->set ? (const struct cnf_manifest *const *)r->set->manifests : NULL,
 		.manifests_count = r->set ? r->set->count : 0,
+		.ifname_of = run_ifname_of,
+		.ifname_ctx = r,
 	};
 	int err = plan_build(&in, &r->plan);
 

@@ -14,6 +14,12 @@
 
 static const char *state_of(const struct cnf_action *a)
 {
+	if (a->left_alone)
+		return a->left_alone;
+	if (a->quarantine || (a->have && a->have->foreign_filter))
+		return "foreign";
+	if (a->refused && a->have && a->have->elsewhere)
+		return "elsewhere";
 	switch (a->kind) {
 	case ACT_NOOP:
 		if (a->want && a->want->target_missing)
@@ -173,11 +179,21 @@ int cmd_status(const struct cli *cli)
 			json_object_object_add(o, "foreign", f);
 			json_object_array_add(arr, o);
 		} else {
+			char att[CNF_KEY_MAX];
+			const char *tgt = a->have ? strchr(a->have->key, '/') : NULL;
+
+			/* Without a record the pin's path names it. */
+			if (!w && !a->have->has_record)
+				snprintf(att, sizeof(att), "%.*s", tgt ? (int)(tgt - a->have->key) : 0,
+					 a->have->key);
 			printf("%-12s %s/%s  %s %s", st,
 			       w ? w->manifest->name : a->have->manifest,
-			       w ? w->att->name : a->have->rec.attachment,
-			       w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
-			       w ? w->target_text : a->have->rec.target);
+			       w ? w->att->name : a->have->has_record ? a->have->rec.attachment : att,
+			       w ? w->att->hook : a->have->has_record ?
+			       hook_kind_name((enum hook_kind)a->have->rec.hook) :
+			       a->have->foreign_link_id ? link_type_name(a->have->foreign_link_type) : "?",
+			       w ? w->target_text : a->have->has_record ? a->have->rec.target :
+			       tgt ? tgt + 1 : "");
 			if (link)
 				printf("  link %u", link);
 			if (prog)

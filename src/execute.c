@@ -42,6 +42,7 @@ struct xstate {
 	struct cnf_record *new_rec;   /* what B recorded (creates, replacements) */
 	uint32_t new_prog_id;         /* updates: the program B put in */
 	bool tmp_pinned;              /* B pinned the new link under TMP_SUFFIX */
+	bool quarantined;             /* B moved a foreign pin to the quarantine */
 };
 
 static const char *action_what(const struct cnf_action *a)
@@ -201,7 +202,9 @@ static uint32_t anchor_link_id(struct run *r, const struct cnf_instance *w)
 		if (!a->want || a->want->manifest != w->manifest ||
 		    !streq(a->want->att->name, w->t.anchor) || !streq(strchr(a->want->key, '/') + 1, tk))
 			continue;
-		if (a->done && a->link_id)
+		/* Its new link once made (a replacement's is done only when
+		 * the old one goes, in phase C), else the one it has. */
+		if (a->link_id)
 			return a->link_id;
 		if (a->have)
 			return a->have->link_id;
@@ -259,6 +262,59 @@ static int remove_instance(struct run *r, const char *manifest, const char *key,
 	if (err < 0 || keep_record)
 		return err;
 	return state_record_del(r->cli->bpffs, manifest, key);
+}
+
+/* Moves the foreign pin at an instance's path to the quarantine
+ * (state.h): the object it holds stays alive and nothing is detached. */
+static int quarantine_path(struct run *r, const struct cnf_observed *h, char *buf, size_t len)
+{
+	const char *kind = h->foreign_kind[0] && !streq(h->foreign_kind, "object") ?
+			   h->foreign_kind : "obj";
+	uint32_t id = streq(kind, "link") ? h->foreign_link_id : h->foreign_prog_id;
+	int n = snprintf(buf, len, "%s/" CNF_QUARANTINE_DIR "/%s/%s-%s%u", r->cli->bpffs,
+			 h->manifest, h->key, kind, id);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int quarantine_pin(struct run *r, const struct cnf_observed *h)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	char *slash;
+	int err;
+
+	if (state_pin_path(from, sizeof(from), r->cli->bpffs, h->manifest, h->key) < 0 ||
+	    quarantine_path(r, h, to, sizeof(to)) < 0)
+		return -ENAMETOOLONG;
+	slash = strrchr(to, '/');
+	*slash = '\0';
+	err = mkdir_p(to, 0700);
+	*slash = '/';
+	if (err < 0)
+		return err;
+	if (rename(from, to) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	log_debug("moved the foreign pin %s to %s", from, to);
+	return 0;
+}
+
+static int unquarantine_pin(struct run *r, const struct cnf_observed *h)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if (quarantine_path(r, h, from, sizeof(from)) < 0 ||
+	    state_pin_path(to, sizeof(to), r->cli->bpffs, h->manifest, h->key) < 0)
+		return -ENAMETOOLONG;
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+/* A record whose pin another tool's object took: the pin goes to the
+ * quarantine, the record away; nothing is detached. */
+static int forget_foreign(struct run *r, const struct cnf_observed *h)
+{
+	int err = quarantine_pin(r, h);
+
+	return err < 0 ? err : state_record_del(r->cli->bpffs, h->manifest, h->key);
 }
 
 /* Attaches the desired instance. The new link is pinned under `pin_key`
@@ -583,6 +639,8 @@ static int rollback(struct run *r, struct xstate *xs)
 
 		if (x->made)
 			err = a->kind == ACT_UPDATE ? undo_update(r, a, x) : undo_make(r, a, x);
+		if (err >= 0 && x->quarantined)
+			err = unquarantine_pin(r, a->have);
 		if (err < 0) {
 			log_error("rollback: %s: could not undo the %s: %s", action_what(a),
 				  action_kind_name(a->kind), strerror(-err));
@@ -617,9 +675,12 @@ static int phase_a(struct run *r, struct xstate *xs)
 			continue;
 		x->old_prog_fd = a->have->alive && a->have->prog_id ?
 				 hook_prog_fd(a->have->prog_id) : -1;
-		err = remove_instance(r, a->have->manifest, a->have->key,
-				      a->have->has_record ? &a->have->rec : NULL,
-				      a->kind == ACT_REPLACE);
+		if (a->quarantine)
+			err = forget_foreign(r, a->have);
+		else
+			err = remove_instance(r, a->have->manifest, a->have->key,
+					      a->have->has_record ? &a->have->rec : NULL,
+					      a->kind == ACT_REPLACE);
 		if (err < 0) {
 			log_error("%s: detach failed: %s", action_what(a), strerror(-err));
 			return err;
@@ -652,7 +713,16 @@ static int phase_b(struct run *r, struct xstate *xs)
 		case ACT_DELETE:
 			continue;
 		case ACT_CREATE:
-			if (h && (h->has_pin || h->has_record)) {
+			if (a->quarantine) {
+				/* Another tool's pin: it moves aside, alive. */
+				err = quarantine_pin(r, h);
+				if (err < 0) {
+					log_error("%s: moving the foreign pin to the quarantine "
+						  "failed: %s", action_what(a), strerror(-err));
+					return err;
+				}
+				x->quarantined = true;
+			} else if (h && (h->has_pin || h->has_record)) {
 				/* A defunct or stale leftover: nothing runs there. */
 				err = remove_instance(r, h->manifest, h->key,
 						      h->has_record ? &h->rec : NULL, false);
@@ -699,7 +769,8 @@ static int phase_c(struct run *r, struct xstate *xs)
 		int err = 0;
 
 		if (a->kind == ACT_DELETE && !x->broke) {
-			err = remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
+			err = a->quarantine ? forget_foreign(r, h) :
+			      remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
 					      false);
 			if (err < 0)
 				log_error("%s: detach failed: %s", action_what(a), strerror(-err));
@@ -760,6 +831,18 @@ int run_execute(struct run *r)
 
 	if (r->plan.changes == 0)
 		return r->mode == RUN_APPLY ? run_record_sources(r) : 0;
+	/* What the plan refuses stops the run before any change. */
+	err = 0;
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+
+		if (a->refused) {
+			log_error("%s: %s", action_what(a), a->reason);
+			err = -EBUSY;
+		}
+	}
+	if (err < 0)
+		return err;
 	if (r->mode == RUN_APPLY) {
 		err = state_root_check(r->cli->bpffs, true);
 		if (err < 0)

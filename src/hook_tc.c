@@ -58,8 +58,9 @@ static int tc_query(int ifindex, uint32_t parent, uint32_t handle, uint32_t prio
 	if (bpf_tc_query(&h, &o) < 0) {
 		int err = errno;
 
-		/* No clsact qdisc or no such filter: nothing attached there. */
-		if (err == ENOENT || err == EINVAL)
+		/* No clsact qdisc, no such filter or no such interface:
+		 * nothing attached there. */
+		if (err == ENOENT || err == EINVAL || err == ENODEV)
 			return 0;
 		return -err;
 	}
@@ -151,29 +152,15 @@ static int tc_update(const struct cnf_instance *w, const struct cnf_record *rec,
 	return 0;
 }
 
-static int rec_ifindex(const struct cnf_record *rec)
-{
-	/* The record keeps the interface name; indexes change when an
-	 * interface is recreated. The caller has entered the netns. */
-	char name[IF_NAMESIZE];
-	const char *at = strchr(rec->target, '@');
-	size_t n = at ? (size_t)(at - rec->target) : strlen(rec->target);
-
-	if (n >= sizeof(name))
-		return 0;
-	memcpy(name, rec->target, n);
-	name[n] = '\0';
-	return (int)if_nametoindex(name);
-}
-
 static int tc_observe(const struct cnf_record *rec, uint32_t *ret_prog_id)
 {
-	int ifindex = rec_ifindex(rec);
-
+	/* Where the filter was made: the recorded interface index (the
+	 * caller has entered the netns). The planner compares it with the
+	 * interface the name resolves to now (renamed, recreated). */
 	*ret_prog_id = 0;
-	if (!ifindex || ifindex != rec->ifindex)
-		return 0; /* interface gone, or recreated (its filters with it) */
-	return tc_query(ifindex, rec->tc_parent, rec->tc_handle, rec->tc_priority, ret_prog_id);
+	if (rec->ifindex <= 0)
+		return 0;
+	return tc_query(rec->ifindex, rec->tc_parent, rec->tc_handle, rec->tc_priority, ret_prog_id);
 }
 
 static int tc_detach(const struct cnf_record *rec, int pin_fd)

@@ -71,15 +71,27 @@ static const char *action_manifest(const struct cnf_action *a)
 
 static const char *action_attachment(const struct cnf_action *a)
 {
-	return a->want ? a->want->att->name : a->have->rec.attachment[0] ?
-		a->have->rec.attachment : a->have->key;
+	static char att[CNF_KEY_MAX];
+	const char *slash;
+
+	if (a->want)
+		return a->want->att->name;
+	if (a->have->rec.attachment[0])
+		return a->have->rec.attachment;
+	/* No record: the pin's directory names it. */
+	slash = strchr(a->have->key, '/');
+	snprintf(att, sizeof(att), "%.*s", slash ? (int)(slash - a->have->key) : (int)strlen(a->have->key),
+		 a->have->key);
+	return att;
 }
 
 static const char *action_hook(const struct cnf_action *a)
 {
 	if (a->want)
 		return a->want->att->hook;
-	return a->have->has_record ? hook_kind_name((enum hook_kind)a->have->rec.hook) : "?";
+	if (a->have->has_record)
+		return hook_kind_name((enum hook_kind)a->have->rec.hook);
+	return a->have->foreign_link_id ? link_type_name(a->have->foreign_link_type) : "?";
 }
 
 static const char *action_target(const struct cnf_action *a)
@@ -105,12 +117,33 @@ static const char *action_via(const struct cnf_action *a)
 	return NULL;
 }
 
+/* What another tool put where the instance is: its kind and ids, from
+ * the kernel. */
+static json_object *output_foreign_json(const struct cnf_observed *h)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(
+		h->foreign_filter ? "tc filter" : h->foreign_kind));
+	if (h->foreign_link_id) {
+		json_object_object_add(o, "link_id", json_object_new_int64(h->foreign_link_id));
+		json_object_object_add(o, "link_type", json_object_new_string(
+			link_type_name(h->foreign_link_type)));
+	}
+	if (h->foreign_prog_id) {
+		json_object_object_add(o, "prog_id", json_object_new_int64(h->foreign_prog_id));
+		json_object_object_add(o, "prog_name", json_object_new_string(h->foreign_prog_name));
+	}
+	return o;
+}
+
 json_object *output_action_json(const struct cnf_action *a, bool applied)
 {
 	json_object *o = json_object_new_object();
 	const char *s;
 
-	json_object_object_add(o, "action", json_object_new_string(action_kind_name(a->kind)));
+	json_object_object_add(o, "action", json_object_new_string(
+		a->refused ? "refuse" : a->left_alone ? "none" : action_kind_name(a->kind)));
 	json_object_object_add(o, "manifest", json_object_new_string(action_manifest(a)));
 	json_object_object_add(o, "attachment", json_object_new_string(action_attachment(a)));
 	json_object_object_add(o, "hook", json_object_new_string(action_hook(a)));
@@ -124,6 +157,12 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 		json_object_object_add(o, "via", json_object_new_string(s));
 	if (a->reuse_prog_id)
 		json_object_object_add(o, "reuses_prog_id", json_object_new_int64(a->reuse_prog_id));
+	if (a->refused)
+		json_object_object_add(o, "refused", json_object_new_boolean(true));
+	if (a->quarantine)
+		json_object_object_add(o, "quarantine", json_object_new_boolean(true));
+	if (a->have && (a->have->foreign_pin || a->have->foreign_filter))
+		json_object_object_add(o, "foreign_object", output_foreign_json(a->have));
 	if (a->want && a->want->hook_desc[0])
 		json_object_object_add(o, "hook_params", json_object_new_string(a->want->hook_desc));
 	if (a->config_diff) {
@@ -475,8 +514,14 @@ json_object *output_plan_json(const struct run *r, bool applied)
 	json_object *summary = json_object_new_object();
 	json_object *maps_json;
 
-	for (size_t i = 0; i < p->count; i++)
-		counts[p->actions[i].kind]++;
+	size_t refused = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		if (p->actions[i].refused)
+			refused++;
+		else if (!p->actions[i].left_alone)
+			counts[p->actions[i].kind]++;
+	}
 	for (size_t i = 0; i < p->count; i++)
 		json_object_array_add(arr, output_action_json(&p->actions[i], applied));
 	json_object_object_add(doc, "changed", json_object_new_boolean(
@@ -486,6 +531,7 @@ json_object *output_plan_json(const struct run *r, bool applied)
 		json_object_object_add(summary, action_kind_name((enum action_kind)k),
 				       json_object_new_int64((int64_t)counts[k]));
 	json_object_object_add(summary, "repin", json_object_new_int64((int64_t)map_pins_changes(r)));
+	json_object_object_add(summary, "refused", json_object_new_int64((int64_t)refused));
 	json_object_object_add(doc, "summary", summary);
 	json_object_object_add(doc, "actions", arr);
 	maps_json = output_map_pins_json(r, applied);
@@ -500,9 +546,14 @@ void output_plan(const struct run *r, bool applied)
 	size_t counts[ACT_DELETE + 1] = {};
 	size_t repins = map_pins_changes(r);
 	char maps[160] = "";
+	size_t refused = 0;
 
-	for (size_t i = 0; i < p->count; i++)
-		counts[p->actions[i].kind]++;
+	for (size_t i = 0; i < p->count; i++) {
+		if (p->actions[i].refused)
+			refused++;
+		else if (!p->actions[i].left_alone)
+			counts[p->actions[i].kind]++;
+	}
 
 	if (r->cli->json) {
 		json_object *doc = output_plan_json(r, applied);
@@ -518,9 +569,11 @@ void output_plan(const struct run *r, bool applied)
 		const struct cnf_action *a = &p->actions[i];
 		const char *s;
 
-		if (a->kind == ACT_NOOP && log_verbosity < 1)
+		if (a->kind == ACT_NOOP && !a->refused && !a->left_alone && log_verbosity < 1)
 			continue;
-		printf("%-3s %-7s %s/%s  %s %s", action_sign(a->kind), action_kind_name(a->kind),
+		printf("%-3s %-7s %s/%s  %s %s", a->refused ? "!" : a->left_alone ? "?" :
+		       action_sign(a->kind), a->refused ? "refuse" : a->left_alone ? a->left_alone :
+		       action_kind_name(a->kind),
 		       action_manifest(a), action_attachment(a), action_hook(a), action_target(a));
 		if ((s = action_via(a)) && streq(s, "tc"))
 			printf(" (via tc)");
@@ -566,4 +619,6 @@ void output_plan(const struct run *r, bool applied)
 		printf("Plan: %zu to create, %zu to update in place, %zu to replace, %zu to delete, "
 		       "%zu unchanged%s.\n", counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_REPLACE],
 		       counts[ACT_DELETE], counts[ACT_NOOP], maps);
+	if (refused)
+		printf("Refused: %zu (see '!' above): apply stops before any change.\n", refused);
 }

@@ -3,6 +3,8 @@
  * makes no system calls, so it is unit-tested without a kernel. */
 #include <stdlib.h>
 #include <stdio.h>
+#include <net/if.h>
+#include <linux/bpf.h>
 
 #include "cnf/engine.h"
 #include "cnf/hashidx.h"
@@ -211,6 +213,93 @@ static bool target_still_there(const struct cnf_instance *w, const struct cnf_ob
 	return false;
 }
 
+const char *link_type_name(uint32_t t)
+{
+	static const char *const names[] = {
+		[BPF_LINK_TYPE_RAW_TRACEPOINT] = "raw_tracepoint", [BPF_LINK_TYPE_TRACING] = "tracing",
+		[BPF_LINK_TYPE_CGROUP] = "cgroup", [BPF_LINK_TYPE_ITER] = "iter",
+		[BPF_LINK_TYPE_NETNS] = "netns", [BPF_LINK_TYPE_XDP] = "xdp",
+		[BPF_LINK_TYPE_PERF_EVENT] = "perf_event", [BPF_LINK_TYPE_KPROBE_MULTI] = "kprobe_multi",
+		[BPF_LINK_TYPE_STRUCT_OPS] = "struct_ops", [BPF_LINK_TYPE_NETFILTER] = "netfilter",
+		[BPF_LINK_TYPE_TCX] = "tcx", [BPF_LINK_TYPE_UPROBE_MULTI] = "uprobe_multi",
+		[BPF_LINK_TYPE_NETKIT] = "netkit",
+	};
+
+	return t < ARRAY_SIZE(names) && names[t] ? names[t] : "unknown";
+}
+
+/* What a foreign pin holds, for people: "tcx link 12 running program 34
+ * 'name'", "program 34 'name'", "a map". */
+static void foreign_what(const struct cnf_observed *h, char *buf, size_t len)
+{
+	char prog[64] = "";
+
+	if (h->foreign_prog_id)
+		snprintf(prog, sizeof(prog), "program %u '%s'", h->foreign_prog_id,
+			 h->foreign_prog_name);
+	if (streq(h->foreign_kind, "link"))
+		snprintf(buf, len, "%s link %u running %s", link_type_name(h->foreign_link_type),
+			 h->foreign_link_id, prog[0] ? prog : "no program");
+	else if (streq(h->foreign_kind, "prog"))
+		snprintf(buf, len, "%s", prog);
+	else
+		snprintf(buf, len, "a %s", h->foreign_kind[0] ? h->foreign_kind : "file");
+}
+
+static bool network_kind(enum hook_kind k)
+{
+	return k == HOOK_XDP || k == HOOK_TCX || k == HOOK_NETKIT || k == HOOK_TC;
+}
+
+/* The recorded link against the target the desired instance resolves to
+ * now: the interface (by index), its namespace, the cgroup. A mismatch is
+ * drift, whose reason is written into buf. */
+static bool identity_drift(const struct plan_input *in, const struct cnf_instance *w,
+			   const struct cnf_observed *h, char *buf, size_t len)
+{
+	const struct cnf_record *rec = &h->rec;
+	enum hook_kind k = w->t.kind;
+
+	if (network_kind(k) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR) {
+		uint64_t live_ns = h->live_known ? h->live_netns_ino : 0;
+
+		if (rec->netns_ino && w->t.netns_ino && rec->netns_ino != w->t.netns_ino) {
+			snprintf(buf, len, "network namespace %.100s is now inode %llu, the link was "
+				 "made in inode %llu", w->t.netns ? w->t.netns : "of the tool",
+				 (unsigned long long)w->t.netns_ino,
+				 (unsigned long long)rec->netns_ino);
+			return true;
+		}
+		if (live_ns && w->t.netns_ino && live_ns != w->t.netns_ino) {
+			snprintf(buf, len, "the link is in network namespace inode %llu, %.100s is "
+				 "inode %llu", (unsigned long long)live_ns,
+				 w->t.netns ? w->t.netns : "the tool's",
+				 (unsigned long long)w->t.netns_ino);
+			return true;
+		}
+	}
+	if (network_kind(k) && h->live_known && h->live_ifindex && w->t.ifindex > 0 &&
+	    h->live_ifindex != (uint32_t)w->t.ifindex) {
+		const char *now = in->ifname_of ?
+			in->ifname_of(in->ifname_ctx, w->t.netns_ino, h->live_ifindex) : NULL;
+		char hint[IF_NAMESIZE + 32] = "";
+
+		if (now && !streq(now, w->t.ifname))
+			snprintf(hint, sizeof(hint), " (renamed to %s?)", now);
+		snprintf(buf, len, "interface %s is now ifindex %d, the link is on ifindex %u%s",
+			 w->t.ifname, w->t.ifindex, h->live_ifindex, hint);
+		return true;
+	}
+	if (k == HOOK_CGROUP && h->live_known && h->live_cgroup_id && w->t.cgroup_id &&
+	    h->live_cgroup_id != w->t.cgroup_id) {
+		snprintf(buf, len, "cgroup %.120s is now id %llu, the link is on cgroup id %llu "
+			 "(the cgroup was made again?)", w->t.cgroup_path ? w->t.cgroup_path : "",
+			 (unsigned long long)w->t.cgroup_id, (unsigned long long)h->live_cgroup_id);
+		return true;
+	}
+	return false;
+}
+
 /* Decide what one desired instance needs, given what is observed. */
 static void decide(const struct plan_input *in, const struct cnf_instance *w,
 		   const struct cnf_observed *h, struct cnf_action *a)
@@ -223,6 +312,43 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 	if (w->target_missing) {
 		a->kind = ACT_NOOP;
 		snprintf(a->reason, sizeof(a->reason), "target %.200s is absent", w->target_text);
+		return;
+	}
+	if (h && h->foreign_pin) {
+		char what[128];
+
+		/* Another tool's object where the instance's pin belongs: it
+		 * stays alive, under the quarantine, and the attachment is
+		 * made anew beside it. */
+		foreign_what(h, what, sizeof(what));
+		a->kind = ACT_CREATE;
+		a->quarantine = true;
+		if (h->has_record && h->rec.link_id)
+			snprintf(a->reason, sizeof(a->reason), "foreign pin: it holds %s, not the "
+				 "recorded link %u; it moves to the quarantine and the attachment is "
+				 "made anew", what, h->rec.link_id);
+		else
+			snprintf(a->reason, sizeof(a->reason), "foreign pin: it holds %s, which no "
+				 "record names; it moves to the quarantine and the attachment is made "
+				 "anew", what);
+		return;
+	}
+	if (h && h->foreign_filter) {
+		a->kind = ACT_NOOP;
+		a->refused = true;
+		snprintf(a->reason, sizeof(a->reason), "foreign program: the tc filter at prio %u "
+			 "handle 0x%x runs program %u '%s', not the one applied (%u); apply refuses "
+			 "to replace a filter cnf-apply does not own", h->rec.tc_priority,
+			 h->rec.tc_handle, h->foreign_prog_id, h->foreign_prog_name, h->rec.prog_id);
+		return;
+	}
+	if (h && h->elsewhere && h->alive && !w->t.netns) {
+		a->kind = ACT_NOOP;
+		a->refused = true;
+		snprintf(a->reason, sizeof(a->reason), "another namespace's: made in network "
+			 "namespace inode %llu, this run is in inode %llu; apply leaves it alone (run "
+			 "it in that namespace, or give this one a state root of its own)",
+			 (unsigned long long)h->rec.netns_ino, (unsigned long long)h->self_netns_ino);
 		return;
 	}
 	if (!h || !h->has_pin || !h->alive) {
@@ -254,6 +380,19 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 			snprintf(a->reason, sizeof(a->reason), "hook changed: %.100s -> %.100s",
 				 h->rec.hook_desc, w->hook_desc);
 		return;
+	}
+	{
+		char why[CNF_DESC_MAX - 8];
+
+		if (identity_drift(in, w, h, why, sizeof(why))) {
+			/* The link is not on the target the manifest names now:
+			 * attach there, then detach it. */
+			a->kind = ACT_REPLACE;
+			a->strategy = caps->multi_prog ? STRAT_MAKE_BEFORE_BREAK
+						       : STRAT_BREAK_BEFORE_MAKE;
+			snprintf(a->reason, sizeof(a->reason), "drift: %s", why);
+			return;
+		}
 	}
 	if (h->order_drift[0]) {
 		/* Re-attaching puts the link back where the manifest says. */
@@ -342,6 +481,37 @@ static ssize_t want_anchor(const struct hashidx *ix, const struct cnf_instance *
 	return -1;
 }
 
+/* An anchor attached again (a replacement, a new link) moves on its hook;
+ * what is declared before or after it is attached again next to it, in
+ * the same run, so that nothing (another tool's program) ends up between
+ * them. Chains follow in as many passes as they are long. */
+static void follow_anchors(const struct plan_input *in, const struct hashidx *ix,
+			   struct cnf_action *decided, size_t nw)
+{
+	bool moved = true;
+
+	for (size_t pass = 0; moved && pass < nw; pass++) {
+		moved = false;
+		for (size_t i = 0; i < nw; i++) {
+			const struct cnf_instance *w = &in->want[i];
+			struct cnf_action *a = &decided[i];
+			ssize_t j;
+
+			if (!w->t.anchor || a->kind != ACT_NOOP || a->refused || !a->have)
+				continue;
+			j = want_anchor(ix, in->want, w);
+			if (j < 0 || (decided[j].kind != ACT_REPLACE && decided[j].kind != ACT_CREATE))
+				continue;
+			a->kind = ACT_REPLACE;
+			a->strategy = STRAT_MAKE_BEFORE_BREAK;
+			snprintf(a->reason, sizeof(a->reason), "follows its anchor: '%s' is attached "
+				 "again, and this stays %s it", w->t.anchor,
+				 w->t.order == ORDER_BEFORE ? "before" : "after");
+			moved = true;
+		}
+	}
+}
+
 struct emitter {
 	const struct plan_input *in;
 	const struct hashidx *ix;
@@ -379,12 +549,39 @@ static bool delete_first(const struct plan_input *in, const struct cnf_observed 
 	return !(h->has_record && caps_of(in, (enum hook_kind)h->rec.hook)->multi_prog);
 }
 
+/* Observed, not desired, and not the tool's to delete: a pin no record
+ * names (another tool's; a killed run's temporary pins excepted), an
+ * instance another namespace made through a shared state root. */
+static bool left_alone(const struct cnf_observed *h)
+{
+	if (h->elsewhere && !h->foreign_pin)
+		return true;
+	return h->foreign_pin && !h->has_record;
+}
+
+static void left_alone_reason(const struct cnf_observed *h, struct cnf_action *a)
+{
+	char what[128];
+
+	if (h->foreign_pin) {
+		foreign_what(h, what, sizeof(what));
+		a->left_alone = "foreign";
+		snprintf(a->reason, sizeof(a->reason), "pinned by another tool: %s, and no record; "
+			 "left alone", what);
+		return;
+	}
+	a->left_alone = "elsewhere";
+	snprintf(a->reason, sizeof(a->reason), "another namespace's: made in network namespace "
+		 "inode %llu, this run is in inode %llu; left alone",
+		 (unsigned long long)h->rec.netns_ino, (unsigned long long)h->self_netns_ino);
+}
+
 int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 {
-	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL;
+	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL, *left = NULL;
 	_cleanup_free_ struct have_ref **match = NULL;
 	_cleanup_(hashidx_free) struct hashidx ix = {};
-	size_t ngone = 0, nfirst = 0, nout = 0, n = 0;
+	size_t ngone = 0, nleft = 0, nfirst = 0, nout = 0, n = 0;
 	bool anchors = false;
 	struct cnf_action *out;
 	size_t nh = in->have_count, nw = in->want_count;
@@ -413,19 +610,25 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 
 	/* What is observed and not desired, in a stable order: the deletes. */
 	gone = xcalloc(nh, sizeof(*gone));
+	left = xcalloc(nh, sizeof(*left));
 	for (size_t i = 0; i < nh; i++) {
 		if (refs[i].matched || !in_scope(in, refs[i].o->manifest))
 			continue;
+		if (left_alone(refs[i].o)) {
+			left[nleft++] = refs[i];
+			continue;
+		}
 		gone[ngone++] = refs[i];
 		nfirst += delete_first(in, refs[i].o);
 	}
 	qsort(gone, ngone, sizeof(*gone), have_cmp);
+	qsort(left, nleft, sizeof(*left), have_cmp);
 
 	/* Execution order: 1. deletes that free a single-program hook; 2. the
 	 * desired instances, anchors before what refers to them; 3. the other
 	 * deletes. Without anchors, the desired instances are decided in
 	 * place. */
-	nout = ngone + nw;
+	nout = ngone + nleft + nw;
 	out = xcalloc(nout ? nout : 1, sizeof(*out));
 	for (size_t i = 0; i < ngone; i++)
 		if (delete_first(in, gone[i].o))
@@ -443,6 +646,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 		for (size_t i = 0; i < nw; i++)
 			decide(in, &in->want[i], match[i] ? match[i]->o : NULL, &decided[i]);
 		want_index_build(&wix, in->want, nw);
+		follow_anchors(in, &wix, decided, nw);
 		e = (struct emitter){ .in = in, .ix = &wix, .src = decided, .emitted = emitted,
 				      .visiting = visiting, .out = out, .out_n = n };
 		for (size_t i = 0; i < nw; i++)
@@ -452,11 +656,29 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	for (size_t i = 0; i < ngone; i++)
 		if (!delete_first(in, gone[i].o))
 			out[n++] = (struct cnf_action){ .kind = ACT_DELETE, .have = gone[i].o };
+	/* Not the tool's to delete: reported, never touched. */
+	for (size_t i = 0; i < nleft; i++) {
+		struct cnf_action *a = &out[n++];
+
+		*a = (struct cnf_action){ .kind = ACT_NOOP, .have = left[i].o };
+		left_alone_reason(left[i].o, a);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct cnf_action *a = &out[i];
 
-		if (a->kind == ACT_DELETE) {
+		if (a->kind == ACT_DELETE && a->have->foreign_pin) {
+			char what[128];
+
+			/* The record is the tool's, the pin another tool's: the
+			 * record goes, the pin to the quarantine. */
+			foreign_what(a->have, what, sizeof(what));
+			a->quarantine = true;
+			snprintf(a->reason, sizeof(a->reason), "%s; its pin holds %s, not the recorded "
+				 "link %u: it moves to the quarantine, nothing is detached",
+				 in->delete_reason ? in->delete_reason : "no longer declared", what,
+				 a->have->rec.link_id);
+		} else if (a->kind == ACT_DELETE) {
 			bool known = in_list(in->scope, in->scope_count, a->have->manifest);
 
 			if (known && !in->delete_reason)
@@ -466,7 +688,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 					 in->delete_reason ? in->delete_reason
 							   : "manifest no longer present");
 		}
-		if (a->kind != ACT_NOOP)
+		if (a->kind != ACT_NOOP || a->refused)
 			ret->changes++;
 	}
 	ret->actions = out;

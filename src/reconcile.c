@@ -201,7 +201,8 @@ static int add_instance(struct run *r, size_t *cap, const struct cnf_manifest *m
 /* The interfaces of a namespace, with their XDP programs, listed once per
  * run however many attachments look at them. The caller has entered the
  * namespace. NULL (errno set) when they cannot be listed. */
-static const struct iface_list *run_interfaces(struct run *r, const char *netns)
+static const struct iface_list *run_interfaces(struct run *r, const char *netns,
+						uint64_t netns_ino)
 {
 	struct if_cache *c = NULL;
 
@@ -216,10 +217,29 @@ static const struct iface_list *run_interfaces(struct run *r, const char *netns)
 		}
 		c = &r->ifcache[r->ifcache_count++];
 		c->netns = netns;
+		c->netns_ino = netns_ino;
 		c->err = iface_list_read(&c->ifs);
 	}
 	errno = -c->err;
 	return c->err ? NULL : &c->ifs;
+}
+
+/* The planner's view of the interfaces listed this run: which one has
+ * `ifindex` in the namespace `netns_ino` now (NULL: none, or not listed). */
+const char *run_ifname_of(void *ctx, uint64_t netns_ino, uint32_t ifindex)
+{
+	const struct run *r = ctx;
+
+	for (size_t i = 0; i < r->ifcache_count; i++) {
+		const struct if_cache *c = &r->ifcache[i];
+
+		if (c->err || c->netns_ino != netns_ino)
+			continue;
+		for (size_t k = 0; k < c->ifs.count; k++)
+			if (c->ifs.v[k].ifindex == (int)ifindex)
+				return c->ifs.v[k].name;
+	}
+	return NULL;
 }
 
 /* Absent targets are reported (status) or waited for (watch) rather than
@@ -436,7 +456,7 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 		}
 		t.netns = a->netns;
 		t.netns_ino = netns_ino_of(NULL);
-		ifs = run_interfaces(r, a->netns);
+		ifs = run_interfaces(r, a->netns, t.netns_ino);
 		if (!ifs) {
 			ret = -errno;
 			log_error("attachment '%s' (%s:%d): listing the interfaces%s%s: %s", a->name,
@@ -544,7 +564,9 @@ static int resolve_all(struct run *r)
 
 /* ---- observe ---- */
 
-static bool fd_is_bpf_link(int fd)
+/* What kind of BPF object an fd is, from its anonymous inode's name
+ * ("bpf_link" when created, "bpf-link" when opened from a pin). */
+static const char *fd_bpf_kind(int fd)
 {
 	char path[64], target[64];
 	ssize_t n;
@@ -552,10 +574,88 @@ static bool fd_is_bpf_link(int fd)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0)
-		return false;
+		return "object";
 	target[n] = '\0';
-	/* "bpf_link" when created, "bpf-link" when opened from a pin. */
-	return streq(target, "anon_inode:bpf_link") || streq(target, "anon_inode:bpf-link");
+	if (streq(target, "anon_inode:bpf_link") || streq(target, "anon_inode:bpf-link"))
+		return "link";
+	if (streq(target, "anon_inode:bpf-prog") || streq(target, "anon_inode:bpf_prog"))
+		return "prog";
+	if (streq(target, "anon_inode:bpf-map") || streq(target, "anon_inode:bpf_map"))
+		return "map";
+	return "object";
+}
+
+/* The link type a family's links have; 0 where it is not checked. */
+static uint32_t family_link_type(uint32_t hook)
+{
+	switch ((enum hook_kind)hook) {
+	case HOOK_XDP:            return BPF_LINK_TYPE_XDP;
+	case HOOK_TCX:            return BPF_LINK_TYPE_TCX;
+	case HOOK_NETKIT:         return BPF_LINK_TYPE_NETKIT;
+	case HOOK_CGROUP:         return BPF_LINK_TYPE_CGROUP;
+	case HOOK_SK_LOOKUP:
+	case HOOK_FLOW_DISSECTOR: return BPF_LINK_TYPE_NETNS;
+	default:                  return 0;
+	}
+}
+
+/* Does the live link fit what the record says it is (type, attach
+ * type)? A link id the kernel reused for another link does not. */
+static bool link_fits_record(const struct live_link *l, const struct cnf_record *rec)
+{
+	uint32_t type = family_link_type(rec->hook);
+
+	if (type && l->type != type)
+		return false;
+	if (rec->attach_type && l->attach_type && type && type != BPF_LINK_TYPE_XDP &&
+	    l->attach_type != rec->attach_type)
+		return false;
+	return true;
+}
+
+static bool link_is_defunct(uint32_t type, uint32_t ifindex, uint64_t cgroup_id, uint64_t netns_ino)
+{
+	switch (type) {
+	case BPF_LINK_TYPE_XDP:
+	case BPF_LINK_TYPE_TCX:
+	case BPF_LINK_TYPE_NETKIT:
+		return ifindex == 0;
+	case BPF_LINK_TYPE_CGROUP:
+		return cgroup_id == 0;
+	case BPF_LINK_TYPE_NETNS:
+		return netns_ino == 0;
+	default:
+		return false;
+	}
+}
+
+/* The name of a program by id ("" when it is gone): for reports only. */
+static void prog_name_of(uint32_t id, char name[16])
+{
+	_cleanup_close_ int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	name[0] = '\0';
+	if (fd >= 0 && bpf_prog_get_info_by_fd(fd, &pi, &len) == 0) {
+		memcpy(name, pi.name, 16);
+		name[15] = '\0';
+	}
+}
+
+/* The pin holds something the tool did not make: what it is, for the
+ * reports. Nothing of it counts as the tool's own. */
+static void mark_foreign_pin(struct cnf_observed *o, const char *kind, uint32_t link_id,
+			     uint32_t link_type, uint32_t prog_id)
+{
+	o->foreign_pin = true;
+	o->alive = o->defunct = o->prog_replaced = false;
+	o->link_id = o->prog_id = 0;
+	snprintf(o->foreign_kind, sizeof(o->foreign_kind), "%s", kind);
+	o->foreign_link_id = link_id;
+	o->foreign_link_type = link_type;
+	o->foreign_prog_id = prog_id;
+	prog_name_of(prog_id, o->foreign_prog_name);
 }
 
 static void observe_pin(struct run *r, struct cnf_observed *o)
@@ -563,6 +663,8 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 	char path[PATH_MAX];
 	struct bpf_link_info li = {};
 	struct bpf_prog_info pi = {};
+	const char *kind;
+	bool leftover = state_key_is_leftover(o->key);
 	__u32 len;
 	_cleanup_close_ int fd = -1;
 
@@ -573,42 +675,103 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 		o->has_pin = false;
 		return;
 	}
-	len = sizeof(pi);
 	/* The info call fills whichever kind of object the fd is: tell a
 	 * pinned program (legacy tc) from a link first. */
-	if (!fd_is_bpf_link(fd)) {
+	kind = fd_bpf_kind(fd);
+	if (streq(kind, "prog")) {
+		len = sizeof(pi);
 		if (bpf_info_get(fd, &pi, &len) < 0)
 			return;
-		o->prog_id = pi.id; /* a pinned program (legacy tc); attachment checked by observe() */
+		if (leftover || (o->has_record && o->rec.tc_parent)) {
+			o->prog_id = pi.id; /* legacy tc: attachment checked by observe() */
+			return;
+		}
+		mark_foreign_pin(o, kind, 0, 0, pi.id);
+		return;
+	}
+	if (!streq(kind, "link")) {
+		if (!leftover)
+			mark_foreign_pin(o, kind, 0, 0, 0);
 		return;
 	}
 	len = sizeof(li);
-	if (bpf_info_get(fd, &li, &len) == 0) {
-		o->link_id = li.id;
-		o->prog_id = li.prog_id;
-		o->alive = true;
-		switch (li.type) {
-		case BPF_LINK_TYPE_XDP:
-			o->defunct = li.xdp.ifindex == 0;
-			break;
-		case BPF_LINK_TYPE_TCX:
-			o->defunct = li.tcx.ifindex == 0;
-			break;
-		case BPF_LINK_TYPE_CGROUP:
-			o->defunct = li.cgroup.cgroup_id == 0;
-			break;
-		case BPF_LINK_TYPE_NETNS:
-			o->defunct = li.netns.netns_ino == 0;
-			break;
-		case BPF_LINK_TYPE_NETKIT:
-			o->defunct = li.netkit.ifindex == 0;
-			break;
-		default:
-			break;
-		}
-		o->alive = !o->defunct;
+	if (bpf_info_get(fd, &li, &len) < 0)
+		return;
+	/* A link the tool made is the one its record names; a pin without
+	 * a record is never the tool's but for a killed run's temporary
+	 * pins (the record is written before the pin). */
+	if (!leftover && (!o->has_record || o->rec.tc_parent || li.id != o->rec.link_id)) {
+		mark_foreign_pin(o, kind, li.id, li.type, li.prog_id);
+		return;
 	}
+	o->link_id = li.id;
+	o->prog_id = li.prog_id;
+	o->live_known = true;
+	o->live_type = li.type;
+	switch (li.type) {
+	case BPF_LINK_TYPE_XDP:
+		o->live_ifindex = li.xdp.ifindex;
+		break;
+	case BPF_LINK_TYPE_TCX:
+		o->live_ifindex = li.tcx.ifindex;
+		o->live_attach_type = li.tcx.attach_type;
+		break;
+	case BPF_LINK_TYPE_CGROUP:
+		o->live_cgroup_id = li.cgroup.cgroup_id;
+		o->live_attach_type = li.cgroup.attach_type;
+		break;
+	case BPF_LINK_TYPE_NETNS:
+		o->live_netns_ino = li.netns.netns_ino;
+		o->live_attach_type = li.netns.attach_type;
+		break;
+	case BPF_LINK_TYPE_NETKIT:
+		o->live_ifindex = li.netkit.ifindex;
+		o->live_attach_type = li.netkit.attach_type;
+		break;
+	default:
+		break;
+	}
+	o->defunct = link_is_defunct(li.type, o->live_ifindex, o->live_cgroup_id, o->live_netns_ino);
+	o->alive = !o->defunct;
 }
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every program id a record names, sorted: what the tool owns. Only
+ * drift needs it; the caller frees it. */
+static uint32_t *recorded_progs(const struct run *r, size_t *n)
+{
+	uint32_t *ids = xcalloc(r->st.count + 1, sizeof(*ids));
+
+	*n = 0;
+	for (size_t i = 0; i < r->st.count; i++)
+		if (r->st.obs[i].has_record && r->st.obs[i].rec.prog_id)
+			ids[(*n)++] = r->st.obs[i].rec.prog_id;
+	qsort(ids, *n, sizeof(*ids), u32_cmp);
+	return ids;
+}
+
+/* Does the instance's pin hold program `id`? (legacy tc: a run killed
+ * between swapping the filter's program and writing the record has
+ * pinned the new program first.) */
+static bool pinned_prog_is(const struct run *r, const struct cnf_observed *o, uint32_t id)
+{
+	_cleanup_close_ int fd = state_pin_open(r->st.root, o->manifest, o->key);
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	return fd >= 0 && streq(fd_bpf_kind(fd), "prog") &&
+	       bpf_prog_get_info_by_fd(fd, &pi, &len) == 0 && pi.id == id;
+}
+
+/* Network hooks and those of a whole namespace record the namespace they
+ * were made in. */
+static bool hook_per_netns(enum hook_kind k);
 
 static int observe_all(struct run *r)
 {
@@ -618,6 +781,8 @@ static int observe_all(struct run *r)
 		.bpffs = r->cli->bpffs,
 		.force_next_id = r->cli->no_iter,
 	};
+	uint64_t self_ino = netns_ino_of(NULL);
+	bool tc_drift = false;
 	int err;
 
 	if (r->st.count == 0)
@@ -634,6 +799,13 @@ static int observe_all(struct run *r)
 		struct cnf_observed *o = &r->st.obs[i];
 		const struct cnf_record *rec = &o->rec;
 
+		/* Made in the tool's own namespace, and this run is in
+		 * another: that namespace's instance, not this one's. */
+		if (o->has_record && !rec->netns[0] && rec->netns_ino && self_ino &&
+		    rec->netns_ino != self_ino && hook_per_netns((enum hook_kind)rec->hook)) {
+			o->elsewhere = true;
+			o->self_netns_ino = self_ino;
+		}
 		if (!o->has_pin)
 			continue;
 		if (o->has_record && rec->tc_parent) {
@@ -653,29 +825,25 @@ static int observe_all(struct run *r)
 			o->alive = id != 0;
 			o->defunct = !id && !if_nametoindex(rec->target); /* best effort */
 			o->prog_replaced = id && id != rec->prog_id;
+			o->live_known = id != 0;
+			o->live_ifindex = id ? (uint32_t)rec->ifindex : 0;
+			tc_drift |= o->prog_replaced;
 			continue;
 		}
 		if (o->has_record && rec->link_id) {
 			const struct live_link *l = live_links_find(&r->live, rec->link_id);
 
-			if (l) {
+			if (l && link_fits_record(l, rec)) {
 				o->link_id = l->id;
 				o->prog_id = l->prog_id;
-				switch (l->type) {
-				case BPF_LINK_TYPE_XDP:
-				case BPF_LINK_TYPE_TCX:
-				case BPF_LINK_TYPE_NETKIT:
-					o->defunct = l->ifindex == 0;
-					break;
-				case BPF_LINK_TYPE_CGROUP:
-					o->defunct = l->cgroup_id == 0;
-					break;
-				case BPF_LINK_TYPE_NETNS:
-					o->defunct = l->netns_ino == 0;
-					break;
-				default:
-					break;
-				}
+				o->live_known = true;
+				o->live_type = l->type;
+				o->live_attach_type = l->attach_type;
+				o->live_ifindex = l->ifindex;
+				o->live_netns_ino = l->netns_ino;
+				o->live_cgroup_id = l->cgroup_id;
+				o->defunct = link_is_defunct(l->type, l->ifindex, l->cgroup_id,
+							     l->netns_ino);
 				o->alive = !o->defunct;
 				o->prog_replaced = o->alive && o->prog_id != rec->prog_id;
 				continue;
@@ -685,6 +853,27 @@ static int observe_all(struct run *r)
 		observe_pin(r, o);
 		if (o->has_record)
 			o->prog_replaced = o->alive && o->prog_id != rec->prog_id;
+	}
+	if (tc_drift) {
+		/* A tc filter at a recorded priority and handle that runs a
+		 * program no record names took the place over: another tool's,
+		 * never replaced blindly. */
+		size_t n;
+		_cleanup_free_ uint32_t *own = recorded_progs(r, &n);
+
+		for (size_t i = 0; i < r->st.count; i++) {
+			struct cnf_observed *o = &r->st.obs[i];
+
+			if (!o->has_record || !o->rec.tc_parent || !o->prog_replaced ||
+			    own_has(own, n, o->prog_id) || pinned_prog_is(r, o, o->prog_id))
+				continue;
+			o->foreign_filter = true;
+			o->foreign_prog_id = o->prog_id;
+			snprintf(o->foreign_kind, sizeof(o->foreign_kind), "prog");
+			prog_name_of(o->prog_id, o->foreign_prog_name);
+			o->prog_id = 0;
+			o->prog_replaced = false;
+		}
 	}
 	return 0;
 }
@@ -719,8 +908,43 @@ static void keep_revision(struct run *r, const struct cnf_instance *w, uint64_t 
 						      .revision = revision };
 }
 
+/* Foreign programs at positions [from, to) of a hook, between an
+ * instance and its anchor: order drift that names them. */
+static void between_drift(struct run *r, const struct cnf_instance *w, struct cnf_observed *h,
+			  const uint32_t *progs, const uint32_t *links, int from, int to,
+			  const uint32_t *own, size_t n_own)
+{
+	char names[96] = "";
+	size_t len = 0;
+	int count = 0;
+
+	for (int k = from; k < to; k++) {
+		const struct live_link *l = links[k] ? live_links_find(&r->live, links[k]) : NULL;
+		char name[16];
+
+		if (own_has(own, n_own, progs[k]))
+			continue;
+		if (l && l->prog_id == progs[k])
+			snprintf(name, sizeof(name), "%s", l->prog_name);
+		else
+			prog_name_of(progs[k], name);
+		if (len < sizeof(names))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%u '%s'",
+						count ? ", " : "", progs[k], name);
+		count++;
+	}
+	if (count)
+		snprintf(h->order_drift, sizeof(h->order_drift),
+			 "declared %s '%s', but foreign program%s %s run%s between them",
+			 w->t.order == ORDER_AFTER ? "after" : "before", w->t.anchor,
+			 count == 1 ? "" : "s", names, count == 1 ? "s" : "");
+}
+
 static void check_order(struct run *r)
 {
+	_cleanup_free_ uint32_t *own = NULL;
+	size_t n_own = 0;
+
 	for (size_t i = 0; i < r->want_count; i++) {
 		const struct cnf_instance *w = &r->want[i];
 		struct cnf_observed *h = NULL;
@@ -783,6 +1007,15 @@ static void check_order(struct run *r)
 		else if (w->t.order == ORDER_AFTER && anchor >= 0 && pos < anchor)
 			snprintf(h->order_drift, sizeof(h->order_drift),
 				 "declared after '%s', but runs before it", w->t.anchor);
+		else if (w->t.anchor && anchor >= 0 && (pos > anchor + 1 || anchor > pos + 1)) {
+			/* Something between the pair: drift when it is not the
+			 * tool's (another attachment may sit there too). */
+			int from = pos < anchor ? pos + 1 : anchor + 1, to = pos < anchor ? anchor : pos;
+
+			if (!own)
+				own = recorded_progs(r, &n_own);
+			between_drift(r, w, h, progs, links, from, to, own, n_own);
+		}
 	}
 }
 
@@ -898,13 +1131,6 @@ static void run_keep(struct run *r, bool (*keep_want)(const struct cnf_instance 
 	}
 	r->st.count = n;
 	log_debug("kept: %zu desired and %zu observed instances", r->want_count, r->st.count);
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 size_t run_own_progs(const struct run *r, uint32_t **ret)

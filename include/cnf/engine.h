@@ -140,6 +140,32 @@ struct cnf_observed {
 	uint32_t link_id;
 	uint32_t prog_id;
 	char order_drift[128];        /* tcx/netkit: why the link is out of its declared order */
+	/* What the kernel says of the recorded link (the live list or the
+	 * pin): compared with the record and the target it resolves to now.
+	 * 0 where unknown or not of the link type. */
+	bool live_known;
+	uint32_t live_type;           /* enum bpf_link_type */
+	uint32_t live_attach_type;
+	uint32_t live_ifindex;
+	uint64_t live_netns_ino;
+	uint64_t live_cgroup_id;
+	/* The pin holds what the tool did not make: not the recorded link, or
+	 * no record says what it is. Never updated or detached; a desired
+	 * instance moves it to the quarantine (state.h) and attaches anew. */
+	bool foreign_pin;
+	/* tc: a program the tool does not own runs at the recorded priority
+	 * and handle: never replaced. */
+	bool foreign_filter;
+	/* The link lives in another network namespace than the tool's own,
+	 * which it was recorded in (no `netns:`): another namespace's
+	 * instance, left alone. */
+	bool elsewhere;
+	uint64_t self_netns_ino;      /* elsewhere: the namespace of this run */
+	/* What the foreign object is, from the kernel (foreign_pin,
+	 * foreign_filter). */
+	uint32_t foreign_link_id, foreign_prog_id, foreign_link_type;
+	char foreign_kind[8];         /* "link", "prog", "map", "object" */
+	char foreign_prog_name[16];
 };
 
 struct config_diff;
@@ -171,6 +197,18 @@ struct cnf_action {
 	 * is attached instead of loading the object again, so that every
 	 * instance runs one program with one set of maps (0: load). */
 	uint32_t reuse_prog_id;
+	/* apply refuses it (a foreign program in the way, another
+	 * namespace's instance): plan shows it, apply stops before any
+	 * change. Counted as a change. */
+	bool refused;
+	/* A foreign pin at the instance's path moves to the quarantine (a
+	 * create) or is forgotten with the record (a delete); the foreign
+	 * object itself is never detached. */
+	bool quarantine;
+	/* Not the tool's (a pin without a record, another namespace's
+	 * instance): reported in this state ("foreign", "elsewhere"), never
+	 * touched. */
+	const char *left_alone;
 };
 
 struct cnf_plan {
@@ -215,6 +253,8 @@ size_t plan_conflicts(const struct cnf_instance *want, size_t n, struct plan_con
 const char *action_kind_name(enum action_kind k);
 const char *strategy_name(enum strategy s);
 const char *hook_kind_name(enum hook_kind k);
+/* "xdp", "tcx", "perf_event", ... for enum bpf_link_type. */
+const char *link_type_name(uint32_t type);
 enum hook_kind hook_kind_from_name(const char *name);
 
 /* A program some in-sync instance runs, that a create may attach too. */
@@ -259,6 +299,10 @@ struct plan_input {
 	 * longer matches. NULL: "attachment no longer in the manifest". */
 	const struct cnf_manifest *const *manifests;
 	size_t manifests_count;
+	/* The name of interface `ifindex` in namespace `netns_ino` now, NULL
+	 * when there is none: names the interface a link moved to. */
+	const char *(*ifname_of)(void *ctx, uint64_t netns_ino, uint32_t ifindex);
+	void *ifname_ctx;
 };
 int plan_build(const struct plan_input *in, struct cnf_plan *ret);
 

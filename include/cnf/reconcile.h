@@ -24,6 +24,7 @@ struct config_diff_cache;
 
 struct if_cache {
 	const char *netns;         /* NULL: the tool's own */
+	uint64_t netns_ino;
 	struct iface_list ifs;
 	int err;                   /* listing failed (0: listed) */
 };
@@ -128,6 +129,9 @@ bool run_targeted(const struct cli *cli, const char *manifest, const char *att);
 /* Records where each manifest of the set that has state was applied
  * from, where that changed (apply). */
 int run_record_sources(struct run *r);
+
+/* plan_input.ifname_of over the interfaces the run listed (ctx: the run). */
+const char *run_ifname_of(void *ctx, uint64_t netns_ino, uint32_t ifindex);
 
 /* Builds r->plan from r->want and r->st. */
 int run_plan(struct run *r);

@@ -25,6 +25,11 @@
 #include "cnf/hashidx.h"
 
 #define CNF_MAPS_DIR "_maps"
+/* Where a foreign pin found at an instance's path goes, so that the
+ * foreign object stays alive and the tool can pin its own:
+ * <root>/_quarantine/<manifest>/<attachment>/<target>-<kind><id>
+ * (kind: link, prog, map or obj; the id the kernel gave it). */
+#define CNF_QUARANTINE_DIR "_quarantine"
 /* Suffix of the temporary pin of a replacement's new link, renamed over
  * the old pin once the old link is detached. Escaped keys never contain
  * '%' followed by anything but two hex digits. */

@@ -139,14 +139,17 @@ EOF
 	assert_jq "$(entry "$OUT" head)" '.state == "drifted"' "status: head drifted"
 	assert_contains "$(entry "$OUT" head)" "declared first" "status says how"
 	assert_jq "$(entry "$OUT" head)" "[.foreign[].prog_id] == [$fid]" "status lists the foreign program"
-	assert_jq "$(entry "$OUT" next)" '.state == "in-sync"' "status: next is still after head"
+	assert_jq "$(entry "$OUT" next)" '.state == "drifted"' "status: next follows head when head moves"
+	assert_contains "$(entry "$OUT" next)" "follows its anchor" "status says why"
 
 	cnf_json apply "$W/m.yaml"
 	assert_rc 0 "apply corrects the order"
 	assert_jq "$OUT" '[.actions[] | select(.attachment == "head") | .action, .strategy] == ["replace", "make-before-break"]' \
 		"apply: head is re-attached, make-before-break"
-	assert_eq "$(tcx_names d0 ingress)" "tc_main tc_foreign tc_second" \
-		"bpftool net: head first again, the foreign program kept"
+	assert_jq "$OUT" '[.actions[] | select(.attachment == "next") | .action] == ["replace"]' \
+		"apply: next follows its anchor"
+	assert_eq "$(tcx_names d0 ingress)" "tc_main tc_second tc_foreign" \
+		"bpftool net: head first again, next right after it, the foreign program kept"
 	ours=$(pinned_link_id "$(pin_of m head d0)")
 	assert_eq "$(tcx_entries d0 ingress | jq -r '.[0].link_id')" "$ours" "the first link is the pinned one"
 	cnf_json status "$W/m.yaml"

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -62,7 +63,25 @@ int main(int argc, char **argv)
 		bpf_object__close(o);
 		return 0;
 	}
+	if (argc == 7 && !strcmp(argv[1], "tcx-after")) {
+		/* Right after the tcx ingress link with id ANCHOR_LINK_ID. */
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = BPF_F_AFTER | BPF_F_ID,
+			    .tcx.relative_id = (__u32)strtoul(argv[6], NULL, 10));
+		int ifindex = (int)if_nametoindex(argv[2]), link;
+
+		opts.flags |= BPF_F_LINK;
+		if (!ifindex || (prog_fd = load(argv[3], argv[4], &o)) < 0)
+			return 1;
+		link = bpf_link_create(prog_fd, ifindex, BPF_TCX_INGRESS, &opts);
+		if (link < 0 || bpf_obj_pin(link, argv[5])) {
+			fprintf(stderr, "drift_tool: tcx attach: %s\n", strerror(errno));
+			return 1;
+		}
+		bpf_object__close(o);
+		return 0;
+	}
 	fprintf(stderr, "usage: drift_tool link-update LINK_PIN OBJECT PROGRAM\n"
-			"       drift_tool tcx-first DEV OBJECT PROGRAM PIN\n");
+			"       drift_tool tcx-first DEV OBJECT PROGRAM PIN\n"
+			"       drift_tool tcx-after DEV OBJECT PROGRAM PIN ANCHOR_LINK_ID\n");
 	return 2;
 }

@@ -666,6 +666,191 @@ TEST(test_create_shares_source_outside_plan)
 	CHECK(plan_source_of(&w[0], &h, caps(HOOK_TCX), &src));
 }
 
+/* Interfaces as the planner's callback sees them: index 5 is zz31 now. */
+static const char *ifname_of(void *ctx, uint64_t netns_ino, uint32_t ifindex)
+{
+	(void)ctx;
+	return netns_ino == 4026 && ifindex == 5 ? "zz31" : NULL;
+}
+
+static int plan_with_ifnames(struct cnf_instance *w, size_t nw, struct cnf_observed *h, size_t nh,
+			     struct cnf_plan *p)
+{
+	struct plan_input in = {
+		.want = w, .want_count = nw, .have = h, .have_count = nh,
+		.scope = scope_edge, .scope_count = 1, .caps = caps, .ifname_of = ifname_of,
+	};
+	return plan_build(&in, p);
+}
+
+TEST(test_link_on_another_interface_replaces)
+{
+	struct cnf_instance w[2];
+	struct cnf_observed h[2];
+	struct cnf_plan p;
+
+	/* a31 was renamed zz31 (index 5), a40 (index 7) renamed a31. */
+	want_init(&w[0], 0, HOOK_TCX, "count", "a31", 1, 1);
+	snprintf(w[0].t.ifname, sizeof(w[0].t.ifname), "a31");
+	w[0].t.ifindex = 7;
+	w[0].t.netns_ino = 4026;
+	want_init(&w[1], 1, HOOK_XDP, "fw", "a31", 1, 2);
+	w[1].t = w[0].t;
+	w[1].t.kind = HOOK_XDP;
+	have_init(&h[0], "edge", "count/a31", HOOK_TCX, 1, 1);
+	have_init(&h[1], "edge", "fw/a31", HOOK_XDP, 1, 2);
+	for (int i = 0; i < 2; i++) {
+		h[i].rec.netns_ino = 4026;
+		h[i].rec.ifindex = 5;
+		h[i].live_known = true;
+		h[i].live_ifindex = 5;
+		h[i].live_netns_ino = i ? 0 : 4026; /* unknown for XDP (NEXT_ID) */
+	}
+	CHECK_INT(plan_with_ifnames(w, 2, h, 2, &p), 0);
+	CHECK_INT(p.changes, 2);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_MAKE_BEFORE_BREAK);
+	CHECK_STR(p.actions[0].reason, "drift: interface a31 is now ifindex 7, the link is on "
+		  "ifindex 5 (renamed to zz31?)");
+	CHECK_INT(p.actions[1].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[1].strategy, STRAT_BREAK_BEFORE_MAKE);
+	plan_free(&p);
+
+	/* Same index, nothing moved: in sync. */
+	h[0].live_ifindex = h[1].live_ifindex = 7;
+	CHECK_INT(plan_with_ifnames(w, 2, h, 2, &p), 0);
+	CHECK_INT(p.changes, 0);
+	plan_free(&p);
+
+	/* The link sits in another namespace than the interface's. */
+	h[0].live_netns_ino = 999;
+	CHECK_INT(plan_with_ifnames(w, 1, h, 1, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK(strstr(p.actions[0].reason, "network namespace inode 999") != NULL);
+	plan_free(&p);
+}
+
+TEST(test_cgroup_made_again_replaces)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_CGROUP, "c", "cgroup", 1, 1);
+	w.t.cgroup_id = 42;
+	have_init(&h, "edge", "c/cgroup", HOOK_CGROUP, 1, 1);
+	h.live_known = true;
+	h.live_cgroup_id = 41;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK(strstr(p.actions[0].reason, "is now id 42, the link is on cgroup id 41") != NULL);
+	plan_free(&p);
+}
+
+TEST(test_other_namespace_left_alone)
+{
+	struct cnf_instance w;
+	struct cnf_observed h[2];
+	struct cnf_plan p;
+
+	/* Recorded in namespace 100; this run is in 200 (no netns:). */
+	want_init(&w, 0, HOOK_TCX, "count", "d0", 1, 1);
+	w.t.ifindex = 3;
+	w.t.netns_ino = 200;
+	have_init(&h[0], "edge", "count/d0", HOOK_TCX, 1, 1);
+	have_init(&h[1], "edge", "count/d1", HOOK_TCX, 1, 1);
+	for (int i = 0; i < 2; i++) {
+		h[i].rec.netns_ino = 100;
+		h[i].elsewhere = true;
+		h[i].self_netns_ino = 200;
+	}
+	CHECK_INT(plan(&w, 1, h, 2, true, &p), 0);
+	CHECK_INT(p.count, 2);
+	CHECK_INT(p.changes, 1);
+	CHECK_INT(p.actions[0].kind, ACT_NOOP);
+	CHECK(p.actions[0].refused);
+	CHECK(strstr(p.actions[0].reason, "another namespace's") != NULL);
+	/* d1 is not desired here, and never deleted. */
+	CHECK_INT(p.actions[1].kind, ACT_NOOP);
+	CHECK(p.actions[1].have == &h[1]);
+	CHECK_STR(p.actions[1].left_alone, "elsewhere");
+	plan_free(&p);
+
+	/* A dead link of the other namespace is made again here. */
+	h[0].alive = false;
+	CHECK_INT(plan(&w, 1, h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK(!p.actions[0].refused);
+	plan_free(&p);
+}
+
+TEST(test_foreign_pins)
+{
+	struct cnf_instance w;
+	struct cnf_observed h[3];
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TCX, "count", "d0", 1, 1);
+	/* The instance's pin holds another tool's link. */
+	have_init(&h[0], "edge", "count/d0", HOOK_TCX, 1, 1);
+	h[0].foreign_pin = true;
+	h[0].alive = false;
+	h[0].link_id = h[0].prog_id = 0;
+	snprintf(h[0].foreign_kind, sizeof(h[0].foreign_kind), "link");
+	h[0].foreign_link_id = 90;
+	h[0].foreign_link_type = BPF_LINK_TYPE_TCX;
+	h[0].foreign_prog_id = 91;
+	snprintf(h[0].foreign_prog_name, sizeof(h[0].foreign_prog_name), "theirs");
+	/* A pin without a record: another tool's, never deleted. */
+	h[1] = h[0];
+	snprintf(h[1].key, sizeof(h[1].key), "extra/f0");
+	h[1].has_record = false;
+	memset(&h[1].rec, 0, sizeof(h[1].rec));
+	/* A record of the tool's whose pin another tool took. */
+	h[2] = h[0];
+	snprintf(h[2].key, sizeof(h[2].key), "gone/d0");
+	CHECK_INT(plan(&w, 1, h, 3, false, &p), 0);
+	CHECK_INT(p.count, 3);
+	CHECK_INT(p.actions[0].kind, ACT_CREATE);
+	CHECK(p.actions[0].quarantine);
+	CHECK_STR(p.actions[0].reason, "foreign pin: it holds tcx link 90 running program 91 "
+		  "'theirs', not the recorded link 10; it moves to the quarantine and the "
+		  "attachment is made anew");
+	CHECK_INT(p.actions[1].kind, ACT_DELETE);
+	CHECK(p.actions[1].have == &h[2]);
+	CHECK(p.actions[1].quarantine);
+	CHECK(strstr(p.actions[1].reason, "nothing is detached") != NULL);
+	CHECK_INT(p.actions[2].kind, ACT_NOOP);
+	CHECK(p.actions[2].have == &h[1]);
+	CHECK_STR(p.actions[2].left_alone, "foreign");
+	CHECK_INT(p.changes, 2);
+	plan_free(&p);
+}
+
+TEST(test_foreign_tc_filter_refused)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_TC, "in", "d0", 1, 1);
+	have_init(&h, "edge", "in/d0", HOOK_TC, 1, 1);
+	h.rec.tc_parent = 1;
+	h.rec.tc_priority = 10;
+	h.rec.tc_handle = 1;
+	h.foreign_filter = true;
+	h.foreign_prog_id = 66;
+	h.prog_id = 0;
+	snprintf(h.foreign_prog_name, sizeof(h.foreign_prog_name), "tc_foreign");
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.changes, 1);
+	CHECK_INT(p.actions[0].kind, ACT_NOOP);
+	CHECK(p.actions[0].refused);
+	CHECK(strstr(p.actions[0].reason, "prio 10 handle 0x1 runs program 66 'tc_foreign'") != NULL);
+	CHECK(strstr(p.actions[0].reason, "refuses to replace") != NULL);
+	plan_free(&p);
+}
+
 TEST(test_names)
 {
 	CHECK_STR(action_kind_name(ACT_REPLACE), "replace");
@@ -686,4 +871,6 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_anchor_created_first, test_anchor_per_target, test_duplicate_keys_rejected,
 	  test_scales_linearly_enough, test_create_shares_running_program,
 	  test_create_shares_only_what_fits,
-	  test_create_shares_source_outside_plan, test_names)
+	  test_create_shares_source_outside_plan, test_link_on_another_interface_replaces,
+	  test_cgroup_made_again_replaces, test_other_namespace_left_alone, test_foreign_pins,
+	  test_foreign_tc_filter_refused, test_names)
