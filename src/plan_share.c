@@ -76,22 +76,39 @@ static uint64_t hash_of(const uint8_t prog_hash[CNF_HASH_LEN], enum hook_kind ki
 	return h ^ (uint64_t)kind ^ ((uint64_t)attach_type << 8);
 }
 
-/* The sources, one per distinct program: the first one found stays. */
+/* The running programs, one entry per distinct program of a group (same
+ * manifest, family, attach type and program identity), with how many
+ * in-sync instances run it. */
+struct counted {
+	struct plan_source s;
+	size_t count;
+};
+
 struct sources {
-	struct plan_source *src;
+	struct counted *src;
 	size_t count;
 	struct hashidx ix;
 };
 
-static const struct plan_source *sources_find(const struct sources *ss,
-					      const struct cnf_instance *w)
+/* The program of w's group that the most instances run (the newest, the
+ * highest id, among equals): the one every instance should run. */
+static const struct plan_source *sources_best(const struct sources *ss,
+					      const struct cnf_instance *w, size_t *ret_count)
 {
+	const struct counted *best = NULL;
 	size_t e;
 
-	hashidx_for_each_possible(&ss->ix, hash_of(w->prog_hash, w->t.kind, w->t.attach_type), e)
-		if (source_fits(&ss->src[e], w))
-			return &ss->src[e];
-	return NULL;
+	hashidx_for_each_possible(&ss->ix, hash_of(w->prog_hash, w->t.kind, w->t.attach_type), e) {
+		const struct counted *c = &ss->src[e];
+
+		if (!source_fits(&c->s, w))
+			continue;
+		if (!best || c->count > best->count ||
+		    (c->count == best->count && c->s.prog_id > best->s.prog_id))
+			best = c;
+	}
+	*ret_count = best ? best->count : 0;
+	return best ? &best->s : NULL;
 }
 
 static void sources_add(struct sources *ss, const struct plan_source *s)
@@ -99,14 +116,16 @@ static void sources_add(struct sources *ss, const struct plan_source *s)
 	size_t e;
 
 	hashidx_for_each_possible(&ss->ix, hash_of(s->prog_hash, s->kind, s->attach_type), e) {
-		const struct plan_source *x = &ss->src[e];
+		struct counted *x = &ss->src[e];
 
-		if (x->manifest == s->manifest && x->kind == s->kind &&
-		    x->attach_type == s->attach_type &&
-		    !memcmp(x->prog_hash, s->prog_hash, CNF_HASH_LEN))
+		if (x->s.manifest == s->manifest && x->s.kind == s->kind &&
+		    x->s.attach_type == s->attach_type && x->s.prog_id == s->prog_id &&
+		    !memcmp(x->s.prog_hash, s->prog_hash, CNF_HASH_LEN)) {
+			x->count++;
 			return;
+		}
 	}
-	ss->src[ss->count] = *s;
+	ss->src[ss->count] = (struct counted){ .s = *s, .count = 1 };
 	hashidx_add(&ss->ix, hash_of(s->prog_hash, s->kind, s->attach_type), ss->count++);
 }
 
@@ -115,38 +134,73 @@ static const struct hook_caps *caps_of(const struct plan_input *in, enum hook_ki
 	return in->caps ? in->caps(k) : NULL;
 }
 
+/* An in-sync instance that runs another copy of its attachment program
+ * than most of its siblings (a killed rollout, a repair made before
+ * programs were shared) moves onto that program: in place where the
+ * family can. */
+static void join_program(const struct plan_input *in, struct cnf_action *a,
+			 const struct plan_source *best, size_t best_count)
+{
+	const struct hook_caps *c = caps_of(in, a->want->t.kind);
+
+	if (c && c->link_update) {
+		a->kind = ACT_UPDATE;
+		a->strategy = STRAT_IN_PLACE;
+	} else {
+		a->kind = ACT_REPLACE;
+		a->strategy = c && c->multi_prog ? STRAT_MAKE_BEFORE_BREAK : STRAT_BREAK_BEFORE_MAKE;
+	}
+	snprintf(a->reason, sizeof(a->reason), "one program per attachment program: it runs "
+		 "program id %u, a copy of program id %u, which %zu other instance%s run%s",
+		 a->have->prog_id, best->prog_id, best_count, best_count == 1 ? "" : "s",
+		 best_count == 1 ? "s" : "");
+	a->reuse_prog_id = best->prog_id;
+}
+
 void plan_share_programs(const struct plan_input *in, struct cnf_plan *p)
 {
-	size_t creates = 0, max = in->sources_count;
+	size_t max = in->sources_count;
 	struct sources ss = {};
 	struct plan_source one;
 
-	for (size_t i = 0; i < p->count; i++) {
-		creates += p->actions[i].kind == ACT_CREATE;
+	for (size_t i = 0; i < p->count; i++)
 		max += p->actions[i].kind == ACT_NOOP;
-	}
-	if (!creates || !max)
+	if (!max)
 		return;
 	ss.src = xcalloc(max, sizeof(*ss.src));
 	hashidx_init(&ss.ix, max);
 	for (size_t i = 0; i < p->count; i++) {
 		const struct cnf_action *a = &p->actions[i];
 
-		if (a->kind == ACT_NOOP && a->want &&
+		if (a->kind == ACT_NOOP && !a->refused && a->want &&
 		    plan_source_of(a->want, a->have, caps_of(in, a->want->t.kind), &one))
 			sources_add(&ss, &one);
 	}
 	for (size_t i = 0; i < in->sources_count; i++)
 		sources_add(&ss, &in->sources[i]);
-	for (size_t i = 0; i < p->count; i++) {
+	for (size_t i = 0; i < p->count && ss.count; i++) {
 		struct cnf_action *a = &p->actions[i];
 		const struct plan_source *s;
+		size_t n;
 
-		if (a->kind != ACT_CREATE || !a->want ||
+		if (!a->want || a->refused || a->kind == ACT_DELETE ||
 		    !shareable(caps_of(in, a->want->t.kind), a->want))
 			continue;
-		if ((s = sources_find(&ss, a->want)))
+		s = sources_best(&ss, a->want, &n);
+		if (!s)
+			continue;
+		if (a->kind != ACT_NOOP) {
+			/* A create, an update or a replacement attaches the
+			 * program its siblings run rather than another copy. */
 			a->reuse_prog_id = s->prog_id;
+			continue;
+		}
+		/* In sync, but with a copy of its own. */
+		if (a->have && a->have->prog_id != s->prog_id &&
+		    plan_source_of(a->want, a->have, caps_of(in, a->want->t.kind), &one)) {
+			join_program(in, a, s, n);
+			p->changes++;
+		}
 	}
 	hashidx_free(&ss.ix);
 	free(ss.src);

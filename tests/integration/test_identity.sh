@@ -302,9 +302,114 @@ EOF
 	assert_rc 0 "status in sync"
 }
 
+# Two copies of one attachment program with consistent records (a killed
+# rollout, an old repair): the odd instance moves onto the program the
+# others run, in place.
+test_program_copies() {
+	local p0 p1 p2 q key
+
+	veth_add d0 d0p && veth_add d1 d1p && veth_add d2 d2p || return
+	write_tcx "d?"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	p0=$(link_prog_id "$(pinned_link_id "$(pin_of m count d0)")")
+	# d2 gets a copy of the same program, and its record says so.
+	"$DRIFT_TOOL" link-update "$(pin_of m count d2)" "$W/objs/tc_v1.bpf.o" tc_main ||
+		{ _fail "drift_tool link-update"; return; }
+	q=$(link_prog_id "$(pinned_link_id "$(pin_of m count d2)")")
+	assert_ne "$q" "$p0" "d2 runs another copy"
+	key=$(bt map dump pinned "$T/bpffs/m/state" | jq -r '.[] | select((.key | map(ltrimstr("0x")) | join("") | startswith("636f756e742f6432"))) | .key | map(ltrimstr("0x")) | join(" ")')
+	bt map lookup pinned "$T/bpffs/m/state" key hex $key | jq -r '.value | map(ltrimstr("0x")) | join(" ")' >"$T/val"
+	python3 - "$T/val" "$q" <<'EOF'
+import sys
+v = open(sys.argv[1]).read().split()
+q = int(sys.argv[2])
+for i in range(4):
+    v[12 + i] = "%02x" % ((q >> (8 * i)) & 0xff)
+open(sys.argv[1], "w").write(" ".join(v))
+EOF
+	bpftool map update pinned "$T/bpffs/m/state" key hex $key value hex $(cat "$T/val") ||
+		{ _fail "bpftool map update"; return; }
+
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan finds the copy"
+	assert_jq "$OUT" "[.actions[] | select(.target == \"d2\") | .action, .strategy, .reuses_prog_id] == [\"update\", \"in-place\", $p0]" \
+		"plan: d2 is updated in place onto the program the others run"
+	assert_contains "$(jf "$OUT" '.actions[] | select(.target == "d2") | .reason')" "one program per attachment program" \
+		"plan says why"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	p1=$(link_prog_id "$(pinned_link_id "$(pin_of m count d1)")")
+	p2=$(link_prog_id "$(pinned_link_id "$(pin_of m count d2)")")
+	assert_eq "$p1 $p2" "$p0 $p0" "bpftool link: every instance runs one program"
+	assert_eq "$(pinned_link_id "$(pin_of m count d2)")" "$(tcx_entries d2 ingress | jq -r '.[0].link_id')" \
+		"the same link, updated in place"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "plan: no changes"
+}
+
+# A drift repair attaches the program the in-sync instances run, not a
+# new copy.
+test_repair_joins_program() {
+	local p0
+
+	veth_add d0 d0p && veth_add d1 d1p || return
+	write_tcx "d?"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	p0=$(link_prog_id "$(pinned_link_id "$(pin_of m count d0)")")
+	"$DRIFT_TOOL" link-update "$(pin_of m count d1)" "$W/objs/tc_v2.bpf.o" tc_main ||
+		{ _fail "drift_tool link-update"; return; }
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply repairs the drift" || return
+	assert_eq "$(link_prog_id "$(pinned_link_id "$(pin_of m count d1)")")" "$p0" \
+		"bpftool link: d1 runs d0's program again, not a new copy"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "plan: no changes"
+}
+
+# A rollout killed half-way: the instances updated run the new program,
+# the others the old one; the next apply gives them the program already
+# running, not another copy.
+test_killed_rollout() {
+	local n ids
+
+	command -v strace >/dev/null || { t_skip "strace is missing"; return; }
+	veth_add d0 d0p && veth_add d1 d1p && veth_add d2 d2p || return
+	write_tcx "d?"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply v1" || return
+	# Where the second BPF_LINK_UPDATE of a v1 -> v2 apply comes among
+	# its bpf calls; then back to v1, and the same apply killed there.
+	sed -i 's/tc_v1/tc_v2/' "$W/m.yaml"
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=bpf -o "$T/count.log" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1
+	n=$(grep -n 'BPF_LINK_UPDATE' "$T/count.log" | sed -n 2p | cut -d: -f1)
+	[ -n "$n" ] || { _fail "no second BPF_LINK_UPDATE in the v1 -> v2 apply"; return; }
+	sed -i 's/tc_v2/tc_v1/' "$W/m.yaml"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "back to v1" || return
+	sed -i 's/tc_v1/tc_v2/' "$W/m.yaml"
+	( ASAN_OPTIONS=detect_leaks=0 exec strace -f -qq -o /dev/null -e trace=bpf \
+		-e inject=bpf:signal=KILL:when="$n" \
+		"$CNF" --bpffs "$T/bpffs" apply "$W/m.yaml" >/dev/null 2>&1 ) 2>/dev/null
+	ids=$(for d in d0 d1 d2; do link_prog_id "$(pinned_link_id "$(pin_of m count $d)")"; done | sort -u)
+	assert_eq "$(wc -l <<<"$ids")" 2 "bpftool link: the killed run left two programs running"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "the next apply" || return
+	ids=$(for d in d0 d1 d2; do link_prog_id "$(pinned_link_id "$(pin_of m count $d)")"; done | sort -u)
+	assert_eq "$(wc -l <<<"$ids")" 1 "bpftool link: the three links run one program"
+	assert_eq "$(bt prog show id "$ids" | jq -r .name)" tc_main "bpftool prog: tc_main"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "plan: no changes"
+}
+
 run_test "renamed interfaces are drift, and apply moves the programs" test_renamed_interfaces
 run_test "another namespace's instances are reported, never touched" test_other_netns
 run_test "a foreign link at a pin path is quarantined, never updated" test_foreign_link_at_pin
 run_test "a foreign pin without a record is reported, never detached" test_foreign_pin_without_record
 run_test "a foreign tc filter at the recorded prio/handle is never replaced" test_tc_foreign_filter
 run_test "a foreign program between an after: pair is order drift" test_foreign_between_pair
+run_test "two copies of one attachment program become one" test_program_copies
+run_test "a drift repair runs the program the other instances run" test_repair_joins_program
+run_test "after a rollout killed half-way, one program again" test_killed_rollout

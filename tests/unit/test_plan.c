@@ -851,6 +851,55 @@ TEST(test_foreign_tc_filter_refused)
 	plan_free(&p);
 }
 
+TEST(test_program_copies_join)
+{
+	struct cnf_instance w[4];
+	struct cnf_observed h[4];
+	struct cnf_plan p;
+
+	/* Three instances run program 77, one runs its own copy 88. */
+	for (int i = 0; i < 4; i++) {
+		char t[8], k[32];
+
+		snprintf(t, sizeof(t), "d%d", i);
+		snprintf(k, sizeof(k), "count/d%d", i);
+		want_init(&w[i], 0, HOOK_TCX, "count", t, 1, 1);
+		have_init(&h[i], "edge", k, HOOK_TCX, 1, 1);
+		h[i].prog_id = h[i].rec.prog_id = i == 2 ? 88 : 77;
+	}
+	CHECK_INT(plan(w, 4, h, 4, false, &p), 0);
+	CHECK_INT(p.changes, 1);
+	CHECK_INT(p.actions[2].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[2].strategy, STRAT_IN_PLACE);
+	CHECK_INT(p.actions[2].reuse_prog_id, 77);
+	CHECK_STR(p.actions[2].reason, "one program per attachment program: it runs program id 88, "
+		  "a copy of program id 77, which 3 other instances run");
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			CHECK_INT(p.actions[i].kind, ACT_NOOP);
+	plan_free(&p);
+
+	/* Two and two: the newest (highest id) wins. */
+	h[3].prog_id = h[3].rec.prog_id = 88;
+	CHECK_INT(plan(w, 4, h, 4, false, &p), 0);
+	CHECK_INT(p.changes, 2);
+	CHECK_INT(p.actions[0].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[0].reuse_prog_id, 88);
+	CHECK_INT(p.actions[2].kind, ACT_NOOP);
+	plan_free(&p);
+
+	/* A drifted link is repaired onto the running program, not a copy. */
+	h[3].prog_id = h[3].rec.prog_id = 77;
+	h[2].prog_id = h[2].rec.prog_id = 77;
+	h[1].prog_id = 99;
+	h[1].prog_replaced = true;
+	CHECK_INT(plan(w, 4, h, 4, false, &p), 0);
+	CHECK_INT(p.changes, 1);
+	CHECK_INT(p.actions[1].kind, ACT_UPDATE);
+	CHECK_INT(p.actions[1].reuse_prog_id, 77);
+	plan_free(&p);
+}
+
 TEST(test_names)
 {
 	CHECK_STR(action_kind_name(ACT_REPLACE), "replace");
@@ -873,4 +922,4 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_create_shares_only_what_fits,
 	  test_create_shares_source_outside_plan, test_link_on_another_interface_replaces,
 	  test_cgroup_made_again_replaces, test_other_namespace_left_alone, test_foreign_pins,
-	  test_foreign_tc_filter_refused, test_names)
+	  test_foreign_tc_filter_refused, test_program_copies_join, test_names)
