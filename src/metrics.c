@@ -4,7 +4,8 @@
 
 #include "cnf/metrics.h"
 
-static const char *const states[] = { "in-sync", "missing", "drifted", "defunct", "orphaned" };
+static const char *const states[] = { "in-sync", "missing", "drifted", "defunct", "orphaned",
+					"foreign", "elsewhere" };
 
 const char *metrics_label_escape(const char *s, char *buf, size_t len)
 {

@@ -98,7 +98,7 @@ test_metrics() {
 	assert_eq "$(value cnf_apply_attachment '.labels.manifest == "keep" and .labels.attachment == "count"
 		and .labels.state == "missing"')" 1 "keep/count missing"
 	assert_eq "$(value cnf_apply_attachments '.labels.state == "orphaned"')" 2 "two orphaned"
-	for s in in-sync missing drifted defunct orphaned; do
+	for s in in-sync missing drifted defunct orphaned foreign elsewhere; do
 		assert_eq "$(value cnf_apply_attachments ".labels.state == \"$s\"")" \
 			"$(jq --arg s "$s" '[.attachments[] | select(.state == $s)] | length' <<<"$st")" \
 			"count of $s as in status --json"
