@@ -32,6 +32,13 @@ static void remove_tree(const char *path)
 	rmdir(path);
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int cmd_destroy(const struct cli *cli)
 {
 	struct run r;
@@ -54,8 +61,25 @@ int cmd_destroy(const struct cli *cli)
 	/* destroy --all --target: the targets only, as without --all. */
 	if (!cli->all || cli->targets_count) {
 		/* Maps shared with `pin:` go once no program uses them. */
-		for (size_t i = 0; i < r.set->count; i++)
-			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs);
+		_cleanup_free_ uint32_t *gone = xcalloc(2 * r.plan.count + 1, sizeof(*gone));
+		size_t n_gone = 0;
+
+		/* The programs destroy detached: they may linger a moment. */
+		for (size_t i = 0; i < r.plan.count; i++) {
+			const struct cnf_observed *h = r.plan.actions[i].have;
+
+			if (!h || !r.plan.actions[i].done)
+				continue;
+			if (h->prog_id)
+				gone[n_gone++] = h->prog_id;
+			if (h->has_record && h->rec.prog_id)
+				gone[n_gone++] = h->rec.prog_id;
+		}
+		qsort(gone, n_gone, sizeof(*gone), u32_cmp);
+		for (size_t i = 0; i < r.set->count; i++) {
+			map_pins_destroy_owned(r.set->manifests[i], cli->bpffs, gone, n_gone);
+			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs, gone, n_gone);
+		}
 		map_ids_tidy(cli->bpffs, false);
 	}
 	if (cli->all && !cli->targets_count) {

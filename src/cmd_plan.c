@@ -64,10 +64,17 @@ int run_plan(struct run *r)
 		return 0;
 	/* Only for what is already an update: a no-op run reads nothing. */
 	config_diff_annotate(r);
-	/* Pinning a live map again is a change of its own. */
+	/* Pinning a live map again is a change of its own, and so is
+	 * unpinning one no manifest declares any more. */
 	r->plan.changes += map_pins_changes(r);
-	if (r->mode == RUN_PLAN || r->mode == RUN_APPLY)
-		return plan_maps(r);
+	if (r->mode == RUN_PLAN || r->mode == RUN_APPLY) {
+		err = plan_maps(r);
+		if (err < 0)
+			return err;
+		/* Pins no manifest declares any more, knowing which maps the
+		 * new versions keep (status: after its own map check). */
+		return map_pins_stale(r);
+	}
 	return 0;
 }
 

@@ -97,6 +97,8 @@ int cmd_status(const struct cli *cli)
 		err = objects_check_maps(&r.objs, &r.plan, hints, n);
 		if (err < 0)
 			log_error("pinned maps: cannot check them: %s", strerror(-err));
+		if (err >= 0)
+			err = map_pins_stale(&r);
 	}
 	if (err < 0) {
 		run_free(&r);
@@ -210,6 +212,8 @@ int cmd_status(const struct cli *cli)
 	 * <pin>%new: differences of their own. */
 	for (size_t i = 0; i < r.objs.maps_count; i++)
 		differ |= objects_map_differs(&r.objs.maps[i]);
+	for (size_t i = 0; i < r.map_stale_count; i++)
+		differ |= !r.map_stale[i].used_by;
 	if (cli->json) {
 		json_object *maps = output_map_pins_json(&r, false);
 
@@ -229,6 +233,10 @@ int cmd_status(const struct cli *cli)
 			       r.map_drifts[i].impostor_id ? "impostor" : "missing",
 			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
 			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
+		for (size_t i = 0; i < r.map_stale_count; i++)
+			printf("%-12s %s  map %s\n             %s\n", "stale",
+			       r.map_stale[i].manifest->name, r.map_stale[i].path,
+			       r.map_stale[i].reason);
 		output_maps_status_text(&r);
 		if (r.plan.count == 0)
 			printf("Nothing declared and nothing under %s.\n", cli->bpffs);

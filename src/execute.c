@@ -928,6 +928,9 @@ int run_execute(struct run *r)
 	}
 	if (err < 0)
 		return err;
+	/* Pins no manifest declares any more, now that their programs are
+	 * gone. */
+	map_pins_collect(r);
 
 	if (r->mode == RUN_APPLY && !r->cli->no_iter &&
 	    !(r->have_live && r->live.source == LIVE_SRC_ITER_PINNED)) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
+#include "cnf/hooks.h"
 #include "cnf/log.h"
 #include "cnf/map_pins.h"
 #include "cnf/reconcile.h"
@@ -13,12 +14,15 @@
 
 /* ---- the map behind each pin: <bpffs>/_cnf/maps ---- */
 
-/* A BPF hash map pinned at <bpffs>/_cnf/maps: key the pin's path under
- * _maps/ (NUL-padded), value the id of the map pinned there when the tool
- * last pinned or reused it. A state root without it (older versions) is
- * read as "nothing recorded". */
+/* A BPF hash map pinned at <bpffs>/_cnf/maps, NUL-padded keys:
+ *   "<pin>"             the pin's path under _maps/ -> the id of the map
+ *                       pinned there when the tool last pinned or reused it
+ *   "@<manifest>/<pin>" -> the same: the manifest's objects pinned it (by
+ *                       `pin:` or by name), so that the pin can be
+ *                       collected once the manifest no longer declares it
+ * A state root without it (older versions) is read as "nothing recorded". */
 #define MAP_IDS_NAME "cnf_map_ids"
-#define MAP_IDS_KEY 256
+#define MAP_IDS_KEY 320
 #define MAP_IDS_MAX 16384
 #define MAP_IDS_VERSION 1
 
@@ -33,17 +37,27 @@ static int map_ids_path(char *buf, size_t len, const char *bpffs)
 	return snprintf(buf, len, "%s/" LIVE_STATE_DIR "/maps", bpffs) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-/* The key of pin `path` (a full path under <bpffs>/_maps/). */
-static int map_ids_key(const char *bpffs, const char *path, char key[MAP_IDS_KEY])
+/* The key of pin `path` (a full path under <bpffs>/_maps/), or of its
+ * owner entry with `manifest`. */
+static int map_ids_key_of(const char *bpffs, const char *manifest, const char *path,
+			  char key[MAP_IDS_KEY])
 {
 	size_t n = strlen(bpffs), m = strlen(CNF_MAPS_DIR);
+	const char *rel = path + n + m + 2;
 
 	memset(key, 0, MAP_IDS_KEY);
 	if (strncmp(path, bpffs, n) || path[n] != '/' || strncmp(path + n + 1, CNF_MAPS_DIR, m) ||
-	    path[n + 1 + m] != '/' || strlen(path + n + m + 2) >= MAP_IDS_KEY)
+	    path[n + 1 + m] != '/')
 		return -EINVAL;
-	memcpy(key, path + n + m + 2, strlen(path + n + m + 2));
+	if (snprintf(key, MAP_IDS_KEY, "%s%s%s%s", manifest ? "@" : "", manifest ? manifest : "",
+		     manifest ? "/" : "", rel) >= MAP_IDS_KEY)
+		return -ENAMETOOLONG;
 	return 0;
+}
+
+static int map_ids_key(const char *bpffs, const char *path, char key[MAP_IDS_KEY])
+{
+	return map_ids_key_of(bpffs, NULL, path, key);
 }
 
 /* Opens the record map; -ENOENT when there is none, -EINVAL (and a
@@ -110,14 +124,14 @@ int map_ids_lookup(const char *bpffs, const char *path, uint32_t *ret_id)
 	return 0;
 }
 
-int map_ids_record(const char *bpffs, const char *path, uint32_t id)
+static int map_ids_put(const char *bpffs, const char *manifest, const char *path, uint32_t id)
 {
 	struct map_id_rec rec = { .version = MAP_IDS_VERSION, .map_id = id,
 				  .recorded_sec = (uint64_t)time(NULL) };
 	char key[MAP_IDS_KEY];
 	_cleanup_close_ int fd = -1;
 
-	if (!id || map_ids_key(bpffs, path, key) < 0)
+	if (!id || map_ids_key_of(bpffs, manifest, path, key) < 0)
 		return -EINVAL;
 	fd = map_ids_open(bpffs, true);
 	if (fd < 0 || bpf_map_update_elem(fd, key, &rec, BPF_ANY) < 0) {
@@ -129,16 +143,56 @@ int map_ids_record(const char *bpffs, const char *path, uint32_t id)
 	return 0;
 }
 
-void map_ids_forget(const char *bpffs, const char *path)
+int map_ids_record(const char *bpffs, const char *path, uint32_t id)
+{
+	return map_ids_put(bpffs, NULL, path, id);
+}
+
+static void map_ids_del(const char *bpffs, const char *manifest, const char *path)
 {
 	char key[MAP_IDS_KEY];
 	_cleanup_close_ int fd = -1;
 
-	if (map_ids_key(bpffs, path, key) < 0)
+	if (map_ids_key_of(bpffs, manifest, path, key) < 0)
 		return;
 	fd = map_ids_open(bpffs, false);
 	if (fd >= 0)
 		bpf_map_delete_elem(fd, key);
+}
+
+void map_ids_forget(const char *bpffs, const char *path)
+{
+	map_ids_del(bpffs, NULL, path);
+}
+
+size_t map_ids_owned(const char *bpffs, const char *manifest, char ***ret)
+{
+	char key[MAP_IDS_KEY], next[MAP_IDS_KEY], prefix[CNF_NAME_MAX + 3];
+	_cleanup_close_ int fd = map_ids_open(bpffs, false);
+	char **paths = NULL;
+	size_t n = 0, cap = 0, plen;
+	void *prev = NULL;
+
+	*ret = NULL;
+	if (fd < 0)
+		return 0;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "@%s/", manifest);
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		key[MAP_IDS_KEY - 1] = '\0';
+		if (strncmp(key, prefix, plen) ||
+		    grow_array((void **)&paths, &cap, n + 1, sizeof(*paths)) < 0)
+			continue;
+		paths[n++] = strprintf("%s/" CNF_MAPS_DIR "/%s", bpffs, key + plen);
+	}
+	*ret = paths;
+	return n;
+}
+
+void map_ids_disown(const char *bpffs, const char *manifest, const char *path)
+{
+	map_ids_del(bpffs, manifest, path);
 }
 
 void map_ids_tidy(const char *bpffs, bool all)
@@ -575,20 +629,234 @@ const struct map_pin_drift *map_pins_drift_of_prog(const struct run *r, uint32_t
 
 void map_pins_record(struct run *r)
 {
-	for (size_t i = 0; i < r->map_drifts_count; i++)
-		if (r->map_drifts[i].done)
-			map_ids_record(r->cli->bpffs, r->map_drifts[i].path, r->map_drifts[i].map_id);
+	const char *bpffs = r->cli->bpffs;
+
+	for (size_t i = 0; i < r->map_drifts_count; i++) {
+		const struct map_pin_drift *d = &r->map_drifts[i];
+
+		if (!d->done)
+			continue;
+		map_ids_record(bpffs, d->path, d->map_id);
+		map_ids_put(bpffs, d->manifest->name, d->path, d->map_id);
+	}
 	for (size_t i = 0; i < r->objs.maps_count; i++) {
 		const struct map_plan *g = &r->objs.maps[i];
 
-		if (g->path && g->done && g->new_id && g->action != MAP_KEEP &&
-		    g->action != MAP_UNPIN)
-			map_ids_record(r->cli->bpffs, g->path, g->new_id);
+		if (!g->path || !g->done || !g->new_id || g->action == MAP_KEEP ||
+		    g->action == MAP_UNPIN)
+			continue;
+		map_ids_record(bpffs, g->path, g->new_id);
+		for (size_t k = 0; k < g->users_count; k++)
+			map_ids_put(bpffs, g->users[k].e->manifest->name, g->path, g->new_id);
 	}
+}
+
+/* Does a program other than those in `going` (sorted) use map `id`? The
+ * first one found, 0 when none. */
+static uint32_t map_user_besides(uint32_t id, const uint32_t *going, size_t n_going)
+{
+	uint32_t pid = 0;
+
+	while (bpf_prog_get_next_id(pid, &pid) == 0) {
+		struct live_maps l = {};
+		bool uses = false;
+
+		if ((n_going && own_has(going, n_going, pid)) || map_ids_of_prog(pid, &l) < 0) {
+			free(l.v);
+			continue;
+		}
+		for (size_t i = 0; i < l.count && !uses; i++)
+			uses = l.v[i].id == id;
+		free(l.v);
+		if (uses)
+			return pid;
+	}
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Is `path` the pin of a map some object of `m` declares (pin: or by
+ * name)? */
+static bool declared_by(const struct run *r, const struct cnf_manifest *m, const char *path)
+{
+	for (size_t i = 0; i < r->objs.count; i++) {
+		const struct obj_entry *e = &r->objs.entries[i];
+		struct bpf_map *map;
+
+		if (e->manifest != m || !e->bo)
+			continue;
+		bpf_object__for_each_map(map, e->bo)
+			if (bpf_map__pin_path(map) && streq(bpf_map__pin_path(map), path))
+				return true;
+	}
+	return false;
+}
+
+/* Does the map plan list pin `path` already (a map it unpins, say)? */
+static bool planned(const struct run *r, const char *path)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++)
+		if (r->objs.maps[i].path && streq(r->objs.maps[i].path, path))
+			return true;
+	return false;
+}
+
+/* The new version takes over map `id` (unpinned now): the running
+ * program that holds it stands for it. */
+static uint32_t kept_by_new_version(const struct run *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->objs.maps_count; i++) {
+		const struct map_plan *g = &r->objs.maps[i];
+
+		if (g->action == MAP_REUSE && !g->path && g->old_id == id)
+			return map_user_besides(id, NULL, 0);
+	}
+	return 0;
+}
+
+int map_pins_stale(struct run *r)
+{
+	_cleanup_free_ uint32_t *going = xcalloc(r->plan.count + 1, sizeof(*going));
+	size_t n_going = 0, cap = 0;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+
+		if (a->kind != ACT_NOOP && a->kind != ACT_CREATE && a->have && a->have->prog_id)
+			going[n_going++] = a->have->prog_id;
+	}
+	qsort(going, n_going, sizeof(*going), u32_cmp);
+	for (size_t i = 0; i < r->set->count; i++) {
+		const struct cnf_manifest *m = r->set->manifests[i];
+		char **owned = NULL;
+		size_t n = map_ids_owned(r->cli->bpffs, m->name, &owned);
+
+		for (size_t k = 0; k < n; k++) {
+			struct map_pin_stale *s;
+			uint32_t id;
+
+			if (!owned[k] || declared_by(r, m, owned[k]) || planned(r, owned[k]))
+				goto next;
+			id = pinned_map_id(owned[k]);
+			if (!id)
+				goto next; /* gone already: destroy drops the record */
+			if (grow_array((void **)&r->map_stale, &cap, r->map_stale_count + 1,
+				       sizeof(*s)) < 0) {
+				for (; k < n; k++)
+					free(owned[k]);
+				free(owned);
+				return -ENOMEM;
+			}
+			s = &r->map_stale[r->map_stale_count++];
+			memset(s, 0, sizeof(*s));
+			s->manifest = m;
+			snprintf(s->path, sizeof(s->path), "%s", owned[k]);
+			s->map_id = id;
+			s->used_by = id ? kept_by_new_version(r, id) : 0;
+			if (id && !s->used_by)
+				s->used_by = map_user_besides(id, going, n_going);
+			if (!id)
+				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
+					 "longer declares it; the pin is gone: its record goes", m->name);
+			else if (s->used_by)
+				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
+					 "longer declares it; program %u still uses map %u: it stays "
+					 "until no program does", m->name, s->used_by, id);
+			else
+				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
+					 "longer declares it, and no program uses map %u: apply unpins it",
+					 m->name, id);
+			r->plan.changes += !s->used_by;
+next:
+			free(owned[k]);
+		}
+		free(owned);
+	}
+	return 0;
+}
+
+/* Removes the directories under <bpffs>/_maps/ (and it) that the pin
+ * `path` left empty. */
+static void rmdir_parents(const char *path, const char *bpffs)
+{
+	char dir[PATH_MAX];
+	size_t stop = strlen(bpffs);
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *slash = strrchr(dir, '/'); slash && (size_t)(slash - dir) > stop;
+	     slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		if (rmdir(dir) < 0)
+			break;
+	}
+}
+
+void map_pins_collect(struct run *r)
+{
+	const char *bpffs = r->cli->bpffs;
+
+	for (size_t i = 0; i < r->map_stale_count; i++) {
+		struct map_pin_stale *s = &r->map_stale[i];
+		uint32_t id = pinned_map_id(s->path);
+
+		if (s->used_by)
+			continue;
+		if (id && id != s->map_id) {
+			log_warn("map pin %s: it holds another map than planned; left as it is",
+				 s->path);
+			continue;
+		}
+		if (id && map_user_besides(id, NULL, 0)) {
+			log_warn("map pin %s: a program uses map %u again; left as it is", s->path, id);
+			continue;
+		}
+		if (id && unlink(s->path) < 0) {
+			log_warn("map pin %s: cannot unpin it: %s", s->path, strerror(errno));
+			continue;
+		}
+		map_ids_forget(bpffs, s->path);
+		map_ids_disown(bpffs, s->manifest->name, s->path);
+		rmdir_parents(s->path, bpffs);
+		s->done = true;
+		r->applied++;
+	}
+}
+
+size_t map_pins_destroy_owned(const struct cnf_manifest *m, const char *bpffs,
+			      const uint32_t *gone, size_t n_gone)
+{
+	char **owned = NULL;
+	size_t n = map_ids_owned(bpffs, m->name, &owned), unpinned = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		uint32_t id = owned[k] ? pinned_map_id(owned[k]) : 0;
+
+		if (owned[k] && (!id || !map_user_besides(id, gone, n_gone))) {
+			if (!id || unlink(owned[k]) == 0) {
+				unpinned += id != 0;
+				map_ids_forget(bpffs, owned[k]);
+				rmdir_parents(owned[k], bpffs);
+			}
+		}
+		if (owned[k])
+			map_ids_disown(bpffs, m->name, owned[k]);
+		free(owned[k]);
+	}
+	free(owned);
+	return unpinned;
 }
 
 void map_pins_free(struct run *r)
 {
+	free(r->map_stale);
+	r->map_stale = NULL;
+	r->map_stale_count = 0;
 	for (size_t i = 0; i < r->map_drifts_count; i++) {
 		if (r->map_drifts[i].impostor_fd >= 0)
 			close(r->map_drifts[i].impostor_fd);

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 
+#include "cnf/hooks.h"
 #include "cnf/log.h"
 #include "cnf/map_pins.h"
 #include "cnf/objects.h"
@@ -1159,6 +1160,7 @@ int objects_maps_swap(struct obj_cache *c)
 			continue;
 		}
 		map_ids_forget(c->bpffs, g->path);
+		map_ids_disown(c->bpffs, g->users[0].e->manifest->name, g->path);
 		g->swapped = true;
 		n++;
 	}
@@ -1251,32 +1253,38 @@ void objects_maps_rollback(struct obj_cache *c)
 }
 
 /* Is a map pinned at `path` used by no loaded program? Then unpin it. */
-static int unpin_if_unused(const char *path)
+static int unpin_if_unused(const char *path, const uint32_t *gone, size_t n_gone)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	_cleanup_free_ __u32 *ids = NULL;
 	_cleanup_close_ int fd = bpf_obj_get(path);
+	size_t n;
 
 	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
 		return 0;
-	if (progs_using_map(info.id, &ids))
-		return 0; /* another manifest's programs still use it */
+	/* The programs the run detached may linger an RCU grace period
+	 * (bpffs frees a pin's object then): they do not count. */
+	n = progs_using_map(info.id, &ids);
+	for (size_t i = 0; i < n; i++)
+		if (!n_gone || !own_has(gone, n_gone, ids[i]))
+			return 0; /* another manifest's programs still use it */
 	return unlink(path) == 0;
 }
 
 /* Unpins `path` (and a new map a killed recreate left next to it) when
  * no program uses it, and the directories that leaves empty. */
-static int unpin_map_path(const char *path, const char *maps_root, const char *bpffs)
+static int unpin_map_path(const char *path, const char *maps_root, const char *bpffs,
+			  const uint32_t *gone, size_t n_gone)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	int n = unpin_if_unused(path);
+	int n = unpin_if_unused(path, gone, n_gone);
 
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		map_ids_forget(bpffs, path);
 
 	if (tmp_pin_path(tmp, sizeof(tmp), path) == 0)
-		unpin_if_unused(tmp);
+		unpin_if_unused(tmp, gone, n_gone);
 	snprintf(dir, sizeof(dir), "%s", path);
 	for (char *slash = strrchr(dir, '/'); slash && strlen(dir) > strlen(maps_root);
 	     slash = strrchr(dir, '/')) {
@@ -1287,7 +1295,8 @@ static int unpin_map_path(const char *path, const char *maps_root, const char *b
 	return n;
 }
 
-int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
+int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs,
+			      const uint32_t *gone, size_t n_gone)
 {
 	char root[PATH_MAX];
 	int n = 0;
@@ -1306,7 +1315,7 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
 			if (!o->maps[k].pin)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", root, o->maps[k].pin);
-			n += unpin_map_path(path, root, bpffs);
+			n += unpin_map_path(path, root, bpffs, gone, n_gone);
 		}
 		/* Maps the object pins by name (LIBBPF_PIN_BY_NAME): its ELF
 		 * says which; nothing is loaded. */
@@ -1328,7 +1337,7 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs)
 				declared |= o->maps[k].pin &&
 					    streq(o->maps[k].name, bpf_map__name(map));
 			if (pin && !declared)
-				n += unpin_map_path(pin, root, bpffs);
+				n += unpin_map_path(pin, root, bpffs, gone, n_gone);
 		}
 		bpf_object__close(bo);
 	}

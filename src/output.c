@@ -200,6 +200,17 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 	return o;
 }
 
+/* A path under <bpffs>/_maps/ as a manifest's pin: relative to it. */
+static const char *map_path_rel(const struct run *r, const char *path)
+{
+	size_t n = strlen(r->cli->bpffs);
+
+	if (!strncmp(path, r->cli->bpffs, n) &&
+	    !strncmp(path + n, "/" CNF_MAPS_DIR "/", strlen(CNF_MAPS_DIR) + 2))
+		return path + n + strlen(CNF_MAPS_DIR) + 2;
+	return path;
+}
+
 json_object *output_map_pins_json(const struct run *r, bool applied)
 {
 	json_object *arr = json_object_new_array();
@@ -229,11 +240,39 @@ json_object *output_map_pins_json(const struct run *r, bool applied)
 			json_object_object_add(o, "done", json_object_new_boolean(d->done));
 		json_object_array_add(arr, o);
 	}
+	for (size_t i = 0; i < r->map_stale_count; i++) {
+		const struct map_pin_stale *s = &r->map_stale[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "action", json_object_new_string(s->used_by ? "keep"
+										       : "unpin"));
+		json_object_object_add(o, "state", json_object_new_string("stale"));
+		json_object_object_add(o, "manifest", json_object_new_string(s->manifest->name));
+		json_object_object_add(o, "object", NULL);
+		json_object_object_add(o, "map", json_object_new_string(strrchr(s->path, '/') + 1));
+		json_object_object_add(o, "pin", json_object_new_string(map_path_rel(r, s->path)));
+		json_object_object_add(o, "path", json_object_new_string(s->path));
+		json_object_object_add(o, "map_id", s->map_id ? json_object_new_int64(s->map_id) : NULL);
+		json_object_object_add(o, "used_by_prog_id", s->used_by ?
+				       json_object_new_int64(s->used_by) : NULL);
+		json_object_object_add(o, "contents_lost", json_object_new_boolean(false));
+		json_object_object_add(o, "reason", json_object_new_string(s->reason));
+		if (applied)
+			json_object_object_add(o, "done", json_object_new_boolean(s->done));
+		json_object_array_add(arr, o);
+	}
 	return arr;
 }
 
 void output_map_pins_text(const struct run *r, bool applied)
 {
+	for (size_t i = 0; i < r->map_stale_count; i++) {
+		const struct map_pin_stale *s = &r->map_stale[i];
+
+		printf("%-3s %-7s %s  map %s  [stale]\n      %s%s\n", s->used_by ? "=" : "-",
+		       s->used_by ? "keep" : "unpin", s->manifest->name, map_path_rel(r, s->path),
+		       s->reason, applied && s->done ? "; unpinned" : "");
+	}
 	for (size_t i = 0; i < r->map_drifts_count; i++) {
 		const struct map_pin_drift *d = &r->map_drifts[i];
 

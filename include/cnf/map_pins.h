@@ -53,8 +53,33 @@ void map_ids_forget(const char *bpffs, const char *path);
 /* destroy: the record map goes when it is empty (`all`: in any case). */
 void map_ids_tidy(const char *bpffs, bool all);
 /* apply, once the run succeeded: records the maps now behind the pins
- * it made, moved or reused. */
+ * it made, moved or reused, and which manifests' objects pin them. */
 void map_pins_record(struct run *r);
+/* The paths of the pins manifest `manifest` owns ("@<manifest>/<pin>"
+ * records), malloc'd; their number. */
+size_t map_ids_owned(const char *bpffs, const char *manifest, char ***ret);
+void map_ids_disown(const char *bpffs, const char *manifest, const char *path);
+
+/* A pin a manifest's objects made that none of them declares any more
+ * (a `pin:` removed from the manifest, a map pinned by name by an older
+ * version): stale. apply unpins it once no program uses the map. */
+struct map_pin_stale {
+	const struct cnf_manifest *manifest;
+	char path[PATH_MAX];
+	uint32_t map_id;              /* pinned there when planned, 0: the pin is gone */
+	uint32_t used_by;             /* a program the run keeps still uses it: it stays */
+	bool done;
+	char reason[512];
+};
+/* After planning (plan, apply, status): finds the stale pins of the
+ * manifests of the run; each that goes is a change. */
+int map_pins_stale(struct run *r);
+/* apply, at the end: unpins them. */
+void map_pins_collect(struct run *r);
+/* destroy: unpins every pin the manifest owns that no program uses, and
+ * drops its records. Returns how many pins went. */
+size_t map_pins_destroy_owned(const struct cnf_manifest *m, const char *bpffs,
+			      const uint32_t *gone, size_t n_gone);
 
 /* After objects_open(): finds the missing pins of deployed objects and
  * their live maps. A live map the object's definition no longer fits is

@@ -164,7 +164,9 @@ size_t objects_maps_changes(const struct obj_cache *c);
 /* destroy: unpins the maps a manifest's objects pin (`pin:` and
  * LIBBPF_PIN_BY_NAME) that no loaded program uses any more. Returns how
  * many were removed. */
-int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs);
+/* `gone`: the programs the run detached (sorted), which may linger. */
+int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs,
+			      const uint32_t *gone, size_t n_gone);
 
 const char *map_action_name(enum map_action a);
 /* The maps a loaded program uses (BPF_PROG_GET_INFO map_ids, then

@@ -78,6 +78,8 @@ struct run {
 	 * versions change in their variables (config_diff.h). */
 	struct map_pin_drift *map_drifts;
 	size_t map_drifts_count;
+	struct map_pin_stale *map_stale;   /* pins no manifest declares any more */
+	size_t map_stale_count;
 	struct config_diff_cache *config_diffs;
 };
 

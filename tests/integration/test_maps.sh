@@ -961,6 +961,78 @@ test_stale_by_name() {
 	map_lingers "$cid" && _fail "bpftool: map $cid is still loaded"
 }
 
+# A map of maps pinned by name (the outer map, with libbpf's initial
+# inner map): kept by an upgrade, and gone with destroy.
+test_map_in_map_destroy() {
+	local outer inner left
+
+	veth_add m0 m0p
+	cat >"$W/mim.yaml" <<'EOF'
+apiVersion: cnf-apply/v1
+name: mim
+objects:
+  - name: o
+    file: objs/map_in_map.bpf.o
+attachments:
+  - name: fw
+    program: o/xdp_mim
+    hook: xdp
+    interface: m0
+EOF
+	cnf_json apply "$W/mim.yaml"
+	assert_rc 0 "apply" || return
+	outer=$(map_id_at "$MAPS/outer")
+	assert_ne "$outer" "" "bpftool: the outer map is pinned by name" || return
+	inner=$(bt map lookup pinned "$MAPS/outer" key 0 0 0 0 | jq -r '.value // empty')
+	assert_ne "$inner" "" "bpftool: slot 0 holds the inner map"
+	cnf_json destroy "$W/mim.yaml"
+	assert_rc 0 "destroy" || return
+	assert_not_exists "$MAPS/outer" "the outer map's pin is gone"
+	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	assert_eq "$left" "" "ls -R: nothing of the manifest is left under the state root"
+	map_lingers "$outer" && _fail "bpftool: the outer map $outer is still loaded"
+	[ -n "$inner" ] && map_lingers "$inner" && _fail "bpftool: the inner map $inner is still loaded"
+}
+
+# destroy leaves nothing of a manifest, not even the pins its objects
+# made that it no longer declares: a `pin:` removed from the manifest, a
+# map pinned by name by an older object version.
+test_destroy_leaves_nothing() {
+	local cid bid left
+
+	veth_add m0 m0p
+	use v1
+	write_m
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	cid=$(map_id_at "$MAPS/shared/counts")
+	bid=$(map_id_at "$MAPS/tbyname")
+
+	# The pin: goes from the manifest; the new load keeps the map itself
+	# (not pinned now), so the old pin stays while the program uses it.
+	sed -i '/^    maps:/,/^attachments:/{/^attachments:/!d}' "$W/m.yaml"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan"
+	assert_jq "$OUT" '.maps[] | select(.state == "stale") | .pin == "shared/counts" and
+		.action == "keep" and .map_id == '"$cid"' and .used_by_prog_id != null' \
+		"plan: the undeclared pin is stale, kept while a program uses its map"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply without the pin" || return
+	assert_eq "$(xdp_map_named counts)" "$cid" "bpftool: the new program kept the counts map"
+	cnf_json status "$W/m.yaml"
+	assert_jq "$OUT" '.maps[] | select(.state == "stale") | .pin == "shared/counts"' \
+		"status: the pin is listed as stale"
+
+	# A new object file, never applied, without the map pinned by name.
+	use nobyname
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy" || return
+	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	assert_eq "$left" "" "ls -R: nothing of the manifest is left under the state root"
+	map_lingers "$cid" && _fail "bpftool: map $cid is still loaded"
+	map_lingers "$bid" && _fail "bpftool: map $bid is still loaded"
+}
+
 run_test "a compatible new version keeps the pinned map's contents" test_compatible_upgrade_keeps_contents
 run_test "an incompatible pinned map is refused, nothing changes" test_incompatible_refused
 run_test "on_incompatible: recreate replaces the map, contents lost, links updated" test_recreate
@@ -975,3 +1047,5 @@ run_test "a recreated map gets its initial entries" test_recreate_writes_entries
 run_test "maps pinned by name live under the state root and go with destroy" test_pin_by_name
 run_test "an unpinned map's contents carry over; a loss is refused unless allowed" test_unpinned_state_kept
 run_test "a map pinned by name by the old version only: stale, unpinned by the upgrade" test_stale_by_name
+run_test "a map of maps pinned by name goes with destroy, nothing left" test_map_in_map_destroy
+run_test "destroy leaves nothing: pins no longer declared, pins of older versions" test_destroy_leaves_nothing
