@@ -539,7 +539,8 @@ static int resolve_all(struct run *r)
 		return ret < 0 ? ret : run_conflicts(r->want, r->want_count);
 	if (ret < 0)
 		return ret;
-	/* Anchors must be attached to the same target. */
+	/* Anchors must be attached to the same hook: the same target, and
+	 * there the same hook (tcx direction, netkit side). */
 	for (size_t i = 0; i < r->want_count; i++) {
 		const struct cnf_instance *w = &r->want[i];
 		const char *tk = strchr(w->key, '/') + 1;
@@ -547,15 +548,21 @@ static int resolve_all(struct run *r)
 
 		if (!w->t.anchor)
 			continue;
-		for (size_t j = 0; j < r->want_count && !found; j++)
-			found = r->want[j].manifest == w->manifest &&
-				streq(r->want[j].att->name, w->t.anchor) &&
-				streq(strchr(r->want[j].key, '/') + 1, tk);
+		for (size_t j = 0; j < r->want_count && !found; j++) {
+			const struct cnf_instance *o = &r->want[j];
+
+			found = o->manifest == w->manifest && streq(o->att->name, w->t.anchor) &&
+				streq(strchr(o->key, '/') + 1, tk) && o->t.kind == w->t.kind &&
+				o->t.dir == w->t.dir && o->t.side == w->t.side;
+		}
 		if (!found) {
-			log_error("attachment '%s' (%s:%d): anchor '%s' is not attached to %s",
+			log_error("attachment '%s' (%s:%d): anchor '%s' is not attached to %s %s",
 				  w->att->name, ATT_LOC(w->manifest, w->att_idx,
 							w->t.order == ORDER_BEFORE ? "before" : "after"),
-				  w->t.anchor, w->target_text);
+				  w->t.anchor, w->target_text,
+				  w->t.kind == HOOK_NETKIT
+					  ? (w->t.side == BPF_NETKIT_PEER ? "(side peer)" : "(side primary)")
+					  : (w->t.dir == TC_DIR_EGRESS ? "egress" : "ingress"));
 			ret = -EINVAL;
 		}
 	}
