@@ -212,6 +212,26 @@ static uint32_t anchor_link_id(struct run *r, const struct cnf_instance *w)
 	return 0;
 }
 
+/* Link id of the instance the run wants last on w's hook (tcx, netkit),
+ * as it is now, or 0: an unordered attach goes before it, not after. */
+static uint32_t last_link_id(struct run *r, const struct cnf_instance *w)
+{
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+		const struct cnf_instance *o = a->want;
+
+		if (!o || o == w || o->t.order != ORDER_LAST || o->t.kind != w->t.kind ||
+		    o->t.ifindex != w->t.ifindex || o->t.netns_ino != w->t.netns_ino ||
+		    o->t.dir != w->t.dir || o->t.side != w->t.side)
+			continue;
+		if (a->done && a->link_id)
+			return a->link_id;
+		if (a->have)
+			return a->have->link_id;
+	}
+	return 0;
+}
+
 static int tmp_key(char *buf, size_t len, const char *key)
 {
 	return snprintf(buf, len, "%s%s", key, TMP_SUFFIX) >= (int)len ? -ENAMETOOLONG : 0;
@@ -339,6 +359,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	args_init(r, w, &args);
 	if (w->t.anchor)
 		args.anchor_link_id = anchor_link_id(r, w);
+	else if (w->t.order == ORDER_NONE && (w->t.kind == HOOK_TCX || w->t.kind == HOOK_NETKIT))
+		args.last_link_id = last_link_id(r, w);
 	rev = run_hook_rev(r, w);
 	if (rev)
 		args.expected_revision = rev->revision;

@@ -80,6 +80,13 @@ int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_
 		return -ESTALE;
 	switch (w->t.order) {
 	case ORDER_NONE:
+		/* Appended, unless that would push the program the run wants
+		 * last out of its place: then just before it. */
+		for (uint32_t i = 0; i < n && args->last_link_id; i++)
+			if (link_ids[i] == args->last_link_id) {
+				o.flags = BPF_F_BEFORE | BPF_F_LINK;
+				relative_id = args->last_link_id;
+			}
 		break;
 	case ORDER_FIRST:
 		o.flags = BPF_F_BEFORE;

@@ -11,6 +11,7 @@
 
 struct attach_args {
 	uint32_t anchor_link_id;       /* tcx before/after */
+	uint32_t last_link_id;         /* tcx unordered: the link the run wants last (0: none) */
 	uint64_t expected_revision;    /* tcx: detect concurrent changes (0: any) */
 	struct bpf_object *obj;        /* the loaded object (struct_ops finds its map here) */
 	struct bpf_program *prog;      /* the loaded program, NULL for struct_ops */

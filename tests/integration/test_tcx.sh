@@ -120,6 +120,61 @@ EOF
 	assert_eq "$(tcx_names c0 ingress)" "tc_main tc_second tc_third" "order kept"
 }
 
+# An unordered attachment on a hook where another manifest's attachment
+# is `order: last` goes before it, in the run that creates both and in a
+# later one: the next plan is a no-op (found by the property test, seed 166).
+test_unordered_before_last() {
+	local tail_lid
+
+	veth_add c0 c0p
+	cat >"$W/a.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: a
+objects:
+  - name: o
+    file: objs/tc_v1.bpf.o
+attachments:
+  - name: tail
+    program: o/tc_second
+    hook: tcx
+    interface: c0
+    direction: ingress
+    order: last
+EOF
+	cat >"$W/b.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: b
+objects:
+  - name: o
+    file: objs/tc_v1.bpf.o
+attachments:
+  - name: any
+    program: o/tc_third
+    hook: tcx
+    interface: "c*"
+    direction: ingress
+EOF
+	mkdir "$W/d" && cp "$W/a.yaml" "$W/b.yaml" "$W/d/" && ln -s "$W/objs" "$W/d/objs"
+	cnf_json apply "$W/d"
+	assert_rc 0 "apply both" || return
+	assert_eq "$(tcx_names c0 ingress)" "tc_third tc_second" "bpftool net: the last one last"
+	cnf_json plan "$W/d"
+	assert_rc 0 "the next plan is a no-op"
+	# The last one first, the unordered one in a later run.
+	cnf_json destroy "$W/d"
+	cnf_json apply "$W/d/a.yaml"
+	assert_rc 0 "apply a" || return
+	tail_lid=$(tcx_entries c0 ingress | jq '.[0].link_id')
+	cnf_json apply "$W/d"
+	assert_rc 0 "apply both"
+	assert_jq "$OUT" '[.actions[] | select(.action != "noop") | .attachment] | unique == ["any"]' \
+		"only the new attachment is created"
+	assert_eq "$(tcx_names c0 ingress)" "tc_third tc_second" "bpftool net: inserted before the last one"
+	assert_eq "$(tcx_entries c0 ingress | jq '.[1].link_id')" "$tail_lid" "the last one's link stays"
+	cnf_json plan "$W/d"
+	assert_rc 0 "the next plan is a no-op"
+}
+
 test_update_in_chain() {
 	local head_lid mid_lid head_pid newpid
 
@@ -416,6 +471,7 @@ EOF
 
 run_test "ingress and egress links" test_ingress_egress
 run_test "order: first/last, before:, after:" test_ordering
+run_test "an unordered attachment goes before another's order: last" test_unordered_before_last
 run_test "update in place keeps links and order" test_update_in_chain
 run_test "fallback to legacy tc when tcx is unavailable" test_tc_fallback
 run_test "a hook changed during the attach fails it (expected_revision)" test_concurrent_change
