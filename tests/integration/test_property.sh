@@ -22,6 +22,7 @@
 #   CNF_PROPERTY_SEED    the first case's seed (default 1): seeds SEED..SEED+CASES-1
 #   CNF_PROPERTY_SAVE=0  do not store failing cases under tests/property/regressions/
 #   CNF_PROPERTY_LOG=FILE  append every case's log to FILE
+#   CNF_PROPERTY_REPORTS  how many failing cases are shrunk and stored (default 3)
 . "$(dirname "$0")/lib.sh"
 lib_setup "$@"
 
@@ -336,7 +337,7 @@ generated() {
 		failures=$((failures + 1))
 		_fail "seed $seed breaks the promise"
 		cp "$T/case.json" "$T/failed-$seed.json"
-		[ "$failures" -le 3 ] && prop_report "$T/failed-$seed.json"
+		[ "$failures" -le "${CNF_PROPERTY_REPORTS:-3}" ] && prop_report "$T/failed-$seed.json"
 	done
 	# On the run's own output too (fd 3, see t_begin): what the cases did.
 	echo "note $LIB_NAME: $PROP_CASES cases, $failures failed; plan/apply exit statuses:" \
