@@ -177,6 +177,19 @@ test_foreign_link_at_pin() {
 		"the pin holds the tool's new link"
 	cnf_json status "$W/m.yaml"
 	assert_rc 0 "status in sync afterwards"
+
+	# Again, then destroy: the record goes, the foreign link stays alive
+	# in the quarantine, nothing of it detached.
+	bpftool link pin id "$flid" "$T/bpffs/m/links/count/moved" || { _fail "bpftool link pin"; return; }
+	rm "$qpin"
+	mv "$T/bpffs/m/links/count/moved" "$(pin_of m count d0)" || { _fail "mv over the pin"; return; }
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy"
+	assert_jq "$OUT" '.actions[0].action == "delete" and .actions[0].quarantine == true' \
+		"destroy: the record goes, the foreign pin to the quarantine"
+	assert_eq "$(pinned_link_id "$qpin")" "$flid" "the foreign link is pinned in the quarantine again"
+	assert_eq "$(tcx_names f0 ingress)" tc_foreign "bpftool net: f0 keeps the foreign program"
+	assert_not_exists "$T/bpffs/m/state" "no state map left"
 }
 
 # A foreign link pinned under the manifest's directory without a record:
