@@ -140,13 +140,7 @@ lib_setup() {
 	CG_REL=${CG#"$CG2"/}
 	mkdir "$CG" || { echo "FAIL $LIB_NAME: cannot create cgroup $CG"; exit 1; }
 
-	# The names of every program in the test objects, as the kernel keeps
-	# them (15 characters): what snapshot_host looks for.
-	TEST_PROGS=$(for o in "$TEST_OBJS"/*.bpf.o; do
-		readelf -sW "$o" | awk '$4 == "FUNC" && $5 == "GLOBAL" { print substr($8, 1, 15) }'
-	done | sort -u | jq -R . | jq -s -c .)
-
-	export T W CG2 CG CG_REL TEST_PROGS
+	export T W CG2 CG CG_REL
 }
 
 # Undo everything the current test created, as independently of the tool
@@ -553,18 +547,98 @@ prog_exists() {        # prog_exists ID
 		bt prog show id "$1" | jq -e '.id' >/dev/null 2>&1
 }
 
-# prog_ids / link_ids: the ids of every loaded program named like a test
-# object's program (TEST_PROGS), and of every link running one, one per
-# line. Other tools' programs on the host are left out.
-prog_ids() {
-	bt prog show | jq -r --argjson ours "$TEST_PROGS" \
-		'.[] | select(.name as $n | $ours | index($n)) | .id' | sort -n
+# --- what the test owns ------------------------------------------------------
+#
+# Programs, links and maps are host-wide, and other test runs on the same
+# host load programs of the same names at any moment: checks look only at
+# what this test owns, never at host-wide lists by name:
+#   - what is attached in its network namespaces (its own and every
+#     netns_add one): XDP, tc, tcx, netkit and flow dissector programs
+#     (bpftool net), their links (matched by ifindex and program: an ifindex
+#     alone means nothing outside its namespace), netns links (sk_lookup,
+#     flow_dissector) by namespace inode;
+#   - what is attached to its cgroup $CG and the cgroups below it;
+#   - links, programs and maps pinned under its bpffs instances ($T/bpffs,
+#     $T/fpin);
+#   - the programs those links run, the maps those programs use and the
+#     struct_ops maps those links hold.
+# Tracing links (tracepoint, uprobe, netfilter, ...) are host-wide by
+# nature: they are the test's through its pins. What a run of the tool
+# leaves behind outlives it only through an attachment or a pin (anything
+# else dies with its file descriptors), so this view sees every leak.
+
+# net_json_of [NETNS]: bpftool -j net in the test namespace or in
+# /run/netns/NETNS, as valid JSON (bpftool 7.5 writes a flow dissector as
+# '"flow_dissector":["id":N]').
+net_json_of() {
+	if [ -n "${1:-}" ]; then
+		in_netns "$1" bpftool -j net 2>/dev/null
+	else
+		bt net
+	fi | sed -E 's/"flow_dissector":\[("id":[0-9]+)\]/"flow_dissector":[{\1}]/'
 }
 
-link_ids() {
-	local progs
-	progs=$(prog_ids | jq -s -c .)
-	bt link show | jq -r --argjson p "$progs" '.[] | select(.prog_id as $i | $p | index($i)) | .id' | sort -n
+# own_objects [FILTER]: {"links": [...], "progs": [...], "maps": [...]},
+# what this test owns (see above), bpftool's objects sorted by id; with a
+# jq FILTER, what it makes of that (its strings printed raw).
+own_objects() {
+	local ns d cgs
+
+	{
+		net_json_of
+		for ns in "${_LIB_NETNS[@]}"; do
+			net_json_of "$ns"
+		done
+	} >"$T/own.net"
+	cgs=$(find "$CG" -type d 2>/dev/null)
+	for d in $cgs; do
+		bt cgroup show "$d"
+	done >"$T/own.cg"
+	bt -f link show >"$T/own.links"
+	bt -f prog show >"$T/own.progs"
+	bt -f map show >"$T/own.maps"
+	jq -n -r -c --arg t "$T/" \
+		--argjson inos "[$(own_netns_inos | paste -sd,)]" \
+		--argjson cgids "[$(for d in $cgs; do stat -c %i "$d"; done | paste -sd,)]" \
+		--slurpfile N "$T/own.net" --slurpfile C "$T/own.cg" \
+		--slurpfile L "$T/own.links" --slurpfile P "$T/own.progs" --slurpfile M "$T/own.maps" '
+	def has($a): . as $x | $a | any(.[]; . == $x);
+	def pinned_here: any(.pinned[]?; startswith($t) and (test("/(maps|progs)\\.debug$") | not));
+	[$N[][]?] as $net
+	| [$net[] | (.xdp[]? | [.ifindex, .id]), (.tc[]? | [.ifindex, (.prog_id // .id)])] as $pairs
+	| [$net[] | .tc[]? | .link_id // 0 | select(. > 0)] as $hook_links
+	| ($L[0] // []) as $links | ($P[0] // []) as $progs | ($M[0] // []) as $maps
+	| [$links[] | select(pinned_here
+		or (.netns_ino != null and (.netns_ino | has($inos)))
+		or (.type == "cgroup" and (.cgroup_id | has($cgids)))
+		or ((.type == "xdp" or .type == "tcx" or .type == "netkit") and ([.ifindex, .prog_id] | has($pairs)))
+		or (.id | has($hook_links)))] as $ol
+	| ([$ol[].prog_id] + [$net[] | (.xdp[]?.id), (.tc[]? | .prog_id // .id), (.flow_dissector[]?.id)]
+	   + [$C[][]?.id] + [$progs[] | select(pinned_here) | .id]) as $pids
+	| [$progs[] | select(.id | has($pids))] as $op
+	| ([$op[].map_ids[]?] + [$ol[].map_id // empty] + [$maps[] | select(pinned_here) | .id]) as $mids
+	| {links: ($ol | sort_by(.id)), progs: ($op | sort_by(.id)),
+	   maps: ([$maps[] | select(.id | has($mids))] | sort_by(.id))}
+	| '"${1:-.}"
+}
+
+# own_netns_inos: the inode numbers of the test's network namespaces.
+own_netns_inos() {
+	local ns
+	stat -L -c %i /proc/self/ns/net
+	for ns in "${_LIB_NETNS[@]}"; do
+		stat -L -c %i "/run/netns/$ns" 2>/dev/null
+	done
+}
+
+# own_prog_ids / own_link_ids: the ids of the programs and links this test
+# owns (own_objects), one per line.
+own_prog_ids() {
+	own_objects '.progs[].id'
+}
+
+own_link_ids() {
+	own_objects '.links[].id'
 }
 
 pinned_link_id() {     # pinned_link_id PATH
@@ -586,8 +660,8 @@ pin_of() {
 	echo "$T/bpffs/$1/links/$2/$3"
 }
 
-net_json() {           # bpftool -j net, in the current netns
-	bt net
+net_json() {           # bpftool -j net, in the current netns (net_json_of)
+	net_json_of
 }
 
 xdp_entry() {          # xdp_entry DEV -> {"devname","ifindex","mode","id"} or nothing
@@ -627,38 +701,35 @@ ip_xdp() {             # ip_xdp DEV -> the xdp object of `ip -j link show`
 	ip -j link show dev "$1" | jq -c '.[0].xdp // null'
 }
 
-# snapshot_host: a canonical picture of everything a run could change:
-# the test programs loaded on the host and their links (see TEST_PROGS),
-# the test namespace's XDP/tc/tcx hooks,
-# legacy tc filters of the test's interfaces, the test cgroup's programs,
-# every named netns of the test, and the pins under the state root.
+# snapshot_host: a canonical picture of everything a run could change, as
+# this test owns it: its links, programs and maps (own_objects), the XDP,
+# tc, tcx and flow dissector hooks of its namespaces, the legacy tc filters
+# of its interfaces, its cgroup's programs and the pins under the state
+# root. Other tools' objects on the host do not appear.
 snapshot_host() {
 	local dev dir ns
 
-	# Links and programs are host-wide, and other tools may be loading
-	# theirs meanwhile: only programs named like one of the test objects'
-	# programs (and the links running them) are compared.
-	bt prog show | jq -c --argjson ours "$TEST_PROGS" \
-		'[.[] | select(.name as $n | $ours | index($n)) | {id, name}] | sort_by(.id)' >"$T/snap.progs"
-	echo "## programs"
-	cat "$T/snap.progs"
-	echo "## links"
-	bt link show | jq -S -c --slurpfile p "$T/snap.progs" \
-		'[.[] | select(.prog_id as $i | $p[0] | any(.id == $i)) | {id, type, prog_id}] | sort_by(.id)'
+	own_objects '"## links", [.links[] | {id, type, prog_id, map_id}],
+		"## programs", [.progs[] | {id, name, type}],
+		"## maps", [.maps[] | {id, name, type}]'
+	# bpftool net lists the netfilter links of every namespace: left out.
 	echo "## net"
-	net_json | jq -S -c .
-	for dev in $(test_ifaces); do
-		for dir in ingress egress; do
-			echo "## tc $dev $dir"
-			tc -j filter show dev "$dev" "$dir" 2>/dev/null | jq -S -c .
+	net_json_of | jq -S -c 'map(del(.netfilter))'
+	# One jq for the rest: each heading is a JSON string, printed raw.
+	{
+		for dev in $(test_ifaces); do
+			for dir in ingress egress; do
+				echo "\"## tc $dev $dir\""
+				tc -j filter show dev "$dev" "$dir" 2>/dev/null
+			done
 		done
-	done
-	for ns in "${_LIB_NETNS[@]}"; do
-		echo "## netns $ns"
-		{ in_netns "$ns" bpftool -j net 2>/dev/null; true; } | jq -S -c .
-	done
-	echo "## cgroup"
-	cgroup_progs "$CG" | jq -S -c .
+		for ns in "${_LIB_NETNS[@]}"; do
+			echo "\"## netns $ns\""
+			net_json_of "$ns" | jq -c 'map(del(.netfilter))'
+		done
+		echo '"## cgroup"'
+		cgroup_progs "$CG"
+	} | jq -r -S -c .
 	echo "## pins"
 	(cd "$T/bpffs" && find . | sort)
 }

@@ -73,8 +73,8 @@ test_second_apply_is_noop() {
 	assert_rc 0 "first apply" || return
 	lid=$(jf "$OUT" '.actions[0].link_id')
 	pid=$(jf "$OUT" '.actions[0].prog_id')
-	links=$(link_ids)
-	progs=$(prog_ids)
+	links=$(own_link_ids)
+	progs=$(own_prog_ids)
 
 	if cnf_strace apply "$W/m.yaml"; then
 		assert_eq "$(bpf_calls BPF_LINK_CREATE)" "" "no BPF_LINK_CREATE"
@@ -88,8 +88,8 @@ test_second_apply_is_noop() {
 	assert_rc 0 "second apply"
 	assert_jq "$OUT" '.changed == false and (.actions | length) == 1 and .actions[0].action == "noop"' \
 		"second apply: one noop"
-	assert_eq "$(link_ids)" "$links" "bpftool: no link created or removed"
-	assert_eq "$(prog_ids)" "$progs" "bpftool: no program loaded or freed"
+	assert_eq "$(own_link_ids)" "$links" "bpftool: none of this test's links created or removed"
+	assert_eq "$(own_prog_ids)" "$progs" "bpftool: none of this test's programs loaded or freed"
 	assert_eq "$(pinned_link_id "$(pin_of m fw x0)")" "$lid" "same pinned link"
 	assert_eq "$(xdp_prog_id x0)" "$pid" "same program on x0"
 
