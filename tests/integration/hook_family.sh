@@ -42,52 +42,6 @@
 
 HK_SLOT=${HK_SLOT:-}
 
-# hk_snapshot: what a run of the tool could change for this family: the
-# programs named like the family's test object's (and the links running
-# them), struct_ops maps, and the pins under the state root. Narrower than
-# snapshot_host, so that other programs coming and going on the host (a
-# concurrent test run) are not taken for a change.
-hk_snapshot() {
-	local names
-	names=$(readelf -sW "$TEST_OBJS/${HK_OBJ}_v1.bpf.o" |
-		awk '$4 == "FUNC" && $5 == "GLOBAL" { print substr($8, 1, 15) }' | jq -R . | jq -s -c .)
-	bt prog show | jq -c --argjson ours "$names" \
-		'[.[] | select(.name as $n | $ours | index($n)) | {id, name}] | sort_by(.id)' >"$T/hk.progs"
-	echo "## programs"
-	cat "$T/hk.progs"
-	echo "## links"
-	bt link show | jq -S -c --slurpfile p "$T/hk.progs" \
-		'[.[] | select(.prog_id as $i | $p[0] | any(.id == $i)) | {id, type, prog_id}] | sort_by(.id)'
-	echo "## struct_ops"
-	bt struct_ops show | jq -S -c '[.[]? | {id, name}]'
-	echo "## pins"
-	(cd "$T/bpffs" && find . | sort)
-}
-
-# hk_settled_snapshot: hk_snapshot once it stops changing: what the
-# previous test released (its programs, struct_ops maps) is freed by the
-# kernel a moment after its pins go.
-hk_settled_snapshot() {
-	local a b i
-	a=$(hk_snapshot)
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		sleep 0.3
-		b=$(hk_snapshot)
-		[ "$a" == "$b" ] && break
-		a=$b
-	done
-	printf '%s\n' "$a"
-}
-
-hk_assert_unchanged() {
-	local now
-	now=$(hk_snapshot)
-	[ "$now" == "$1" ] && return 0
-	_fail "$2: the host changed:"
-	diff <(printf '%s\n' "$1") <(printf '%s\n' "$now") | head -n 40 | cut -c1-400 | sed 's/^/      /'
-	return 1
-}
-
 hk_supported() {
 	"$CNF" probe --json 2>/dev/null | jq -e --arg h "$HK_HOOK" '.hooks[$h].supported == true' >/dev/null
 }
@@ -244,7 +198,7 @@ test_hk_missing() {
 	local before line
 	hk_setup_maybe || return
 	hk_manifest "$W/m.yaml" "$HK_MISSING"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply with a missing target"
 	assert_jq "$OUT" '.error | type == "string"' "JSON: an error document"
@@ -252,7 +206,7 @@ test_hk_missing() {
 	line=$(line_of "$W/m.yaml" "- name: a1")
 	assert_at "$ERR" "$W/m.yaml" "$line" "$((line + 1))" "$((line + 2))" "$((line + 3))" "$((line + 4))" \
 		"$((line + 5))"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 	cnf_json plan "$W/m.yaml"
 	assert_rc 1 "plan refuses it too"
 }
@@ -260,12 +214,12 @@ test_hk_missing() {
 test_hk_refused() {
 	local before
 	hk_manifest "$W/m.yaml" "${HK_REFUSE_ATT:-$HK_ATT}"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply on a kernel without $HK_HOOK"
 	assert_match "$ERR" "$HK_REFUSE_MSG" "the refusal names what the kernel lacks"
 	assert_contains "$ERR" "attachment 'a1'" "the refusal names the attachment"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 }
 
 hook_family_suite() {

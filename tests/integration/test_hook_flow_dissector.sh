@@ -36,11 +36,11 @@ test_foreign() {
 	in_netns fd bpftool prog attach pinned "$T/fpin/fd_foreign" flow_dissector || { _fail "bpftool prog attach"; return; }
 	fid=$(pinned_prog_id "$T/fpin/fd_foreign")
 	hk_manifest "$W/m.yaml"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply where another tool has a flow dissector"
 	assert_contains "$ERR" "already has flow dissector program id $fid" "the error names the foreign program"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 	in_netns fd bpftool prog detach pinned "$T/fpin/fd_foreign" flow_dissector 2>/dev/null
 }
 

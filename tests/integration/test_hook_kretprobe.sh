@@ -143,12 +143,12 @@ test_maxactive_leftovers() {
 test_maxactive_refused() {
 	local before
 	hk_manifest "$W/m.yaml" "$(hk_maxactive_att 16)"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply with maxactive on a kernel without kprobes"
 	assert_match "$ERR" "$HK_REFUSE_MSG" "the refusal names what the kernel lacks"
 	assert_at "$ERR" "$W/m.yaml" "$(line_of "$W/m.yaml" "- name: a1")"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 }
 
 # Refused before anything is looked at, naming file, line and entry:

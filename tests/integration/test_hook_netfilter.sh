@@ -30,12 +30,12 @@ test_wrong_type() {
     family: ipv4
     netfilter_hook: local_in
     priority: -100"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "a sk_lookup program on a netfilter hook"
 	assert_contains "$ERR" "program 'skl_count' is of type sk_lookup, hook netfilter needs netfilter" \
 		"the error names the program and both types"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 }
 
 hook_family_suite

@@ -72,11 +72,11 @@ test_not_netkit() {
 	veth_add v0 v0p || return
 	hk_manifest "$W/m.yaml" "    program: t/nk_main
     interface: v0"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "a veth device on a netkit hook"
 	assert_contains "$ERR" "interface v0 is not a netkit device" "the error says so"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 }
 
 hook_family_suite

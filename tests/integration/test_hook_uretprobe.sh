@@ -28,7 +28,7 @@ test_imported_symbol() {
 	hk_manifest "$W/m.yaml" "    program: t/urp_func
     binary: $(command -v uname)
     symbol: uname"
-	before=$(hk_settled_snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "a symbol the binary imports"
 	assert_contains "$ERR" "comes from a shared library" "the error says where the symbol is"
@@ -38,7 +38,7 @@ test_imported_symbol() {
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "a symbol that is nowhere"
 	assert_contains "$ERR" "no function 'cnf_no_such_symbol'" "the error names the symbol"
-	hk_assert_unchanged "$before" "nothing changed"
+	assert_unchanged "$before" "nothing changed"
 }
 
 hook_family_suite
