@@ -155,9 +155,8 @@ adhoc_result() {
 }
 
 # snap_bpf: what a run could change here, seen by bpftool and in bpffs:
-# the hooks of this namespace's interfaces and the pins of the state root.
-# (lib.sh's snapshot_host also compares test programs host-wide, which
-# other test runs on the same host change meanwhile.)
+# the hooks of this namespace's interfaces and the pins of the state root,
+# with the link and program each pin of a link holds.
 snap_bpf() {
 	echo "## net"
 	net_json | jq -S -c '.[0] | {xdp, tc}'     # netfilter links are host-wide

@@ -44,13 +44,6 @@ slot2() {
 	bt map lookup "$how" "$1" key 2 0 0 0 | jq -r '.formatted.value // .value // empty'
 }
 
-# snapshot: snapshot_host limited to this file's programs, so that other
-# programs loaded on the host meanwhile do not count.
-MY_PROGS='["xdp_cfg", "tc_cfg", "xdp_bad"]'
-snapshot() {
-	TEST_PROGS=$MY_PROGS snapshot_host
-}
-
 # missing_maps JSON: the entries of "maps" about pins that went away
 # (the others describe the maps the run loads).
 missing_maps() {
@@ -170,10 +163,10 @@ test_no_live_holder() {
 	assert_jq "$OUT" '.changed == false' "plan: not a change"
 	assert_jq "$(missing_maps "$OUT")" '.[0].action == "none"' "plan: the note"
 	assert_contains "$(missing_maps "$OUT" | jq -r '.[0].reason')" "created afresh" "plan: says the map is created afresh"
-	before=$(snapshot)
+	before=$(snapshot_host)
 	cnf_json apply --detailed-exitcode "$W/m.yaml"
 	assert_rc 0 "apply: nothing changed"
-	TEST_PROGS=$MY_PROGS assert_unchanged "$before" "apply changed nothing"
+	assert_unchanged "$before" "apply changed nothing"
 
 	# The next load creates it.
 	write_m config_vars.bpf.o 300
@@ -196,12 +189,12 @@ test_failed_apply_changes_nothing() {
     interface: p1
 EOF
 	sed -i 's/^objects:$/objects:\n  - name: b\n    file: objs\/verifier_reject.bpf.o/' "$W/m.yaml"
-	before=$(snapshot)
+	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply fails"
 	assert_contains "$ERR" "rejected by the verifier" "the error says why"
 	assert_not_exists "$PIN" "the re-pin was undone"
-	TEST_PROGS=$MY_PROGS assert_unchanged "$before" "a failed apply changes nothing"
+	assert_unchanged "$before" "a failed apply changes nothing"
 	assert_eq "$(slot2 "$MID")" 42 "bpftool: the live map still holds the value"
 }
 
