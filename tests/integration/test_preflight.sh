@@ -35,11 +35,12 @@ tcx_att() {    # tcx_att NAME PROGRAM INTERFACE [ORDER]
 }
 
 # view: what a run could change here, scoped to this test: the hooks of
-# its namespace (bpftool net, tc filters) and the pins of its state root.
+# its namespace (bpftool net, tc filters; not bpftool net's netfilter
+# links, those of every namespace) and the pins of its state root.
 view() {
 	local dev dir
 
-	net_json | jq -S -c .
+	net_json | jq -S -c 'map(del(.netfilter))'
 	for dev in $(test_ifaces); do
 		for dir in ingress egress; do
 			tc -j filter show dev "$dev" "$dir" 2>/dev/null | jq -S -c .
