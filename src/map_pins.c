@@ -336,6 +336,8 @@ static bool live_map_fits(struct run *r, const struct map_pin_drift *d, char *wh
  * not in this run). A pin that holds that very map is no drift after all;
  * one that holds another map while no live map is known is taken as it
  * is. */
+static uint32_t map_user_besides(uint32_t id, const uint32_t *going, size_t n_going);
+
 static void resolve_drifts(struct run *r)
 {
 	size_t n = 0;
@@ -343,7 +345,10 @@ static void resolve_drifts(struct run *r)
 	for (size_t i = 0; i < r->map_drifts_count; i++) {
 		struct map_pin_drift *d = &r->map_drifts[i];
 
-		if (!d->map_id && d->recorded_id && map_alive(d->recorded_id, d->opt->name))
+		/* Programs must hold it: a map whose last reference was the
+		 * pin lingers a moment after the pin goes. */
+		if (!d->map_id && d->recorded_id && map_alive(d->recorded_id, d->opt->name) &&
+		    map_user_besides(d->recorded_id, NULL, 0))
 			d->map_id = d->recorded_id;
 		if (d->impostor_id && (!d->map_id || d->map_id == d->impostor_id)) {
 			free(d->prog_ids);
