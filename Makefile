@@ -331,9 +331,9 @@ $(BUILD)/examples/netkit-ipv6-monitor/ipv6-monitor-reader: examples/netkit-ipv6-
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # Small programs the integration tests use to act as another tool would.
-TEST_TOOLS := $(BUILD)/tests/tools/drift_tool
+TEST_TOOLS := $(BUILD)/tests/tools/drift_tool $(BUILD)/tests/tools/forge_state
 all: $(TEST_TOOLS)
-$(BUILD)/tests/tools/drift_tool: tests/tools/drift_tool.c
+$(BUILD)/tests/tools/%: tests/tools/%.c
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

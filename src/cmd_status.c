@@ -10,6 +10,7 @@
 #include "cnf/metrics.h"
 #include "cnf/output.h"
 #include "cnf/reconcile.h"
+#include "cnf/state.h"
 #include "cnf/util.h"
 
 static const char *state_of(const struct cnf_action *a)
@@ -73,6 +74,26 @@ static const char *reason_with_maps(struct run *r, const struct cnf_action *a, c
 						"apply resets it, its contents lost");
 	}
 	return pos ? buf : why;
+}
+
+/* Entries under the root the tool did not make: reported, not a
+ * difference (apply leaves them alone, so it could never settle them). */
+static json_object *strays_json(const struct state *st)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < st->strays_count; i++) {
+		const struct state_stray *x = &st->strays[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "state", json_object_new_string("stray"));
+		json_object_object_add(o, "path", json_object_new_string(x->path));
+		json_object_object_add(o, "what", json_object_new_string(x->what));
+		json_object_object_add(o, "manifest", x->manifest[0] ?
+				       json_object_new_string(x->manifest) : NULL);
+		json_object_array_add(arr, o);
+	}
+	return arr;
 }
 
 int cmd_status(const struct cli *cli)
@@ -221,6 +242,7 @@ int cmd_status(const struct cli *cli)
 		json_object_object_add(doc, "in_sync", json_object_new_boolean(!differ));
 		json_object_object_add(doc, "attachments", arr);
 		json_object_object_add(doc, "maps", maps);
+		json_object_object_add(doc, "stray", strays_json(&r.st));
 		output_json(doc);
 		json_object_put(doc);
 	} else if (cli->metrics) {
@@ -238,7 +260,10 @@ int cmd_status(const struct cli *cli)
 			       r.map_stale[i].manifest->name, r.map_stale[i].path,
 			       r.map_stale[i].reason);
 		output_maps_status_text(&r);
-		if (r.plan.count == 0)
+		for (size_t i = 0; i < r.st.strays_count; i++)
+			printf("%-12s %s\n             %s cnf-apply did not make: left alone\n", "stray",
+			       r.st.strays[i].path, r.st.strays[i].what);
+		if (r.plan.count == 0 && !r.st.strays_count)
 			printf("Nothing declared and nothing under %s.\n", cli->bpffs);
 	}
 	run_free(&r);

@@ -797,7 +797,7 @@ static int phase_c(struct run *r, struct xstate *xs)
 			if (err < 0)
 				log_error("%s: detach failed: %s", action_what(a), strerror(-err));
 		} else if (a->kind == ACT_REPLACE && x->tmp_pinned) {
-			char from[PATH_MAX], to[PATH_MAX], key[CNF_KEY_MAX];
+			char key[CNF_KEY_MAX];
 
 			err = remove_instance(r, h->manifest, h->key, h->has_record ? &h->rec : NULL,
 					      true);
@@ -805,12 +805,8 @@ static int phase_c(struct run *r, struct xstate *xs)
 			 * pin there is then always the link its record names. */
 			if (err >= 0)
 				err = state_record_put(r->cli->bpffs, h->manifest, h->key, x->new_rec);
-			if (err >= 0 && (err = tmp_key(key, sizeof(key), a->want->key)) >= 0) {
-				state_pin_path(from, sizeof(from), r->cli->bpffs, h->manifest, key);
-				state_pin_path(to, sizeof(to), r->cli->bpffs, h->manifest, h->key);
-				if (rename(from, to) < 0)
-					err = -errno;
-			}
+			if (err >= 0 && (err = tmp_key(key, sizeof(key), a->want->key)) >= 0)
+				err = state_pin_rename(r->cli->bpffs, h->manifest, key, h->key);
 			if (err < 0)
 				log_error("%s: finishing the replacement failed: %s", action_what(a),
 					  strerror(-err));

@@ -667,7 +667,6 @@ static void mark_foreign_pin(struct cnf_observed *o, const char *kind, uint32_t 
 
 static void observe_pin(struct run *r, struct cnf_observed *o)
 {
-	char path[PATH_MAX];
 	struct bpf_link_info li = {};
 	struct bpf_prog_info pi = {};
 	const char *kind;
@@ -675,9 +674,7 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 	__u32 len;
 	_cleanup_close_ int fd = -1;
 
-	if (state_pin_path(path, sizeof(path), r->st.root, o->manifest, o->key) < 0)
-		return;
-	fd = bpf_obj_get(path);
+	fd = state_pin_open(r->st.root, o->manifest, o->key);
 	if (fd < 0) {
 		o->has_pin = false;
 		return;

@@ -6,8 +6,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cnf/hashidx.h"
 #include "cnf/log.h"
@@ -28,14 +31,26 @@ struct map_fd {
 static struct map_fd *map_fds;
 static size_t map_fds_count, map_fds_cap;
 
-/* The directory of the pins state_pin_open() opened last,
- * <root>/<manifest>/links/<attachment>: a run goes through the targets of
- * one attachment after another. */
+/* ---- names beneath the root ---- */
+
+/* Nothing under the root is reached through a symbolic link: the root is
+ * opened once (the way to it was checked, state_root_check()), and every
+ * name under it is opened from there with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or where the kernel has no openat2 (before 5.6)
+ * one name at a time with O_NOFOLLOW. bpf(2) takes paths, not directory
+ * descriptors: it is given /proc/self/fd/N of what was opened so. */
+static struct {
+	char path[PATH_MAX];
+	int fd;
+} root_dir = { .fd = -1 };
+static bool no_openat2;
+
+/* The directory of the pins opened last, <root>/<manifest>/links/<attachment>:
+ * a run goes through the targets of one attachment after another. */
 static struct {
 	char path[PATH_MAX];
 	int fd;
 } pin_dir = { .fd = -1 };
-static bool no_path_fd;          /* the kernel has no BPF_F_PATH_FD (before 6.5) */
 
 static void pin_dir_close(void)
 {
@@ -53,6 +68,153 @@ void state_close_maps(void)
 	map_fds = NULL;
 	map_fds_count = map_fds_cap = 0;
 	pin_dir_close();
+	if (root_dir.fd >= 0)
+		close(root_dir.fd);
+	root_dir.fd = -1;
+	root_dir.path[0] = '\0';
+}
+
+static int root_fd(const char *root)
+{
+	int fd;
+
+	if (root_dir.fd >= 0 && streq(root_dir.path, root))
+		return root_dir.fd;
+	if (strlen(root) >= sizeof(root_dir.path))
+		return -ENAMETOOLONG;
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (root_dir.fd >= 0)
+		close(root_dir.fd);
+	pin_dir_close();
+	root_dir.fd = fd;
+	snprintf(root_dir.path, sizeof(root_dir.path), "%s", root);
+	return fd;
+}
+
+/* openat2's guarantees, one name at a time: no "..", no symbolic link
+ * (O_NOFOLLOW opens a link itself with O_PATH: refused after the fact). */
+static int walk_beneath(int dfd, const char *rel, int flags)
+{
+	char buf[PATH_MAX];
+	char *p = buf;
+	int cur = -1;
+
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int fd, f = slash ? O_PATH | O_DIRECTORY : flags;
+		struct stat st;
+
+		if (slash)
+			*slash = '\0';
+		if (!*p || streq(p, "..") || (streq(p, ".") && (slash || p != buf)))
+			fd = -EXDEV;
+		else if ((fd = openat(cur >= 0 ? cur : dfd, p, f | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			fd = -errno;
+		else if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+			close(fd);
+			fd = -ELOOP;
+		}
+		if (cur >= 0)
+			close(cur);
+		if (fd < 0 || !slash)
+			return fd;
+		cur = fd;
+		p = slash + 1;
+	}
+}
+
+/* Opens `rel` under the directory `dfd`, following no symbolic link and
+ * never leaving it. A negative errno: -ELOOP for a link on the way. */
+static int open_beneath(int dfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+
+	for (int tries = 0; !no_openat2; tries++) {
+		int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+
+		if (fd >= 0)
+			return fd;
+		/* EAGAIN: a rename elsewhere in the file system meanwhile. */
+		if (errno == EAGAIN && tries < 16)
+			continue;
+		if (errno != ENOSYS)
+			return -errno;
+		no_openat2 = true;
+	}
+	return walk_beneath(dfd, rel, flags);
+}
+
+int state_open(const char *root, const char *rel, int flags)
+{
+	int dfd = root_fd(root);
+
+	return dfd < 0 ? dfd : open_beneath(dfd, rel, flags);
+}
+
+/* The path bpf(2) is given for `name` in the directory `dfd` (or for what
+ * `dfd` is, name NULL): /proc/self/fd/N, which names it without a lookup
+ * from the root. */
+static void fd_path(char *buf, size_t len, int dfd, const char *name)
+{
+	snprintf(buf, len, "/proc/self/fd/%d%s%s", dfd, name ? "/" : "", name ? name : "");
+}
+
+/* BPF_OBJ_GET of `rel` under `dfd`, no symbolic link followed. */
+static int obj_get_beneath(int dfd, const char *rel)
+{
+	_cleanup_close_ int fd = open_beneath(dfd, rel, O_PATH);
+	char path[64];
+	int r;
+
+	if (fd < 0)
+		return fd;
+	fd_path(path, sizeof(path), fd, NULL);
+	r = bpf_obj_get(path);
+	return r < 0 ? -errno : r;
+}
+
+int state_obj_get(const char *root, const char *rel)
+{
+	int dfd = root_fd(root);
+
+	return dfd < 0 ? dfd : obj_get_beneath(dfd, rel);
+}
+
+/* The directory `rel` under `dfd` (O_PATH), made with mode 0700 where
+ * missing, one name at a time. */
+static int mkdir_beneath(int dfd, const char *rel)
+{
+	char buf[PATH_MAX];
+	char *p = buf;
+	int cur = -1, fd = open_beneath(dfd, rel, O_PATH | O_DIRECTORY);
+
+	if (fd != -ENOENT)
+		return fd;
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int at = cur >= 0 ? cur : dfd;
+
+		if (slash)
+			*slash = '\0';
+		fd = mkdirat(at, p, 0700) < 0 && errno != EEXIST ? -errno
+								 : open_beneath(at, p, O_PATH | O_DIRECTORY);
+		if (cur >= 0)
+			close(cur);
+		if (fd < 0 || !slash)
+			return fd;
+		cur = fd;
+		p = slash + 1;
+	}
 }
 
 bool state_key_is_leftover(const char *key)
@@ -71,42 +233,49 @@ int state_pin_path(char *buf, size_t len, const char *root, const char *manifest
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The directory of a pin, <manifest>/links/<attachment> (made if
+ * `create`), and in *ret_name the pin's name in it. */
+static int pin_dir_open(const char *root, const char *manifest, const char *key, bool create,
+			const char **ret_name)
+{
+	const char *slash = strchr(key, '/');
+	char rel[PATH_MAX], full[PATH_MAX];
+	int dfd = root_fd(root), fd;
+
+	if (dfd < 0)
+		return dfd;
+	if (!slash || strchr(slash + 1, '/') || !slash[1])
+		return -EINVAL;
+	*ret_name = slash + 1;
+	if (snprintf(rel, sizeof(rel), "%s/links/%.*s", manifest, (int)(slash - key), key) >=
+	    (int)sizeof(rel) || snprintf(full, sizeof(full), "%s/%s", root, rel) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
+	if (pin_dir.fd >= 0 && streq(pin_dir.path, full))
+		return pin_dir.fd;
+	pin_dir_close();
+	fd = create ? mkdir_beneath(dfd, rel) : open_beneath(dfd, rel, O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	pin_dir.fd = fd;
+	snprintf(pin_dir.path, sizeof(pin_dir.path), "%s", full);
+	return fd;
+}
+
 int state_pin_open(const char *root, const char *manifest, const char *key)
 {
-	char path[PATH_MAX];
-	char *slash;
-	int fd, r = state_pin_path(path, sizeof(path), root, manifest, key);
+	for (int again = 0;; again++) {
+		const char *name;
+		int dfd = pin_dir_open(root, manifest, key, false, &name), fd;
 
-	if (r < 0)
-		return r;
-	slash = strrchr(path, '/');
-	if (!no_path_fd) {
-		LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = BPF_F_PATH_FD);
-
-		/* BPF_OBJ_GET walks every component of an absolute path; from
-		 * the directory's fd, one. */
-		*slash = '\0';
-		if (pin_dir.fd < 0 || !streq(pin_dir.path, path)) {
-			pin_dir_close();
-			pin_dir.fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (pin_dir.fd >= 0)
-				snprintf(pin_dir.path, sizeof(pin_dir.path), "%s", path);
-		}
-		*slash = '/';
-		if (pin_dir.fd >= 0) {
-			o.path_fd = pin_dir.fd;
-			fd = bpf_obj_get_opts(slash + 1, &o);
-			if (fd >= 0)
-				return fd;
-			if (errno == EINVAL)
-				no_path_fd = true;
-			/* ENOENT: perhaps the directory was removed and made
-			 * again since it was opened; the full path tells. */
-			pin_dir_close();
-		}
+		if (dfd < 0)
+			return dfd;
+		fd = obj_get_beneath(dfd, name);
+		/* ENOENT: perhaps the directory was removed and made again
+		 * since it was opened; opening it again tells. */
+		if (fd != -ENOENT || again)
+			return fd;
+		pin_dir_close();
 	}
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
 }
 
 #define ROOT_HINT "only root may be able to change the state root and the directories " \
@@ -187,45 +356,101 @@ int state_root_check(const char *root, bool create)
 	return root_trusted(root, buf);
 }
 
+static const char *map_type_name(uint32_t type)
+{
+	const char *n = libbpf_bpf_map_type_str((enum bpf_map_type)type);
+
+	return n ? n : "unknown";
+}
+
+/* Is the map pinned at <manifest>/state the tool's? Its type, key and
+ * value sizes decide how it is read: another map's lookups would write
+ * more than the tool's buffers hold. */
+static int state_map_check(int fd, const char *root, const char *manifest)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int r = bpf_info_get(fd, &info, &len);
+
+	if (r < 0) {
+		log_error("state map '%s/%s/state': cannot read what it is: %s", root, manifest,
+			  strerror(-r));
+		return r;
+	}
+	if (info.type == BPF_MAP_TYPE_HASH && info.key_size == CNF_KEY_MAX &&
+	    info.value_size == sizeof(struct cnf_record))
+		return 0;
+	log_error("state map '%s/%s/state' is not cnf-apply's: a %s map with %u-byte keys and "
+		  "%u-byte values, where cnf-apply keeps a hash map with %u-byte keys and %zu-byte "
+		  "records (version %u); move it away if another tool made it",
+		  root, manifest, map_type_name(info.type), info.key_size, info.value_size,
+		  CNF_KEY_MAX, sizeof(struct cnf_record), CNF_RECORD_VERSION);
+	return -EPROTO;
+}
+
+/* A new state map pinned at <manifest>/state. */
+static int state_map_create(int rfd, const char *manifest)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	_cleanup_close_ int mfd = mkdir_beneath(rfd, manifest);
+	char path[64];
+	int fd;
+
+	if (mfd < 0)
+		return mfd;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, STATE_MAP_NAME, CNF_KEY_MAX,
+			    sizeof(struct cnf_record), STATE_MAX_ENTRIES, &o);
+	if (fd < 0)
+		return -errno;
+	fd_path(path, sizeof(path), mfd, "state");
+	if (bpf_obj_pin(fd, path) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static int state_map_open(const char *root, const char *manifest, bool create)
 {
-	char path[PATH_MAX];
-	int fd;
+	char rel[PATH_MAX];
+	int rfd, fd, r;
 
 	for (size_t i = 0; i < map_fds_count; i++)
 		if (streq(map_fds[i].manifest, manifest))
 			return map_fds[i].fd;
-	if (snprintf(path, sizeof(path), "%s/%s/state", root, manifest) >= (int)sizeof(path))
+	if (snprintf(rel, sizeof(rel), "%s/state", manifest) >= (int)sizeof(rel))
 		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT && create) {
-		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
-		char dir[PATH_MAX];
-		int r;
-
-		snprintf(dir, sizeof(dir), "%s/%s", root, manifest);
-		r = mkdir_p(dir, 0700);
-		if (r < 0)
-			return r;
-		fd = bpf_map_create(BPF_MAP_TYPE_HASH, STATE_MAP_NAME, CNF_KEY_MAX,
-				    sizeof(struct cnf_record), STATE_MAX_ENTRIES, &o);
-		if (fd < 0)
-			return -errno;
-		if (bpf_obj_pin(fd, path) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-	}
+	rfd = root_fd(root);
+	if (rfd < 0)
+		return rfd;
+	fd = obj_get_beneath(rfd, rel);
+	if (fd == -ENOENT && create)
+		fd = state_map_create(rfd, manifest);
 	if (fd < 0)
-		return -errno;
-	if (grow_array((void **)&map_fds, &map_fds_cap, map_fds_count + 1, sizeof(*map_fds)) < 0) {
+		return fd;
+	r = state_map_check(fd, root, manifest);
+	if (r >= 0)
+		r = grow_array((void **)&map_fds, &map_fds_cap, map_fds_count + 1, sizeof(*map_fds));
+	if (r < 0) {
 		close(fd);
-		return -ENOMEM;
+		return r;
 	}
 	snprintf(map_fds[map_fds_count].manifest, sizeof(map_fds[0].manifest), "%s", manifest);
 	map_fds[map_fds_count++].fd = fd;
 	return fd;
+}
+
+/* Forgets the state map of a manifest (unpinned). */
+static void state_map_forget(const char *manifest)
+{
+	for (size_t i = 0; i < map_fds_count; i++)
+		if (streq(map_fds[i].manifest, manifest)) {
+			close(map_fds[i].fd);
+			map_fds[i] = map_fds[--map_fds_count];
+			return;
+		}
 }
 
 static void key_init(char k[CNF_KEY_MAX], const char *key)
@@ -274,28 +499,26 @@ int state_record_del(const char *root, const char *manifest, const char *key)
 
 int state_pin(const char *root, const char *manifest, const char *key, int fd)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	char *slash;
-	int r = state_pin_path(path, sizeof(path), root, manifest, key);
+	char path[PATH_MAX], tmp[CNF_KEY_MAX + 8];
+	const char *name;
+	int dfd, r;
 
-	if (r < 0)
-		return r;
 	/* Nothing at the path yet (a new instance): pin there, in one call.
 	 * Renaming a pin into place drops dentries, whose RCU callbacks
 	 * start a grace period just before the next tcx attach waits for
 	 * one of its own: that wait grows by half, 1.4x the floor's per
 	 * link at 1,000 interfaces. */
-	if (bpf_obj_pin(fd, path) == 0)
-		return 0;
-	if (errno == ENOENT) {
-		slash = strrchr(path, '/');
-		*slash = '\0';
-		r = mkdir_p(path, 0700);
-		if (r < 0)
-			return r;
-		*slash = '/';
+	for (int again = 0;; again++) {
+		dfd = pin_dir_open(root, manifest, key, true, &name);
+		if (dfd < 0)
+			return dfd;
+		fd_path(path, sizeof(path), dfd, name);
 		if (bpf_obj_pin(fd, path) == 0)
 			return 0;
+		/* ENOENT: the directory opened earlier is gone. */
+		if (errno != ENOENT || again)
+			break;
+		pin_dir_close();
 	}
 	if (errno != EEXIST)
 		return -errno;
@@ -303,63 +526,78 @@ int state_pin(const char *root, const char *manifest, const char *key, int fd)
 	 * pin under a temporary name, then rename over it, never a moment
 	 * without a pin. A killed run leaves the temporary pin, which the
 	 * next run removes as a leftover. */
-	if (snprintf(tmp, sizeof(tmp), "%s%s", path, PIN_TMP_SUFFIX) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s%s", name, PIN_TMP_SUFFIX) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	if (unlink(tmp) < 0 && errno != ENOENT)
+	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
 		return -errno;
-	if (bpf_obj_pin(fd, tmp) < 0)
+	fd_path(path, sizeof(path), dfd, tmp);
+	if (bpf_obj_pin(fd, path) < 0)
 		return -errno;
-	if (rename(tmp, path) < 0) {
+	if (renameat(dfd, tmp, dfd, name) < 0) {
 		r = -errno;
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		return r;
 	}
 	return 0;
 }
 
+int state_pin_rename(const char *root, const char *manifest, const char *from, const char *to)
+{
+	const char *from_name, *to_name;
+	size_t n = strcspn(from, "/");
+	int dfd;
+
+	/* A replacement's temporary pin and its instance's: one directory. */
+	if (strncmp(from, to, n + 1) != 0)
+		return -EINVAL;
+	dfd = pin_dir_open(root, manifest, from, false, &from_name);
+	if (dfd < 0)
+		return dfd;
+	to_name = to + n + 1;
+	return renameat(dfd, from_name, dfd, to_name) < 0 ? -errno : 0;
+}
+
 int state_unpin(const char *root, const char *manifest, const char *key)
 {
-	char path[PATH_MAX];
-	int r = state_pin_path(path, sizeof(path), root, manifest, key);
+	const char *name;
+	int dfd = pin_dir_open(root, manifest, key, false, &name);
 
-	if (r < 0)
-		return r;
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	/* A directory where a pin belongs is a stray entry: left alone. */
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
 		return -errno;
 	return 0;
 }
 
 void state_tidy(const char *root, const char *manifest)
 {
-	char path[PATH_MAX];
+	_cleanup_close_ int mfd = -1;
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	char k[CNF_KEY_MAX], next[CNF_KEY_MAX];
-	int fd;
+	char next[CNF_KEY_MAX];
+	int rfd = root_fd(root), lfd, fd;
 
-	snprintf(path, sizeof(path), "%s/%s/links", root, manifest);
-	d = opendir(path);
-	if (d) {
-		while ((de = readdir(d))) {
-			char sub[PATH_MAX];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rmdir(sub); /* fails while pins remain: fine */
-		}
+	pin_dir_close();
+	if (rfd < 0 || (mfd = open_beneath(rfd, manifest, O_PATH | O_DIRECTORY)) < 0)
+		return;
+	lfd = open_beneath(mfd, "links", O_RDONLY | O_DIRECTORY);
+	if (lfd >= 0 && !(d = fdopendir(lfd)))
+		close(lfd);
+	while (d && (de = readdir(d))) {
+		if (de->d_type == DT_DIR && de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR); /* fails while pins remain: fine */
 	}
-	rmdir(path);
+	unlinkat(mfd, "links", AT_REMOVEDIR);
 	/* Drop the state map once no record is left. */
 	fd = state_map_open(root, manifest, false);
 	if (fd == -ENOENT || (fd >= 0 && bpf_map_get_next_key(fd, NULL, next) < 0 && errno == ENOENT)) {
-		(void)k;
-		snprintf(path, sizeof(path), "%s/%s/state", root, manifest);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s/" SOURCE_PIN, root, manifest);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s", root, manifest);
-		rmdir(path);
+		unlinkat(mfd, "state", 0);
+		state_map_forget(manifest);
+		unlinkat(mfd, SOURCE_PIN, 0);
+		unlinkat(rfd, manifest, AT_REMOVEDIR);
 	}
 }
 
@@ -475,6 +713,12 @@ static int add_record(struct state *s, const char *manifest, char *k,
 		return -ENOMEM;
 	o->has_record = true;
 	o->rec = *rec;
+	/* Whoever wrote it, its strings end within their fields. */
+	o->rec.attachment[sizeof(o->rec.attachment) - 1] = '\0';
+	o->rec.program[sizeof(o->rec.program) - 1] = '\0';
+	o->rec.target[sizeof(o->rec.target) - 1] = '\0';
+	o->rec.hook_desc[sizeof(o->rec.hook_desc) - 1] = '\0';
+	o->rec.netns[sizeof(o->rec.netns) - 1] = '\0';
 	return 0;
 }
 
@@ -545,54 +789,146 @@ static int read_records(struct state *s, const char *manifest)
 	}
 }
 
-/* The manifest's records are s->obs[first..]: a pin with a record marks it,
- * one without gets an entry of its own. */
-static int read_pins(struct state *s, const char *manifest, size_t first)
+/* ---- entries the tool did not make ---- */
+
+static unsigned char entry_type(int dfd, const struct dirent *de)
 {
-	char path[PATH_MAX];
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type;
+	if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK :
+	       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
+static bool is_dot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/* What a pinned object is, from the name of its file's inode. */
+static const char *pinned_kind(int dfd, const char *name)
+{
+	_cleanup_close_ int fd = obj_get_beneath(dfd, name);
+	char path[64], target[64];
+	ssize_t n;
+
+	if (fd < 0)
+		return "a file BPF_OBJ_GET cannot open";
+	fd_path(path, sizeof(path), fd, NULL);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	return strstr(target, "bpf-map") || strstr(target, "bpf_map") ? "a pinned map" :
+	       strstr(target, "bpf-prog") || strstr(target, "bpf_prog") ? "a pinned program" :
+	       strstr(target, "bpf-link") || strstr(target, "bpf_link") ? "a pinned link" :
+	       "a pinned BPF object";
+}
+
+/* Notes the entry `name` of the directory `dfd` (`rel` under the root)
+ * as stray: reported by status, otherwise left alone. */
+static int stray_add(struct state *s, const char *manifest, int dfd, const char *rel,
+		     const char *name, unsigned char type)
+{
+	struct state_stray *x;
+	char target[PATH_MAX], what[PATH_MAX + 64];
+	struct stat st;
+	ssize_t n;
+
+	switch (type) {
+	case DT_DIR:
+		snprintf(what, sizeof(what), "a directory");
+		break;
+	case DT_LNK:
+		n = readlinkat(dfd, name, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		/* Described, never followed: stat() only says whether it
+		 * leads anywhere. */
+		snprintf(what, sizeof(what), "a symbolic link%s to '%s'",
+			 fstatat(dfd, name, &st, 0) < 0 && errno == ELOOP ? " loop" : "", target);
+		break;
+	case DT_REG:
+		snprintf(what, sizeof(what), "%s", pinned_kind(dfd, name));
+		break;
+	default:
+		snprintf(what, sizeof(what), "an entry of another type");
+		break;
+	}
+	if (grow_array((void **)&s->strays, &s->strays_cap, s->strays_count + 1, sizeof(*s->strays)) < 0)
+		return -ENOMEM;
+	x = &s->strays[s->strays_count];
+	x->path = strprintf("%s/%s%s%s", s->root, rel, *rel ? "/" : "", name);
+	x->what = xstrdup(what);
+	if (!x->path)
+		return -ENOMEM;
+	copy_str(x->manifest, sizeof(x->manifest), manifest ? manifest : "");
+	s->strays_count++;
+	log_debug("state root: stray entry %s: %s", x->path, x->what);
+	return 0;
+}
+
+/* The manifest's records are s->obs[first..]: a pin with a record marks it,
+ * one without gets an entry of its own. What is not an attachment's
+ * directory in links/, or not a pin in one, is stray. */
+static int read_pins(struct state *s, int mfd, const char *manifest, size_t first)
+{
 	_cleanup_closedir_ DIR *d = NULL;
 	_cleanup_(hashidx_free) struct hashidx ix = {};
 	struct dirent *de;
+	char rel[PATH_MAX];
+	int lfd = open_beneath(mfd, "links", O_RDONLY | O_DIRECTORY);
 
-	snprintf(path, sizeof(path), "%s/%s/links", s->root, manifest);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+	if (lfd < 0)
+		return lfd == -ENOENT ? 0 : lfd;
+	d = fdopendir(lfd);
+	if (!d) {
+		close(lfd);
+		return -errno;
+	}
 	obs_index_build(&ix, s, first, s->count - first);
 	while ((de = readdir(d))) {
 		_cleanup_closedir_ DIR *sd = NULL;
 		struct dirent *se;
 		char key[CNF_KEY_MAX];
-		size_t dlen;
+		size_t dlen = strlen(de->d_name);
+		unsigned char t;
+		int sfd, r = 0;
 
-		if (de->d_name[0] == '.' || !cnf_entry_name_valid(de->d_name))
+		if (is_dot(de->d_name))
 			continue;
-		dlen = strlen(de->d_name);
-		if (dlen + 2 > sizeof(key))
+		snprintf(rel, sizeof(rel), "%s/links", manifest);
+		t = entry_type(dirfd(d), de);
+		if (t != DT_DIR || !cnf_entry_name_valid(de->d_name) || dlen + 2 > sizeof(key)) {
+			r = stray_add(s, manifest, dirfd(d), rel, de->d_name, t);
+			if (r < 0)
+				return r;
 			continue;
+		}
 		memcpy(key, de->d_name, dlen);
 		key[dlen] = '/';
-		{
-			int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (dfd < 0)
-				continue;
-			sd = fdopendir(dfd);
-			if (!sd) {
-				close(dfd);
-				continue;
-			}
+		sfd = open_beneath(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY);
+		if (sfd < 0)
+			continue;
+		sd = fdopendir(sfd);
+		if (!sd) {
+			close(sfd);
+			continue;
 		}
+		snprintf(rel, sizeof(rel), "%s/links/%s", manifest, de->d_name);
 		while ((se = readdir(sd))) {
-			size_t elen;
+			size_t elen = strlen(se->d_name);
 			struct cnf_observed *o;
 
-			if (se->d_name[0] == '.' && (!se->d_name[1] ||
-						     (se->d_name[1] == '.' && !se->d_name[2])))
+			if (is_dot(se->d_name))
 				continue;
-			elen = strlen(se->d_name);
-			if (dlen + 1 + elen >= sizeof(key))
+			t = entry_type(dirfd(sd), se);
+			if (t != DT_REG || dlen + 1 + elen >= sizeof(key)) {
+				r = stray_add(s, manifest, dirfd(sd), rel, se->d_name, t);
+				if (r < 0)
+					return r;
 				continue;
+			}
 			memcpy(key + dlen + 1, se->d_name, elen + 1);
 			/* Entries appended below are pins without records: no
 			 * record has their key, so the index need not know them. */
@@ -609,6 +945,45 @@ static int read_pins(struct state *s, const char *manifest, size_t first)
 	return 0;
 }
 
+/* A manifest's directory holds its state map and links/; anything else
+ * is stray, those two included when they are not what their names say. */
+static int read_manifest(struct state *s, int rfd, const char *manifest)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	bool has_state = false, has_links = false;
+	size_t first = s->count;
+	int fd = open_beneath(rfd, manifest, O_RDONLY | O_DIRECTORY), r = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (r >= 0 && (de = readdir(d))) {
+		unsigned char t;
+
+		if (is_dot(de->d_name))
+			continue;
+		t = entry_type(dirfd(d), de);
+		if (t == DT_REG && streq(de->d_name, "state"))
+			has_state = true;
+		else if (t == DT_DIR && streq(de->d_name, "links"))
+			has_links = true;
+		else if (t == DT_REG && streq(de->d_name, SOURCE_PIN))
+			continue;
+		else
+			r = stray_add(s, manifest, dirfd(d), manifest, de->d_name, t);
+	}
+	if (r >= 0 && has_state)
+		r = read_records(s, manifest);
+	if (r >= 0 && has_links)
+		r = read_pins(s, dirfd(d), manifest, first);
+	return r;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -616,18 +991,47 @@ static int name_cmp(const void *a, const void *b)
 
 /* ---- sources ---- */
 
+/* The manifest's source map, if it is one the tool made: an array of one
+ * struct cnf_source (another map's lookup would write past `ret`). */
+static int source_map_open(int rfd, const char *manifest)
+{
+	char rel[PATH_MAX];
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int fd, r;
+
+	if (snprintf(rel, sizeof(rel), "%s/" SOURCE_PIN, manifest) >= (int)sizeof(rel))
+		return -ENAMETOOLONG;
+	fd = obj_get_beneath(rfd, rel);
+	if (fd < 0)
+		return fd;
+	r = bpf_info_get(fd, &info, &len);
+	if (r >= 0 && (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(uint32_t) ||
+		       info.value_size != sizeof(struct cnf_source))) {
+		log_warn("manifest '%s': '%s' is not the map where cnf-apply records where the "
+			 "manifest came from (a %s map with %u-byte values); ignoring it", manifest,
+			 rel, map_type_name(info.type), info.value_size);
+		r = -EPROTO;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int state_source_get(const char *root, const char *manifest, struct cnf_source *ret)
 {
-	char path[PATH_MAX];
 	_cleanup_close_ int fd = -1;
 	uint32_t key = 0;
+	int rfd = root_fd(root);
 
 	memset(ret, 0, sizeof(*ret));
-	if (snprintf(path, sizeof(path), "%s/%s/" SOURCE_PIN, root, manifest) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	if (rfd < 0)
+		return rfd;
+	fd = source_map_open(rfd, manifest);
 	if (fd < 0)
-		return -errno;
+		return fd == -EPROTO ? -ENOENT : fd;
 	if (bpf_map_lookup_elem(fd, &key, ret) < 0)
 		return -errno;
 	ret->path[sizeof(ret->path) - 1] = ret->file[sizeof(ret->file) - 1] = '\0';
@@ -640,44 +1044,68 @@ int state_source_get(const char *root, const char *manifest, struct cnf_source *
 
 int state_source_put(const char *root, const char *manifest, const struct cnf_source *src)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
 	_cleanup_close_ int fd = -1;
 	uint32_t key = 0;
-	int r;
+	int rfd = root_fd(root);
 
-	if (snprintf(dir, sizeof(dir), "%s/%s", root, manifest) >= (int)sizeof(dir) ||
-	    snprintf(path, sizeof(path), "%s/" SOURCE_PIN, dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT) {
-		r = mkdir_p(dir, 0700);
-		if (r < 0)
-			return r;
+	if (rfd < 0)
+		return rfd;
+	fd = source_map_open(rfd, manifest);
+	if (fd == -ENOENT) {
+		_cleanup_close_ int mfd = mkdir_beneath(rfd, manifest);
+		char path[64];
+
+		if (mfd < 0)
+			return mfd;
 		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SOURCE_MAP_NAME, sizeof(key), sizeof(*src), 1,
 				    NULL);
 		if (fd < 0)
 			return -errno;
+		fd_path(path, sizeof(path), mfd, SOURCE_PIN);
 		if (bpf_obj_pin(fd, path) < 0)
 			return -errno;
 	}
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return bpf_map_update_elem(fd, &key, src, BPF_ANY) < 0 ? -errno : 0;
+}
+
+/* The root's entries, read without following a link. */
+static DIR *root_opendir(const char *root, int *ret_err)
+{
+	int rfd = root_fd(root), fd;
+	DIR *d;
+
+	fd = rfd < 0 ? rfd : openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd >= 0 && fd < 0)
+		fd = -errno;
+	if (fd < 0) {
+		*ret_err = fd;
+		return NULL;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		*ret_err = -errno;
+		close(fd);
+	}
+	return d;
 }
 
 int state_manifests_list(const char *root, char ***ret, size_t *ret_count)
 {
-	_cleanup_closedir_ DIR *d = opendir(root);
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
+	int err = 0;
 
 	*ret = NULL;
 	*ret_count = 0;
+	d = root_opendir(root, &err);
 	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+		return err == -ENOENT ? 0 : err;
 	while ((de = readdir(d))) {
-		if (!cnf_name_valid(de->d_name))
+		if (!cnf_name_valid(de->d_name) || entry_type(dirfd(d), de) != DT_DIR)
 			continue;
 		if (grow_array((void **)&names, &cap, n + 1, sizeof(char *)) < 0) {
 			strv_free(names, n);
@@ -692,29 +1120,48 @@ int state_manifests_list(const char *root, char ***ret, size_t *ret_count)
 	return 0;
 }
 
+/* Entries at the top of the root that are neither a manifest's directory
+ * nor stray: the tool's own, and the files the kernel puts in a new
+ * bpffs. */
+static bool top_entry_known(const char *name, unsigned char type)
+{
+	if (type == DT_DIR)
+		return streq(name, CNF_MAPS_DIR) || streq(name, "_cnf");
+	return type == DT_REG && (streq(name, "maps.debug") || streq(name, "progs.debug"));
+}
+
 int state_read(const char *root, char *const *only, size_t only_count, struct state *ret)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	size_t mcap = 0;
-	int r;
+	int rfd, r = 0;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->root = root;
-	d = opendir(root);
+	d = root_opendir(root, &r);
 	if (!d) {
-		if (errno == ENOENT)
+		if (r == -ENOENT)
 			return 0;
-		r = -errno;
 		log_error("state root '%s': %s", root, strerror(-r));
 		return r;
 	}
+	rfd = root_fd(root);
 	ret->root_exists = true;
 	while ((de = readdir(d))) {
+		unsigned char t;
 		bool want = !only;
 
-		if (!cnf_name_valid(de->d_name))
+		if (is_dot(de->d_name))
 			continue;
+		t = entry_type(dirfd(d), de);
+		if (top_entry_known(de->d_name, t))
+			continue;
+		if (t != DT_DIR || !cnf_name_valid(de->d_name)) {
+			if (stray_add(ret, NULL, dirfd(d), "", de->d_name, t) < 0)
+				return -ENOMEM;
+			continue;
+		}
 		for (size_t i = 0; i < only_count && !want; i++)
 			want = streq(only[i], de->d_name);
 		if (!want)
@@ -727,11 +1174,9 @@ int state_read(const char *root, char *const *only, size_t only_count, struct st
 	if (ret->manifests_count > 1)
 		qsort(ret->manifests, ret->manifests_count, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < ret->manifests_count; i++) {
-		size_t first = ret->count;
-
-		r = read_records(ret, ret->manifests[i]);
-		if (r >= 0)
-			r = read_pins(ret, ret->manifests[i], first);
+		r = read_manifest(ret, rfd, ret->manifests[i]);
+		if (r == -EPROTO)
+			return r; /* a state map not the tool's: said by name */
 		if (r < 0) {
 			log_error("state of manifest '%s' under '%s': %s", ret->manifests[i], root,
 				  strerror(-r));
@@ -746,6 +1191,11 @@ void state_free(struct state *s)
 	for (size_t i = 0; i < s->manifests_count; i++)
 		free(s->manifests[i]);
 	free(s->manifests);
+	for (size_t i = 0; i < s->strays_count; i++) {
+		free(s->strays[i].path);
+		free(s->strays[i].what);
+	}
+	free(s->strays);
 	hashidx_free(&s->index);
 	if (s->obs)
 		munmap(s->obs, s->obs_cap * sizeof(*s->obs));

@@ -39,6 +39,14 @@
 /* Pins with either suffix are leftovers of a killed run. */
 bool state_key_is_leftover(const char *key);
 
+/* An entry under the root that the tool did not make, or not where it
+ * is: status reports it as `stray`; nothing else minds it. */
+struct state_stray {
+	char *path;                   /* absolute */
+	char *what;                   /* "a directory", "a symbolic link to '...'", ... */
+	char manifest[CNF_NAME_MAX + 1]; /* "" at the top of the root */
+};
+
 struct state {
 	const char *root;
 	struct cnf_observed *obs;
@@ -49,6 +57,8 @@ struct state {
 	char **manifests;             /* manifest directories under the root */
 	size_t manifests_count;
 	bool root_exists;
+	struct state_stray *strays;
+	size_t strays_count, strays_cap;
 };
 
 /* Reads pins and records (no kernel queries besides opening the state
@@ -59,6 +69,14 @@ void state_free(struct state *s);
  * indexed at the first call, and again when their number changed (entries
  * dropped); reordering them in place after a call is not allowed. */
 struct cnf_observed *state_lookup(struct state *s, const char *manifest, const char *key);
+
+/* Nothing under the root is reached through a symbolic link, nor outside
+ * it: these open `rel` (a path under the root, no "..") with openat2
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (an O_NOFOLLOW walk before 5.6).
+ * A negative errno, -ELOOP for a link on the way. */
+int state_open(const char *root, const char *rel, int flags);
+/* BPF_OBJ_GET of a pin under the root, the same way. */
+int state_obj_get(const char *root, const char *rel);
 
 int state_pin_path(char *buf, size_t len, const char *root, const char *manifest, const char *key);
 /* Opens an instance's pin (BPF_OBJ_GET); a negative errno if it cannot. */
@@ -72,6 +90,8 @@ int state_record_prepare(const char *root, const char *manifest);
 /* Pins `fd` at the instance's path (creating directories). */
 int state_pin(const char *root, const char *manifest, const char *key, int fd);
 int state_unpin(const char *root, const char *manifest, const char *key);
+/* Renames the pin `from` to `to` (keys of one attachment). */
+int state_pin_rename(const char *root, const char *manifest, const char *from, const char *to);
 /* Removes empty directories and an empty state map of a manifest. */
 void state_tidy(const char *root, const char *manifest);
 /* Checks that root is on a bpffs mount (or can be: a directory inside one). */

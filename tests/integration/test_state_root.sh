@@ -134,3 +134,133 @@ test_root_permissions() {
 		"$(jf "$OUT" '.actions[] | select(.attachment == "fw") | .link_id')" "bpftool: fw pinned in the new root"
 }
 run_test "a state root someone but root can change is refused; a new one is 0700" test_root_permissions
+
+# --- symbolic links and stray entries ----------------------------------------
+
+FORGE=${BUILD:-$(dirname "$CNF")}/tests/tools/forge_state
+
+# stray_of JSON PATH -> the status entry of the stray entry PATH
+stray_of() {
+	jq -c --arg p "$2" '.stray[] | select(.path == $p)' <<<"$1"
+}
+
+# A link in one state root to another root's manifest is never followed:
+# neither an apply over an unrelated directory (which prunes what it does
+# not declare) nor destroy --all touches the other root's links.
+test_symlink_to_other_root() {
+	local a=$T/bpffs/a b=$T/bpffs/b lids l
+
+	veth_add s0 s0p
+	veth_add s1 s1p
+	write_m "$W/m.yaml" m s0
+	cnf_json --bpffs "$b" apply "$W/m.yaml"
+	assert_rc 0 "apply m in root b" || return
+	lids=$(jf "$OUT" '[.actions[].link_id] | join(" ")')
+	mkdir -p "$W/other" "$a"
+	cp -r "$W/objs" "$W/other/"
+	write_m "$W/other/o.yaml" o s1
+	ln -s ../b/m "$a/m"
+	mkdir -p "$a/p/links"
+	ln -s ../../../b/m/links/fw "$a/p/links/fw"
+
+	cnf_json --bpffs "$a" apply "$W/other"
+	assert_rc 0 "apply of an unrelated directory in root a" || return
+	assert_jq "$OUT" '[.actions[] | select(.action == "delete")] == []' "it deletes nothing"
+	cnf_json --bpffs "$a" status "$W/other"
+	assert_rc 0 "status of root a: o in sync"
+	assert_jq "$(stray_of "$OUT" "$a/m")" '.state == "stray" and (.what | startswith("a symbolic link to"))' \
+		"status: the link is stray"
+	assert_jq "$(stray_of "$OUT" "$a/p/links/fw")" '.manifest == "p"' "status: the inner link is stray"
+	cnf_json --bpffs "$a" destroy --all
+	assert_rc 0 "destroy --all in root a"
+	for l in $lids; do
+		assert_ok "bpftool: link $l of root b is alive" link_exists "$l"
+	done
+	assert_eq "$(xdp_prog_id s0)" "$(jf "$(link_json "${lids%% *}")" .prog_id)" "bpftool net: fw still on s0"
+	assert_exists "$b/m/links/fw/s0" "ls: root b's pin is there"
+	assert_eq "$(readlink "$a/m")" "../b/m" "ls: the link is left alone"
+	cnf_json --bpffs "$b" status "$W/m.yaml"
+	assert_rc 0 "status of root b: in sync"
+}
+run_test "a link to another root is never followed: an apply elsewhere and destroy --all leave that root alone" test_symlink_to_other_root
+
+# Entries the tool did not make: reported as stray, left alone, and no
+# verb fails because of them.
+test_stray_entries() {
+	local r=$T/bpffs st verb
+
+	veth_add s0 s0p
+	write_m "$W/m.yaml" m s0
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	mkdir "$r/m/links/fw/junk" "$r/m/links/count/s9" "$r/UPPER"
+	ln -s loop "$r/loop"
+	ln -s /etc "$r/m/links/fw/etc"
+	bpftool map create "$r/notdir" type array key 4 value 4 entries 1 name notdir ||
+		{ _fail "bpftool map create"; return; }
+
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: the manifest is in sync" || return
+	st=$OUT
+	assert_jq "$st" 'all(.attachments[]; .state == "in-sync")' "both in sync"
+	assert_jq "$(stray_of "$st" "$r/m/links/fw/junk")" '.what == "a directory" and .manifest == "m"' "empty directory in links/"
+	assert_jq "$(stray_of "$st" "$r/m/links/count/s9")" '.what == "a directory"' "a directory named like a target"
+	assert_jq "$(stray_of "$st" "$r/loop")" ".what == \"a symbolic link loop to 'loop'\" and .manifest == null" "symlink loop at the top"
+	assert_jq "$(stray_of "$st" "$r/m/links/fw/etc")" ".what == \"a symbolic link to '/etc'\"" "symlink in links/fw"
+	assert_jq "$(stray_of "$st" "$r/notdir")" '.what == "a pinned map"' "a pinned map at the top"
+	assert_jq "$(stray_of "$st" "$r/UPPER")" '.what == "a directory"' "a directory no manifest can have"
+	assert_jq "$st" '(.stray | length) == 6' "six stray entries"
+	cnf_run status "$W/m.yaml"
+	assert_match "$OUT" "^stray +$r/loop\$" "status text: a stray line"
+
+	for verb in plan apply; do
+		cnf_json "$verb" "$W/m.yaml"
+		assert_rc 0 "$verb with stray entries"
+		assert_jq "$OUT" '.changed == false' "$verb: nothing to change"
+	done
+	cnf_json apply "$W"
+	assert_rc 0 "apply of the directory (prunes what it does not declare)"
+	assert_jq "$OUT" '.changed == false' "apply of the directory: nothing to change"
+	cnf_json destroy "$W/m.yaml"
+	assert_rc 0 "destroy with stray entries"
+	assert_eq "$(xdp_prog_id s0)" "" "bpftool net: fw gone from s0"
+	assert_eq "$(tcx_names s0 ingress)" "" "bpftool net: count gone from s0"
+	for p in m/links/fw/junk m/links/count/s9 UPPER loop m/links/fw/etc notdir; do
+		[ -e "$r/$p" ] || [ -L "$r/$p" ] || _fail "ls: $p was removed"
+	done
+	assert_eq "$(bt map show pinned "$r/notdir" | jq -r .name)" notdir "bpftool: the pinned map is left"
+}
+run_test "stray entries are reported by status and otherwise left alone" test_stray_entries
+
+# A map at <manifest>/state that is not the tool's: every verb refuses it
+# by name, nothing crashes, nothing changes.
+test_forged_state_map() {
+	local spec type k v n before verb
+
+	veth_add s0 s0p
+	write_m "$W/m.yaml" m s0
+	for spec in "hash 256 1048576 2" "hash 256 65536 3" "array 4 1416 1" "percpu_hash 256 1416 2" "hash 256 16 2"; do
+		read -r type k v n <<<"$spec"
+		_t_reset_root
+		mkdir "$T/bpffs/m"
+		"$FORGE" "$T/bpffs/m/state" "$type" "$k" "$v" "$n" || { _fail "forge $spec"; continue; }
+		before=$(state_pins)
+		for verb in status plan apply destroy; do
+			cnf_json "$verb" "$W/m.yaml"
+			assert_rc 1 "$spec: $verb refuses the forged map"
+			assert_contains "$ERR" "state map '$T/bpffs/m/state' is not cnf-apply's: a $type map with $k-byte keys and $v-byte values" \
+				"$spec: $verb names the map and what it is"
+			assert_jq "$OUT" '.error | length > 0' "$spec: $verb prints one JSON error"
+		done
+		assert_eq "$(state_pins)" "$before" "$spec: ls: nothing pinned or removed"
+		assert_eq "$(xdp_prog_id s0)$(tcx_names s0 ingress)" "" "$spec: bpftool net: nothing attached on s0"
+		assert_eq "$(bt map show pinned "$T/bpffs/m/state" | jq -r .type)" "$type" "$spec: bpftool: the map is left"
+	done
+}
+
+# Between the cases of one test: an empty state root.
+_t_reset_root() {
+	umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"
+	mount -t bpf -o mode=0700 bpf "$T/bpffs"
+}
+run_test "a state map that is not the tool's is refused by name, never read" test_forged_state_map
