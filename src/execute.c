@@ -841,6 +841,23 @@ static int prepare_state(struct run *r)
 	return 0;
 }
 
+/* After a failed run: what it made for the manifests it was to change and
+ * that holds nothing now goes -- a state map without records, the
+ * directories, the record of the manifest's source. */
+static void tidy_changed(struct run *r)
+{
+	const char *tidied = NULL;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_instance *w = r->plan.actions[i].want;
+
+		if (w && r->plan.actions[i].kind != ACT_NOOP && !streq_ptr(tidied, w->manifest->name)) {
+			state_tidy(r->cli->bpffs, w->manifest->name);
+			tidied = w->manifest->name;
+		}
+	}
+}
+
 int run_execute(struct run *r)
 {
 	_cleanup_free_ struct xstate *xs = NULL;
@@ -884,6 +901,7 @@ int run_execute(struct run *r)
 		err = objects_maps_pin(&r->objs);
 	if (err < 0) {
 		map_pins_undo(r);
+		tidy_changed(r);
 		return err;
 	}
 
@@ -918,6 +936,7 @@ int run_execute(struct run *r)
 		else
 			log_error("nothing changed: the %zu change%s made before the failure %s "
 				  "rolled back", done, done == 1 ? "" : "s", done == 1 ? "was" : "were");
+		tidy_changed(r);
 	} else {
 		/* The pins now hold the run's maps: their ids are recorded. */
 		map_pins_record(r);

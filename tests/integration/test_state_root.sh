@@ -264,3 +264,46 @@ _t_reset_root() {
 	mount -t bpf -o mode=0700 bpf "$T/bpffs"
 }
 run_test "a state map that is not the tool's is refused by name, never read" test_forged_state_map
+
+# --- a failed apply leaves nothing -------------------------------------------
+
+# fault VAR=VALUE ARGS...: cnf_json ARGS with the fault shim, VAR set.
+fault() {
+	# (declared in the function: exported to the tool, gone after it)
+	declare -x "$1" LD_PRELOAD="$FAULT_SO" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	shift
+	cnf_json "$@"
+}
+
+test_failed_apply_leaves_nothing() {
+	local before
+
+	[ -f "$FAULT_SO" ] || { t_skip "no $FAULT_SO"; return; }
+	veth_add s0 s0p
+	write_m "$W/m.yaml" m s0
+	# The second attach (count, tcx) fails: fw's is rolled back.
+	fault CNF_FAULT_LINK_CREATE=2 apply "$W/m.yaml"
+	assert_rc 1 "apply with a failing attach"
+	assert_contains "$ERR" "attach failed" "the attach failure is reported"
+	assert_eq "$(xdp_prog_id s0)" "" "bpftool net: fw rolled back"
+	assert_eq "$(tcx_names s0 ingress)" "" "bpftool net: nothing on tcx"
+	assert_eq "$(state_pins)" "" "ls: no state map, source map or pin left"
+	assert_not_exists "$T/bpffs/m" "ls: no directory of manifest m left"
+
+	# An apply that succeeds, then a failing change: the state stays as it was.
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	before=$(state_pins)
+	veth_add s1 s1p
+	write_m "$W/m.yaml" m s0 s1
+	fault CNF_FAULT_LINK_CREATE=1 apply "$W/m.yaml"
+	assert_rc 1 "apply of one more instance, failing"
+	assert_eq "$(state_pins)" "$before" "ls: the state as before the failed apply"
+	assert_not_exists "$T/bpffs/m/links/count/s1" "ls: no pin of the failed instance"
+	assert_eq "$(tcx_names s1 ingress)" "" "bpftool net: nothing on s1"
+	cnf_json status "$W/m.yaml"
+	assert_jq "$OUT" '[.attachments[] | select(.target == "s0") | .state] == ["in-sync", "in-sync"]' \
+		"status: s0's instances in sync"
+}
+run_test "a failed apply leaves nothing it created" test_failed_apply_leaves_nothing

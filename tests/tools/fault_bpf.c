@@ -4,6 +4,7 @@
  *
  *   CNF_FAULT_INFO=eintr|eagain   every other BPF_OBJ_GET_INFO_BY_FD fails
  *                                 with that error, beginning with the first
+ *   CNF_FAULT_LINK_CREATE=N       the Nth BPF_LINK_CREATE fails with EPERM
  *
  * Built without sanitizers (a preloaded library cannot be instrumented
  * when the program is); under ASan run with verify_asan_link_order=0. */
@@ -20,8 +21,9 @@ long syscall(long nr, ...);
 long syscall(long nr, ...)
 {
 	static long (*real)(long, ...);
-	static unsigned calls;
+	static unsigned calls, creates;
 	const char *mode = getenv("CNF_FAULT_INFO");
+	const char *nth = getenv("CNF_FAULT_LINK_CREATE");
 	long a[6];
 	va_list ap;
 
@@ -34,6 +36,10 @@ long syscall(long nr, ...)
 		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
 	if (nr == SYS_bpf && a[0] == BPF_OBJ_GET_INFO_BY_FD && mode && calls++ % 2 == 0) {
 		errno = strcmp(mode, "eagain") == 0 ? EAGAIN : EINTR;
+		return -1;
+	}
+	if (nr == SYS_bpf && a[0] == BPF_LINK_CREATE && nth && ++creates == strtoul(nth, NULL, 10)) {
+		errno = EPERM;
 		return -1;
 	}
 	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
