@@ -3,10 +3,10 @@
  * manifest's state map belongs, state_read() neither crashes nor writes
  * past its buffers, and says what it found:
  *
- *   - a hash map with the tool's key and record sizes is read: 0, no
- *     error, at most one observed instance per entry, every one with a
- *     record of the current version (others are warned about and left
- *     out);
+ *   - a hash map with the tool's key and record sizes (the current
+ *     layout's or version 1's) is read: 0, no error, every record that
+ *     comes back of the current version (others are warned about and
+ *     left out);
  *   - any other map is refused: a negative errno and an error naming the
  *     map's path.
  *
@@ -53,7 +53,7 @@ static const enum bpf_map_type map_types[] = {
 static const uint32_t key_sizes[] = { CNF_KEY_MAX, 0, 4, 8, CNF_KEY_MAX - 1, CNF_KEY_MAX + 1, 512 };
 static const uint32_t value_sizes[] = {
 	sizeof(struct cnf_record), sizeof(struct cnf_record) - 1, sizeof(struct cnf_record) + 1,
-	sizeof(struct cnf_record) + 8, 4, 0, 65536, 1 << 20, 1416,
+	sizeof(struct cnf_record) + 8, 4, 0, 65536, 1 << 20, CNF_RECORD_V1_SIZE,
 };
 
 static void broken(const char *what, const char *detail)
@@ -128,7 +128,7 @@ static int make_map(const uint8_t *data, size_t size, uint32_t *ret_vsize)
 		fill(key, ksize, data, size, &pos);
 		fill(val, vsize, data, size, &pos);
 		if ((e & 32) && vsize >= 4) {
-			uint32_t version = CNF_RECORD_VERSION;
+			uint32_t version = vsize == CNF_RECORD_V1_SIZE ? 1 : CNF_RECORD_VERSION;
 
 			memcpy(val, &version, sizeof(version));
 		}
@@ -157,7 +157,7 @@ static int make_map(const uint8_t *data, size_t size, uint32_t *ret_vsize)
 	}
 	*ret_vsize = vsize;
 	return type == BPF_MAP_TYPE_HASH && ksize == CNF_KEY_MAX &&
-	       vsize == sizeof(struct cnf_record) ? 1 : 0;
+	       (vsize == sizeof(struct cnf_record) || vsize == CNF_RECORD_V1_SIZE) ? 1 : 0;
 }
 
 /* Everything under the manifest's directory goes, for the next input. */

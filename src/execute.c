@@ -102,6 +102,8 @@ static void record_fill(struct run *r, const struct cnf_instance *w, const struc
 	rec->obj_size = (uint64_t)e->st.st_size;
 	rec->obj_mtime_ns = (uint64_t)e->st.st_mtim.tv_sec * 1000000000ull +
 			    (uint64_t)e->st.st_mtim.tv_nsec;
+	rec->obj_ctime_ns = (uint64_t)e->st.st_ctim.tv_sec * 1000000000ull +
+			    (uint64_t)e->st.st_ctim.tv_nsec;
 	memcpy(rec->obj_hash, e->hash, CNF_HASH_LEN);
 	rec->netns_ino = w->t.netns_ino;
 	rec->cgroup_id = w->t.cgroup_id;

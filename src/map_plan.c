@@ -1308,6 +1308,9 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs,
 			    .pin_root_path = root);
 		struct bpf_object *bo = NULL;
 		struct bpf_map *map;
+		_cleanup_close_ int fd = -1;
+		char fd_path[32];
+		struct stat st;
 
 		for (size_t k = 0; k < o->maps_count; k++) {
 			char path[PATH_MAX];
@@ -1321,8 +1324,16 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs,
 		 * says which; nothing is loaded. */
 		if (!o->path)
 			continue;
+		/* Never a FIFO's open(), which would wait for a writer. */
+		fd = objects_file_open(o->path, &st);
+		if (fd < 0) {
+			log_debug("object '%s': cannot open %s to find its maps pinned by name: %s",
+				  o->name, o->path, strerror(-fd));
+			continue;
+		}
+		objects_file_path(fd_path, sizeof(fd_path), fd);
 		log_libbpf_capture(true);
-		bo = bpf_object__open_file(o->path, &oo);
+		bo = bpf_object__open_file(fd_path, &oo);
 		log_libbpf_capture(false);
 		if (!bo) {
 			log_debug("object '%s': cannot open %s to find its maps pinned by name: %s",

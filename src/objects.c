@@ -49,6 +49,26 @@ void hash_hex(const uint8_t h[CNF_HASH_LEN], char out[2 * CNF_HASH_LEN + 1])
 		sprintf(out + 2 * i, "%02x", h[i]);
 }
 
+int objects_file_open(const char *path, struct stat *ret_st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
+		int err = S_ISREG(ret_st->st_mode) ? -errno : -EFTYPE_OBJ;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void objects_file_path(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
 int objects_init(struct obj_cache *c, const struct cnf_manifest_set *set, const char *bpffs)
 {
 	size_t n = 0, k = 0;
@@ -67,6 +87,7 @@ int objects_init(struct obj_cache *c, const struct cnf_manifest_set *set, const 
 			c->entries[k].obj = &m->objects[j];
 			c->entries[k].idx = j;
 			c->entries[k].cache = c;
+			c->entries[k].fd = -1;
 			k++;
 		}
 	}
@@ -80,6 +101,8 @@ void objects_free(struct obj_cache *c)
 		struct obj_entry *e = &c->entries[i];
 
 		bpf_object__close(e->bo);
+		if (e->fd >= 0)
+			close(e->fd);
 		for (size_t k = 0; k < e->inits_count; k++) {
 			free(e->inits[k].keys);
 			free(e->inits[k].values);
@@ -117,22 +140,23 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
-		_cleanup_close_ int fd = -1;
 		bool reused = false;
+		int fd = objects_file_open(e->obj->path, &e->st);
 
-		fd = open(e->obj->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &e->st) < 0) {
-			log_error("object '%s' (%s:%d): cannot open '%s': %s", e->obj->name,
-				  OBJ_LOC(e), e->obj->path, strerror(errno));
-			ret = -EINVAL;
-			continue;
-		}
-		if (!S_ISREG(e->st.st_mode)) {
+		if (fd == -EFTYPE_OBJ) {
 			log_error("object '%s' (%s:%d): '%s' is not a regular file", e->obj->name,
 				  OBJ_LOC(e), e->obj->path);
 			ret = -EINVAL;
 			continue;
 		}
+		if (fd < 0) {
+			log_error("object '%s' (%s:%d): cannot open '%s': %s", e->obj->name,
+				  OBJ_LOC(e), e->obj->path, strerror(-fd));
+			ret = -EINVAL;
+			continue;
+		}
+		/* What is hashed here is what libbpf reads (objects_open()). */
+		e->fd = fd;
 		/* The manifest loader checked the way to the file; check the
 		 * file opened, in case it changed since. */
 		if (geteuid() == 0 && (e->st.st_uid != 0 || (e->st.st_mode & (S_IWGRP | S_IWOTH)))) {
@@ -149,13 +173,15 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 			const struct cnf_record *r = &recs[j];
 			uint64_t mt = (uint64_t)e->st.st_mtim.tv_sec * 1000000000ull +
 				      (uint64_t)e->st.st_mtim.tv_nsec;
+			uint64_t ct = (uint64_t)e->st.st_ctim.tv_sec * 1000000000ull +
+				      (uint64_t)e->st.st_ctim.tv_nsec;
 
 			if (!streq(rec_manifests[j], e->manifest->name) ||
 			    !record_is_object(r, e->obj->name))
 				continue;
 			if (r->obj_dev == e->st.st_dev && r->obj_ino == e->st.st_ino &&
 			    r->obj_size == (uint64_t)e->st.st_size && r->obj_mtime_ns == mt &&
-			    mt != 0) {
+			    r->obj_ctime_ns == ct && mt != 0) {
 				memcpy(e->hash, r->obj_hash, CNF_HASH_LEN);
 				reused = true;
 			}
@@ -164,6 +190,8 @@ int objects_identify(struct obj_cache *c, const struct cnf_record *recs, size_t 
 		if (!reused) {
 			int r = sha256_file(fd, e->hash);
 
+			if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+				r = -errno;
 			if (r < 0) {
 				log_error("object '%s' (%s:%d): reading '%s': %s", e->obj->name,
 					  OBJ_LOC(e), e->obj->path, strerror(-r));
@@ -785,7 +813,7 @@ int objects_open(struct obj_cache *c)
 
 	for (size_t i = 0; i < c->count; i++) {
 		struct obj_entry *e = &c->entries[i];
-		char pin_root[PATH_MAX];
+		char pin_root[PATH_MAX], fd_path[32];
 		/* Maps pinned by name (LIBBPF_PIN_BY_NAME) go under the state
 		 * root, with those pinned with `pin:`, not under /sys/fs/bpf. */
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = e->obj->name,
@@ -799,8 +827,10 @@ int objects_open(struct obj_cache *c)
 		/* Its identity step reported the problem already. */
 		if (e->bo || !e->identified)
 			continue;
+		/* The file identified, not whatever its path names now. */
+		objects_file_path(fd_path, sizeof(fd_path), e->fd);
 		log_libbpf_capture(true);
-		bo = bpf_object__open_file(e->obj->path, &oo);
+		bo = bpf_object__open_file(fd_path, &oo);
 		err = bo ? 0 : -errno;
 		log_libbpf_capture(false);
 		if (!bo) {

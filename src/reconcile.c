@@ -1314,6 +1314,7 @@ static bool rec_file_seen(const struct cnf_record *recs, const char *const *mani
 
 		if (y->obj_ino == x->obj_ino && y->obj_dev == x->obj_dev &&
 		    y->obj_size == x->obj_size && y->obj_mtime_ns == x->obj_mtime_ns &&
+		    y->obj_ctime_ns == x->obj_ctime_ns &&
 		    !memcmp(y->obj_hash, x->obj_hash, CNF_HASH_LEN) &&
 		    !strncmp(y->program, x->program, objlen) && y->program[objlen] == x->program[objlen] &&
 		    streq(manifests[j - 1], o->manifest))

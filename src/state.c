@@ -27,6 +27,7 @@
 struct map_fd {
 	char manifest[CNF_NAME_MAX + 1];
 	int fd;
+	uint32_t value_size;          /* sizeof(struct cnf_record), or CNF_RECORD_V1_SIZE */
 };
 static struct map_fd *map_fds;
 static size_t map_fds_count, map_fds_cap;
@@ -365,7 +366,8 @@ static const char *map_type_name(uint32_t type)
 
 /* Is the map pinned at <manifest>/state the tool's? Its type, key and
  * value sizes decide how it is read: another map's lookups would write
- * more than the tool's buffers hold. */
+ * more than the tool's buffers hold. Returns its value size (the record
+ * layout it holds) or a negative errno. */
 static int state_map_check(int fd, const char *root, const char *manifest)
 {
 	struct bpf_map_info info = {};
@@ -378,30 +380,50 @@ static int state_map_check(int fd, const char *root, const char *manifest)
 		return r;
 	}
 	if (info.type == BPF_MAP_TYPE_HASH && info.key_size == CNF_KEY_MAX &&
-	    info.value_size == sizeof(struct cnf_record))
-		return 0;
+	    (info.value_size == sizeof(struct cnf_record) || info.value_size == CNF_RECORD_V1_SIZE))
+		return (int)info.value_size;
 	log_error("state map '%s/%s/state' is not cnf-apply's: a %s map with %u-byte keys and "
 		  "%u-byte values, where cnf-apply keeps a hash map with %u-byte keys and %zu-byte "
-		  "records (version %u); move it away if another tool made it",
+		  "records (version %u; %zu bytes in version 1); move it away if another tool made it",
 		  root, manifest, map_type_name(info.type), info.key_size, info.value_size,
-		  CNF_KEY_MAX, sizeof(struct cnf_record), CNF_RECORD_VERSION);
+		  CNF_KEY_MAX, sizeof(struct cnf_record), CNF_RECORD_VERSION, CNF_RECORD_V1_SIZE);
 	return -EPROTO;
+}
+
+/* A record as the map holds it (`vsize` bytes) in the current layout:
+ * a version 1 record gets ctime 0, which makes the object hashed again. */
+static void record_from(struct cnf_record *rec, const void *val, uint32_t vsize)
+{
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec, val, vsize < sizeof(*rec) ? vsize : sizeof(*rec));
+	if (vsize == CNF_RECORD_V1_SIZE && rec->version == 1)
+		rec->version = CNF_RECORD_VERSION;
+	else if (vsize != sizeof(*rec) && rec->version == CNF_RECORD_VERSION)
+		rec->version = 0; /* a version its map's layout cannot hold */
+}
+
+/* A new state map. */
+static int state_map_new(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, STATE_MAP_NAME, CNF_KEY_MAX,
+				sizeof(struct cnf_record), STATE_MAX_ENTRIES, &o);
+
+	return fd < 0 ? -errno : fd;
 }
 
 /* A new state map pinned at <manifest>/state. */
 static int state_map_create(int rfd, const char *manifest)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
 	_cleanup_close_ int mfd = mkdir_beneath(rfd, manifest);
 	char path[64];
 	int fd;
 
 	if (mfd < 0)
 		return mfd;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, STATE_MAP_NAME, CNF_KEY_MAX,
-			    sizeof(struct cnf_record), STATE_MAX_ENTRIES, &o);
+	fd = state_map_new();
 	if (fd < 0)
-		return -errno;
+		return fd;
 	fd_path(path, sizeof(path), mfd, "state");
 	if (bpf_obj_pin(fd, path) < 0) {
 		int r = -errno;
@@ -412,34 +434,112 @@ static int state_map_create(int rfd, const char *manifest)
 	return fd;
 }
 
-static int state_map_open(const char *root, const char *manifest, bool create)
+/* Rewrites a state map of an older layout in the current one, before a
+ * record is written in it: the records are copied into a new map, pinned
+ * beside it and renamed over it (the run holds the root's lock). */
+static int state_map_upgrade(int rfd, struct map_fd *m)
+{
+	_cleanup_close_ int mfd = open_beneath(rfd, m->manifest, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ void *val = malloc(m->value_size);
+	char k[CNF_KEY_MAX], next[CNF_KEY_MAX], path[64];
+	void *prev = NULL;
+
+	if (mfd < 0)
+		return mfd;
+	if (!val)
+		return -ENOMEM;
+	fd = state_map_new();
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(m->fd, prev, next) == 0) {
+		struct cnf_record rec;
+
+		memcpy(k, next, sizeof(k));
+		prev = k;
+		if (bpf_map_lookup_elem(m->fd, k, val) < 0)
+			continue;
+		record_from(&rec, val, m->value_size);
+		if (rec.version == CNF_RECORD_VERSION && bpf_map_update_elem(fd, k, &rec, BPF_ANY) < 0)
+			return -errno;
+	}
+	if (unlinkat(mfd, "state" TMP_SUFFIX, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd_path(path, sizeof(path), mfd, "state" TMP_SUFFIX);
+	if (bpf_obj_pin(fd, path) < 0)
+		return -errno;
+	if (renameat(mfd, "state" TMP_SUFFIX, mfd, "state") < 0) {
+		int r = -errno;
+
+		unlinkat(mfd, "state" TMP_SUFFIX, 0);
+		return r;
+	}
+	log_debug("state map of manifest '%s': records rewritten in layout version %u",
+		  m->manifest, CNF_RECORD_VERSION);
+	close(m->fd);
+	m->fd = TAKE_FD(fd);
+	m->value_size = sizeof(struct cnf_record);
+	return 0;
+}
+
+static struct map_fd *state_map_get(const char *root, const char *manifest, bool create)
 {
 	char rel[PATH_MAX];
 	int rfd, fd, r;
 
+	errno = 0;
 	for (size_t i = 0; i < map_fds_count; i++)
 		if (streq(map_fds[i].manifest, manifest))
-			return map_fds[i].fd;
-	if (snprintf(rel, sizeof(rel), "%s/state", manifest) >= (int)sizeof(rel))
-		return -ENAMETOOLONG;
+			return &map_fds[i];
+	if (snprintf(rel, sizeof(rel), "%s/state", manifest) >= (int)sizeof(rel)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
 	rfd = root_fd(root);
-	if (rfd < 0)
-		return rfd;
+	if (rfd < 0) {
+		errno = -rfd;
+		return NULL;
+	}
 	fd = obj_get_beneath(rfd, rel);
 	if (fd == -ENOENT && create)
 		fd = state_map_create(rfd, manifest);
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
 	r = state_map_check(fd, root, manifest);
-	if (r >= 0)
-		r = grow_array((void **)&map_fds, &map_fds_cap, map_fds_count + 1, sizeof(*map_fds));
+	if (r >= 0 && grow_array((void **)&map_fds, &map_fds_cap, map_fds_count + 1,
+				 sizeof(*map_fds)) < 0)
+		r = -ENOMEM;
 	if (r < 0) {
 		close(fd);
-		return r;
+		errno = -r;
+		return NULL;
 	}
 	snprintf(map_fds[map_fds_count].manifest, sizeof(map_fds[0].manifest), "%s", manifest);
-	map_fds[map_fds_count++].fd = fd;
-	return fd;
+	map_fds[map_fds_count].fd = fd;
+	map_fds[map_fds_count].value_size = (uint32_t)r;
+	return &map_fds[map_fds_count++];
+}
+
+/* The manifest's state map; `create`: made if missing, and rewritten in
+ * the current layout if older (a record is about to be written). */
+static int state_map_open(const char *root, const char *manifest, bool create)
+{
+	struct map_fd *m = state_map_get(root, manifest, create);
+	int r;
+
+	if (!m)
+		return -errno;
+	if (create && m->value_size != sizeof(struct cnf_record)) {
+		r = state_map_upgrade(root_fd(root), m);
+		if (r < 0) {
+			log_error("state map '%s/%s/state': rewriting it in the current layout: %s",
+				  root, manifest, strerror(-r));
+			return r;
+		}
+	}
+	return m->fd;
 }
 
 /* Forgets the state map of a manifest (unpinned). */
@@ -723,19 +823,21 @@ static int add_record(struct state *s, const char *manifest, char *k,
 }
 
 /* One key at a time: kernels without batch operations on hash maps. */
-static int read_records_one_by_one(struct state *s, const char *manifest, int fd)
+static int read_records_one_by_one(struct state *s, const char *manifest, const struct map_fd *m,
+				   char *val)
 {
 	char k[CNF_KEY_MAX], next[CNF_KEY_MAX];
 	void *prev = NULL;
 
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+	while (bpf_map_get_next_key(m->fd, prev, next) == 0) {
 		struct cnf_record rec;
 		int r;
 
 		memcpy(k, next, sizeof(k));
 		prev = k;
-		if (bpf_map_lookup_elem(fd, k, &rec) < 0)
+		if (bpf_map_lookup_elem(m->fd, k, val) < 0)
 			continue; /* deleted meanwhile */
+		record_from(&rec, val, m->value_size);
 		r = add_record(s, manifest, k, &rec);
 		if (r < 0)
 			return r;
@@ -747,38 +849,39 @@ static int read_records_one_by_one(struct state *s, const char *manifest, int fd
 
 static int read_records(struct state *s, const char *manifest)
 {
-	int fd = state_map_open(s->root, manifest, false);
-	_cleanup_free_ char *keys = NULL;
-	_cleanup_free_ struct cnf_record *vals = NULL;
+	const struct map_fd *m = state_map_get(s->root, manifest, false);
+	_cleanup_free_ char *keys = NULL, *vals = NULL;
 	__u32 in_batch = 0, out_batch = 0;
 	bool first = true;
 
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	/* Read the records in a few batch calls, not two calls each. */
+	if (!m)
+		return errno == ENOENT ? 0 : -errno;
+	/* Read the records in a few batch calls, not two calls each. The
+	 * buffers fit the map's value size, checked above. */
 	keys = malloc((size_t)BATCH * CNF_KEY_MAX);
-	vals = malloc(BATCH * sizeof(*vals));
+	vals = malloc((size_t)BATCH * m->value_size);
 	if (!keys || !vals)
 		return -ENOMEM;
 	for (;;) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
 		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
-					       &count, &o);
+		int err = bpf_map_lookup_batch(m->fd, first ? NULL : &in_batch, &out_batch, keys,
+					       vals, &count, &o);
 		int e = errno;
 
 		if (err < 0 && e != ENOENT) {
 			if (first && (e == EINVAL || e == 524 /* ENOTSUPP */ || e == EOPNOTSUPP))
-				return read_records_one_by_one(s, manifest, fd);
+				return read_records_one_by_one(s, manifest, m, vals);
 			return -e;
 		}
 		if (obs_reserve(s, count) < 0)
 			return -ENOMEM;
-		for (__u32 i = 0; i < count; i++) {
-			int r = add_record(s, manifest, keys + (size_t)i * CNF_KEY_MAX, &vals[i]);
+		for (__u32 i = 0; i < count && i < BATCH; i++) {
+			struct cnf_record rec;
+			int r;
 
+			record_from(&rec, vals + (size_t)i * m->value_size, m->value_size);
+			r = add_record(s, manifest, keys + (size_t)i * CNF_KEY_MAX, &rec);
 			if (r < 0)
 				return r;
 		}

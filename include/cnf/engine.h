@@ -98,8 +98,14 @@ struct cnf_instance {
 
 /* What the state root holds for one instance: written after a successful
  * attach, read back on the next run. Stored as the value of the manifest's
- * pinned state map, keyed by the instance key. Fixed layout, versioned. */
-#define CNF_RECORD_VERSION 1
+ * pinned state map, keyed by the instance key. Fixed layout, versioned:
+ * a new version only adds fields at the end, and the map's value size
+ * says which one it holds. Version 1 ended before obj_ctime_ns: read as a
+ * version 2 record with ctime 0 (the object is hashed again), and its
+ * map is rewritten in the new layout by the first apply that writes a
+ * record in it. */
+#define CNF_RECORD_VERSION 2
+#define CNF_RECORD_V1_SIZE offsetof(struct cnf_record, obj_ctime_ns)
 struct cnf_record {
 	uint32_t version;
 	uint32_t hook;                /* enum hook_kind */
@@ -125,6 +131,9 @@ struct cnf_record {
 	uint32_t attach_type;
 	uint32_t prog_flags;          /* BPF_F_XDP_HAS_FRAGS, BPF_F_XDP_DEV_BOUND_ONLY, ... */
 	uint32_t expected_attach_type;
+	/* version 2: with the other stat fields, so that content written
+	 * in place with the size and mtime put back is seen */
+	uint64_t obj_ctime_ns;
 };
 
 /* One instance as observed. */

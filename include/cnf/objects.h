@@ -23,6 +23,7 @@ struct obj_entry {
 	bool load_failed;
 	bool needed;                  /* some action needs its programs */
 	bool identified;              /* opened, a regular file root may load */
+	int fd;                       /* that file, opened once: libbpf reads it too */
 	struct stat st;
 	uint8_t hash[CNF_HASH_LEN];   /* sha256 of the file */
 	bool hash_from_record;        /* unchanged file: hash reused, not reread */
@@ -115,6 +116,15 @@ struct obj_cache {
 };
 
 /* One entry per manifest object; nothing opened yet. */
+/* Opens an object file for reading without blocking on what is not a
+ * regular file (a FIFO would hang the run, the state lock held): the fd,
+ * or a negative errno, -EFTYPE_OBJ when it is not a regular file. Symbolic
+ * links are followed: the manifest loader checked them (trust.h). */
+#define EFTYPE_OBJ EMEDIUMTYPE
+int objects_file_open(const char *path, struct stat *ret_st);
+/* "/proc/self/fd/N": the path libbpf is given for a file opened so. */
+void objects_file_path(char *buf, size_t len, int fd);
+
 int objects_init(struct obj_cache *c, const struct cnf_manifest_set *set, const char *bpffs);
 void objects_free(struct obj_cache *c);
 struct obj_entry *objects_for(struct obj_cache *c, const struct cnf_attachment *att);

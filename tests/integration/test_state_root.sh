@@ -307,3 +307,96 @@ test_failed_apply_leaves_nothing() {
 		"status: s0's instances in sync"
 }
 run_test "a failed apply leaves nothing it created" test_failed_apply_leaves_nothing
+
+# --- objects and records ------------------------------------------------------
+
+write_obj_m() {         # write_obj_m DEV: xdp `fw` from objs/o.bpf.o on DEV
+	cat >"$W/m.yaml" <<EOF
+apiVersion: cnf-apply/v1
+name: m
+objects:
+  - name: o
+    file: objs/o.bpf.o
+attachments:
+  - name: fw
+    program: o/xdp_maps
+    hook: xdp
+    interface: $1
+EOF
+}
+
+# New content written into the object file in place, with its inode, size
+# and mtime as they were: its ctime tells.
+test_object_rewritten_in_place() {
+	local o=$W/objs/o.bpf.o pid1 pid2 id1
+
+	veth_add s0 s0p
+	cp "$W/objs/maps_v1.bpf.o" "$o"
+	write_obj_m s0
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	pid1=$(jf "$OUT" '.actions[0].prog_id')
+	id1=$(stat -c '%i %s %Y %y' "$o")
+	touch -r "$o" "$T/ref"
+	sleep 0.05
+	cat "$W/objs/maps_v2.bpf.o" >"$o"
+	touch -r "$T/ref" "$o"
+	assert_eq "$(stat -c '%i %s %Y %y' "$o")" "$id1" "stat: same inode, size and mtime"
+	assert_ne "$(sha256sum <"$o")" "$(sha256sum <"$W/objs/maps_v1.bpf.o")" "the content is new"
+
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: a difference"
+	assert_jq "$OUT" '.changed == true and (.actions[0].action | IN("update", "replace"))' "plan: fw changes"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply of the rewritten object" || return
+	pid2=$(jf "$OUT" '.actions[0].prog_id')
+	assert_ne "$pid2" "$pid1" "a new program"
+	assert_eq "$(xdp_prog_id s0)" "$pid2" "bpftool net: s0 runs the new program"
+	cnf_json apply "$W/m.yaml"
+	assert_jq "$OUT" '.changed == false' "apply again: nothing to change"
+}
+run_test "an object rewritten in place with size and mtime put back is seen (ctime)" test_object_rewritten_in_place
+
+# A state map of record version 1 (an older cnf-apply): read, and
+# rewritten in the current layout by the first apply that writes a record.
+test_record_v1() {
+	local st=$T/bpffs/m/state v1=$T/bpffs/m/statev1 ids e key val
+
+	veth_add s0 s0p
+	write_m "$W/m.yaml" m s0
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	ids=$(jq -c '[.actions[] | [.attachment, .link_id, .prog_id]] | sort' <<<"$OUT")
+	# The same records, cut to version 1's 1168 bytes, version 1.
+	bpftool map create "$v1" type hash key 256 value 1168 entries 65536 name cnf_state flags 1 ||
+		{ _fail "bpftool map create"; return; }
+	while read -r e; do
+		key=$(jq -r '.key | map(ltrimstr("0x")) | join(" ")' <<<"$e")
+		val=$(jq -r '.value[4:1168] | map(ltrimstr("0x")) | ["01","00","00","00"] + . | join(" ")' <<<"$e")
+		# shellcheck disable=SC2086
+		bpftool map update pinned "$v1" key hex $key value hex $val || { _fail "bpftool map update"; return; }
+	done < <(bt map dump pinned "$st" | jq -c '.[]')
+	rm "$st" && mv "$v1" "$st" || { _fail "mv"; return; }
+	assert_eq "$(bt map show pinned "$st" | jq .bytes_value)" 1168 "bpftool: a version 1 map"
+
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "plan over version 1 records"
+	assert_jq "$OUT" '.changed == false' "plan: nothing to change"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status over version 1 records: in sync"
+	assert_jq "$OUT" "([.attachments[] | [.attachment, .link_id, .prog_id]] | sort) == $ids" "status: the recorded ids"
+	assert_eq "$(bt map show pinned "$st" | jq .bytes_value)" 1168 "bpftool: read-only verbs leave the map"
+
+	veth_add s1 s1p
+	write_m "$W/m.yaml" m s0 s1
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply of one more instance" || return
+	assert_eq "$(bt map show pinned "$st" | jq .bytes_value)" 1176 "bpftool: the map is in the current layout"
+	assert_eq "$(bt map dump pinned "$st" | jq length)" 3 "bpftool: three records"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+	assert_jq "$OUT" "([.attachments[] | select(.target == \"s0\") | [.attachment, .link_id, .prog_id]] | sort) == $ids" \
+		"status: s0's ids carried over"
+	assert_eq "$(state_pins | grep -c 'state%new')" 0 "ls: no temporary map left"
+}
+run_test "version 1 records are read, and rewritten in the current layout on the next write" test_record_v1
