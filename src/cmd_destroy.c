@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* destroy: remove everything the named manifests own (--all: everything
  * under the state root). */
+#include <fcntl.h>
 #include <limits.h>
 
 #include "cnf/cli.h"
@@ -11,25 +12,28 @@
 #include "cnf/output.h"
 #include "cnf/planfile.h"
 #include "cnf/reconcile.h"
+#include "cnf/state.h"
 #include "cnf/util.h"
 
-static void remove_tree(const char *path)
+/* Removes the directory `name` of `dfd` and what it holds; a symbolic
+ * link is removed, never followed. */
+static void remove_tree(int dfd, const char *name)
 {
-	_cleanup_closedir_ DIR *d = opendir(path);
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
+	if (fd >= 0 && !d)
+		close(fd);
 	while (d && (de = readdir(d))) {
-		char sub[PATH_MAX];
-
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		if (de->d_type == DT_DIR)
-			remove_tree(sub);
+			remove_tree(dirfd(d), de->d_name);
 		else
-			unlink(sub);
+			unlinkat(dirfd(d), de->d_name, 0);
 	}
-	rmdir(path);
+	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -85,9 +89,11 @@ int cmd_destroy(const struct cli *cli)
 	if (cli->all && !cli->targets_count) {
 		char path[PATH_MAX];
 
+		_cleanup_close_ int root = state_open(cli->bpffs, ".", O_PATH | O_DIRECTORY);
+
 		/* Shared maps and the tool's own pins go with --all. */
-		snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR, cli->bpffs);
-		remove_tree(path);
+		if (root >= 0)
+			remove_tree(root, CNF_MAPS_DIR);
 		live_iter_unpin(cli->bpffs);
 		map_ids_tidy(cli->bpffs, true);
 		snprintf(path, sizeof(path), "%s/" LIVE_STATE_DIR, cli->bpffs);

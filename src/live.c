@@ -197,9 +197,18 @@ static int unpin_iters(const char *dir, const char *keep)
 	struct dirent *de;
 	int r = 0;
 
-	d = opendir(dir);
-	if (!d)
+	int fd;
+
+	/* <root>/_cnf itself, never what a link there points to. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, ITER_PREFIX, strlen(ITER_PREFIX)) != 0)
 			continue;

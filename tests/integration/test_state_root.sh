@@ -160,6 +160,10 @@ test_symlink_to_other_root() {
 	cp -r "$W/objs" "$W/other/"
 	write_m "$W/other/o.yaml" o s1
 	ln -s ../b/m "$a/m"
+	mkdir -p "$b/_maps/keep"
+	bpftool map create "$b/_maps/keep/x" type array key 4 value 4 entries 1 name keep ||
+		{ _fail "bpftool map create"; return; }
+	ln -s ../b/_maps "$a/_maps"
 	mkdir -p "$a/p/links"
 	ln -s ../../../b/m/links/fw "$a/p/links/fw"
 
@@ -178,6 +182,7 @@ test_symlink_to_other_root() {
 	done
 	assert_eq "$(xdp_prog_id s0)" "$(jf "$(link_json "${lids%% *}")" .prog_id)" "bpftool net: fw still on s0"
 	assert_exists "$b/m/links/fw/s0" "ls: root b's pin is there"
+	assert_eq "$(bt map show pinned "$b/_maps/keep/x" | jq -r .name)" keep "bpftool: root b's pinned map is there"
 	assert_eq "$(readlink "$a/m")" "../b/m" "ls: the link is left alone"
 	cnf_json --bpffs "$b" status "$W/m.yaml"
 	assert_rc 0 "status of root b: in sync"
