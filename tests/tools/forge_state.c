@@ -61,6 +61,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	free(key);
+	free(value);
 	if (bpf_obj_pin(fd, argv[1]) < 0) {
 		fprintf(stderr, "forge_state: pinning at %s: %s\n", argv[1], strerror(errno));
 		return 1;
