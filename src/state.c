@@ -1229,7 +1229,8 @@ int state_manifests_list(const char *root, char ***ret, size_t *ret_count)
 static bool top_entry_known(const char *name, unsigned char type)
 {
 	if (type == DT_DIR)
-		return streq(name, CNF_MAPS_DIR) || streq(name, "_cnf");
+		return streq(name, CNF_MAPS_DIR) || streq(name, "_cnf") ||
+		       streq(name, CNF_QUARANTINE_DIR);
 	return type == DT_REG && (streq(name, "maps.debug") || streq(name, "progs.debug"));
 }
 
