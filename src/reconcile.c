@@ -1393,8 +1393,23 @@ static bool manifest_has_state(const struct run *r, const struct cnf_manifest *m
 	return false;
 }
 
+/* A vanished manifest with nothing applied any more (a directory with
+ * its source alone: an earlier version's destroy left it) goes. */
+static void tidy_pruned(struct run *r)
+{
+	for (size_t i = 0; i < r->prune_count; i++) {
+		bool any = false;
+
+		for (size_t j = 0; j < r->st.count && !any; j++)
+			any = streq(r->st.obs[j].manifest, r->prune[i]);
+		if (!any && run_targeted(r->cli, r->prune[i], NULL))
+			state_tidy(r->cli->bpffs, r->prune[i]);
+	}
+}
+
 int run_record_sources(struct run *r)
 {
+	tidy_pruned(r);
 	for (size_t i = 0; i < r->set->count; i++) {
 		const struct cnf_manifest *m = r->set->manifests[i];
 		struct cnf_source old, src = { .version = CNF_SOURCE_VERSION };

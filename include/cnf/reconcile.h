@@ -129,7 +129,8 @@ bool run_in_scope(const struct run *r, const char *manifest);
 bool run_targeted(const struct cli *cli, const char *manifest, const char *att);
 
 /* Records where each manifest of the set that has state was applied
- * from, where that changed (apply). */
+ * from, where that changed (apply); removes what is left of a vanished
+ * manifest that has nothing applied. */
 int run_record_sources(struct run *r);
 
 /* plan_input.ifname_of over the interfaces the run listed (ctx: the run). */

@@ -130,6 +130,17 @@ test_prune_without_recorded_source() {
 	assert_exists "$T/bpffs/a/source" "applying records the source again"
 	cnf_json plan "$W/b"
 	assert_jq "$OUT" '[.actions[] | select(.action == "delete")] == []' "plan b/ leaves a alone"
+	# An earlier version's destroy leaves the source alone: it goes.
+	write_m "$W/a/k.yaml" k "fk:p1"
+	cnf_json apply "$W/a"
+	assert_rc 0 "apply a/ with k" || return
+	rm -r "$T/bpffs/a/links" "$T/bpffs/a/state"
+	rm "$W/a/a.yaml"
+	cnf_json apply "$W/a"
+	assert_rc 0 "apply a/ without a.yaml" || return
+	assert_not_exists "$T/bpffs/a" "a's leftover source and directory are gone"
+	assert_exists "$T/bpffs/k/source" "k's stays"
+
 	cnf_json destroy --all
 	assert_rc 0 "destroy --all" || return
 	assert_eq "$(state_pins | grep -v /_cnf/)" "" "destroy --all removes everything, sources too"
