@@ -104,16 +104,37 @@ static int map_ids_open(const char *bpffs, bool create)
 	return fd;
 }
 
+/* The record map as the run's lookups found it, opened once: a run that
+ * checks many pins opens it once, not per pin. */
+static struct {
+	char bpffs[PATH_MAX];
+	int fd;                       /* a negative errno when it could not be opened */
+	bool valid;
+} ids_cache;
+
+static void ids_cache_drop(void)
+{
+	if (ids_cache.valid && ids_cache.fd >= 0)
+		close(ids_cache.fd);
+	ids_cache.valid = false;
+}
+
 int map_ids_lookup(const char *bpffs, const char *path, uint32_t *ret_id)
 {
 	struct map_id_rec rec = {};
 	char key[MAP_IDS_KEY];
-	_cleanup_close_ int fd = -1;
+	int fd;
 
 	*ret_id = 0;
 	if (map_ids_key(bpffs, path, key) < 0)
 		return -EINVAL;
-	fd = map_ids_open(bpffs, false);
+	if (!ids_cache.valid || strcmp(ids_cache.bpffs, bpffs)) {
+		ids_cache_drop();
+		snprintf(ids_cache.bpffs, sizeof(ids_cache.bpffs), "%s", bpffs);
+		ids_cache.fd = map_ids_open(bpffs, false);
+		ids_cache.valid = true;
+	}
+	fd = ids_cache.fd;
 	if (fd < 0)
 		return fd;
 	if (bpf_map_lookup_elem(fd, key, &rec) < 0)
@@ -133,6 +154,8 @@ static int map_ids_put(const char *bpffs, const char *manifest, const char *path
 
 	if (!id || map_ids_key_of(bpffs, manifest, path, key) < 0)
 		return -EINVAL;
+	if (ids_cache.valid && ids_cache.fd < 0)
+		ids_cache_drop(); /* the map may be created now */
 	fd = map_ids_open(bpffs, true);
 	if (fd < 0 || bpf_map_update_elem(fd, key, &rec, BPF_ANY) < 0) {
 		int err = fd < 0 ? fd : -errno;
@@ -207,6 +230,7 @@ void map_ids_tidy(const char *bpffs, bool all)
 		return;
 	if (all || (fd >= 0 && bpf_map_get_next_key(fd, NULL, key) < 0 && errno == ENOENT))
 		unlink(path);
+	ids_cache_drop();
 }
 
 /* The id of the map pinned at `path`, 0 when none (or not a map). */
@@ -859,6 +883,7 @@ size_t map_pins_destroy_owned(const struct cnf_manifest *m, const char *bpffs,
 
 void map_pins_free(struct run *r)
 {
+	ids_cache_drop();
 	free(r->map_stale);
 	r->map_stale = NULL;
 	r->map_stale_count = 0;
