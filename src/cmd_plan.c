@@ -56,6 +56,13 @@ int run_plan(struct run *r)
 	};
 	int err = plan_build(&in, &r->plan);
 
+	/* What the plan would act on through a pin is checked to be the
+	 * recorded link first (the no-op path opens no pin): another tool's
+	 * link there is planned as such, never updated or detached. */
+	if (err >= 0 && run_verify_pins(r) > 0) {
+		plan_free(&r->plan);
+		err = plan_build(&in, &r->plan);
+	}
 	if (err < 0) {
 		log_error("planning failed: %s", strerror(-err));
 		return err;

@@ -746,6 +746,46 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+size_t run_verify_pins(struct run *r)
+{
+	size_t marked = 0;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+		struct cnf_observed *o = (struct cnf_observed *)a->have;
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+		_cleanup_close_ int fd = -1;
+
+		/* Those the fast path took from the live list by the recorded
+		 * id: links of a record, not already found foreign. */
+		if (!o || a->kind == ACT_NOOP || a->quarantine || !o->has_pin || !o->has_record ||
+		    !o->rec.link_id || o->rec.tc_parent || o->link_id != o->rec.link_id ||
+		    state_key_is_leftover(o->key))
+			continue;
+		fd = state_pin_open(r->st.root, o->manifest, o->key);
+		if (fd < 0)
+			continue;
+		if (!streq(fd_bpf_kind(fd), "link")) {
+			struct bpf_prog_info pi = {};
+
+			len = sizeof(pi);
+			mark_foreign_pin(o, fd_bpf_kind(fd), 0, 0,
+					 streq(fd_bpf_kind(fd), "prog") && bpf_info_get(fd, &pi, &len) == 0 ?
+					 pi.id : 0);
+			marked++;
+			continue;
+		}
+		if (bpf_info_get(fd, &li, &len) < 0 || li.id == o->rec.link_id)
+			continue;
+		log_debug("%s/%s: the pin holds link %u, not the recorded link %u", o->manifest,
+			  o->key, li.id, o->rec.link_id);
+		mark_foreign_pin(o, "link", li.id, li.type, li.prog_id);
+		marked++;
+	}
+	return marked;
+}
+
 /* Every program id a record names, sorted: what the tool owns. Only
  * drift needs it; the caller frees it. */
 static uint32_t *recorded_progs(const struct run *r, size_t *n)

@@ -133,6 +133,11 @@ bool run_targeted(const struct cli *cli, const char *manifest, const char *att);
  * manifest that has nothing applied. */
 int run_record_sources(struct run *r);
 
+/* Opens the pins the plan would update, replace or detach through, and
+ * marks those that hold another link than recorded as foreign. Returns how
+ * many it marked (the plan is then made again). */
+size_t run_verify_pins(struct run *r);
+
 /* plan_input.ifname_of over the interfaces the run listed (ctx: the run). */
 const char *run_ifname_of(void *ctx, uint64_t netns_ino, uint32_t ifindex);
 

@@ -192,6 +192,40 @@ test_foreign_link_at_pin() {
 	assert_not_exists "$T/bpffs/m/state" "no state map left"
 }
 
+# The same while the recorded link lives on, pinned elsewhere too: the
+# run finds it in the kernel's list, and checks the pin before an update
+# acts through it. The foreign link is never updated.
+test_foreign_link_at_pin_recorded_alive() {
+	local ours flid fprog
+
+	veth_add d0 d0p && veth_add f0 f0p || return
+	write_tcx d0
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	ours=$(pinned_link_id "$(pin_of m count d0)")
+	bpftool link pin id "$ours" "$T/fpin/held" || { _fail "bpftool link pin"; return; }
+	"$DRIFT_TOOL" tcx-first f0 "$W/objs/foreign.bpf.o" tc_foreign "$T/fpin/f0" ||
+		{ _fail "drift_tool tcx-first"; return; }
+	flid=$(pinned_link_id "$T/fpin/f0")
+	fprog=$(link_prog_id "$flid")
+	bpftool link pin id "$flid" "$T/bpffs/m/links/count/moved" || { _fail "bpftool link pin"; return; }
+	mv "$T/bpffs/m/links/count/moved" "$(pin_of m count d0)" || { _fail "mv over the pin"; return; }
+
+	# A new version: the plan would update the link through the pin.
+	sed -i 's/tc_v1/tc_v2/' "$W/m.yaml"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan"
+	assert_jq "$OUT" ".actions[0].action == \"create\" and .actions[0].quarantine == true and .actions[0].foreign_object.link_id == $flid" \
+		"plan: the pin is found foreign before anything acts through it"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	assert_eq "$(link_prog_id "$flid")" "$fprog" "bpftool link: the foreign link still runs its own program"
+	assert_eq "$(tcx_names f0 ingress)" tc_foreign "bpftool net: f0 still has only the foreign program"
+	assert_eq "$(pinned_link_id "$T/bpffs/_quarantine/m/count/d0-link$flid")" "$flid" "the foreign link is in the quarantine"
+	assert_eq "$(link_prog_id "$(pinned_link_id "$(pin_of m count d0)")")" \
+		"$(jf "$OUT" '.actions[0].prog_id')" "the pin holds the tool's new link"
+}
+
 # A foreign link pinned under the manifest's directory without a record:
 # reported with what the kernel says of it, never detached.
 test_foreign_pin_without_record() {
@@ -420,6 +454,7 @@ test_killed_rollout() {
 run_test "renamed interfaces are drift, and apply moves the programs" test_renamed_interfaces
 run_test "another namespace's instances are reported, never touched" test_other_netns
 run_test "a foreign link at a pin path is quarantined, never updated" test_foreign_link_at_pin
+run_test "a foreign link at a pin path, the recorded link alive elsewhere" test_foreign_link_at_pin_recorded_alive
 run_test "a foreign pin without a record is reported, never detached" test_foreign_pin_without_record
 run_test "a foreign tc filter at the recorded prio/handle is never replaced" test_tc_foreign_filter
 run_test "a foreign program between an after: pair is order drift" test_foreign_between_pair
