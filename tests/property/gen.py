@@ -176,7 +176,7 @@ def mutate(r, ifaces, manifests):
     return out
 
 
-def gen_steps(r, ifaces, has_pre):
+def gen_steps(r, ifaces, has_pre, sets):
     steps = []
     spare = ["p%d" % i for i in range(len(ifaces), 6)]
     for _ in range(r.choice([0, 0, 1, 1, 2, 3])):
@@ -201,9 +201,11 @@ def gen_steps(r, ifaces, has_pre):
         elif kind == "detach" and has_pre:
             steps.append({"op": kind, "k": r.randint(0, 99)})
         elif kind == "kill":
-            point = r.choice(["plan", "checked", "checked", "attach=a0", "attach=a1", "attach=a2"])
-            steps.append({"op": kind, "set": r.choice(["pre", "final"] if has_pre else ["final"]),
-                          "point": point})
+            which = r.choice(["pre", "final"] if has_pre else ["final"])
+            tcx = sorted({a["name"] for m in sets[which] for a in m["attachments"]
+                          if a["hook"] == "tcx"})
+            points = ["plan", "checked"] + ["attach=" + n for n in tcx] * 2
+            steps.append({"op": kind, "set": which, "point": r.choice(points)})
     return steps
 
 
@@ -218,7 +220,8 @@ def gen_case(seed):
     else:
         pre, final = None, base
     return {"seed": seed, "ifaces": ifaces, "layout": r.choice(["dir", "dir", "files"]),
-            "pre": pre, "steps": gen_steps(r, ifaces, has_pre), "final": final}
+            "pre": pre, "steps": gen_steps(r, ifaces, has_pre, {"pre": pre, "final": final}),
+            "final": final}
 
 
 # ---- rendering ----
