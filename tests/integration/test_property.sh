@@ -164,7 +164,8 @@ prop_setup() {
 
 # What plan and apply said, and how that breaks the promise (one jq, given
 # $p, $a: their JSON documents, $prc/$arc: their exit statuses, $next: the
-# next plan's document and $nrc its exit status). Prints the violations.
+# next plan's document and $nrc its exit status, $links: the link ids
+# bpftool lists after the apply). Prints the violations.
 # shellcheck disable=SC2016 # jq's own \( ) and $names
 PROP_JUDGE='
 def acts: [.actions[]? | [.action, .manifest, .attachment, .target]];
@@ -179,6 +180,10 @@ elif $prc == 0 or $prc == 2 then
 		(if ($p | acts) != ($a | acts)
 		 then "apply'"'"'s actions are not plan'"'"'s: plan: \($p | acts); apply: \($a | acts)" else empty end),
 		(if $p.changed != $a.changed then "plan said changed \($p.changed), apply \($a.changed)" else empty end),
+		([$a.actions[]? | select(.action != "delete" and (.link_id // 0) != 0) | .link_id] - $links |
+		 if . != [] then "bpftool does not list the links apply reported: \(.)" else empty end),
+		([$p.actions[]? | select(.action == "delete" and (.link_id // 0) != 0) | .link_id] |
+		 . - (. - $links) | if . != [] then "the links of planned deletes are still there: \(.)" else empty end),
 		(if $nrc != 0 or $next.changed != false
 		 then "the next plan is not a no-op (exit \($nrc)): \($next | acts) \($next | errs)" else empty end)
 	end
@@ -188,7 +193,7 @@ end'
 # prop_case FILE: run one case; its violations of the promise, one a line,
 # in PROP_VERDICT (empty: it holds).
 prop_case() {
-	local before after prc pout arc aout nrc=0 nout='{}' paths v
+	local before after prc pout arc aout nrc=0 nout='{}' paths v links
 
 	PROP_CASE=$1
 	PROP_VERDICT=
@@ -212,13 +217,14 @@ prop_case() {
 		[ "$after" == "$before" ] ||
 			prop_violation "plan had nothing to change, and apply changed the host" "$before" "$after"
 	fi
+	links=$(bt link show | jq -c '[.[].id]')
 	if [ "$arc" = 0 ]; then
 		cnf_json plan "${paths[@]}"
 		nrc=$RC nout=${OUT:-null}
 	fi
 	echo "## outcome: plan $prc, apply $arc, next plan $nrc"
 	v=$(jq -n -r --argjson p "$pout" --argjson a "$aout" --argjson next "$nout" \
-		--argjson prc "$prc" --argjson arc "$arc" --argjson nrc "$nrc" "$PROP_JUDGE" 2>&1)
+		--argjson prc "$prc" --argjson arc "$arc" --argjson nrc "$nrc" --argjson links "${links:-[]}" "$PROP_JUDGE" 2>&1)
 	[ -z "$v" ] || prop_violation "$v"
 	PROP_OUTCOME="$prc/$arc"
 }
