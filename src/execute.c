@@ -286,48 +286,39 @@ static int remove_instance(struct run *r, const char *manifest, const char *key,
 	return state_record_del(r->cli->bpffs, manifest, key);
 }
 
-/* Moves the foreign pin at an instance's path to the quarantine
- * (state.h): the object it holds stays alive and nothing is detached. */
-static int quarantine_path(struct run *r, const struct cnf_observed *h, char *buf, size_t len)
+/* The quarantine name's suffix of a foreign pin: "<kind><id>". */
+static void quarantine_suffix(const struct cnf_observed *h, char *buf, size_t len)
 {
 	const char *kind = h->foreign_kind[0] && !streq(h->foreign_kind, "object") ?
 			   h->foreign_kind : "obj";
-	uint32_t id = streq(kind, "link") ? h->foreign_link_id : h->foreign_prog_id;
-	int n = snprintf(buf, len, "%s/" CNF_QUARANTINE_DIR "/%s/%s-%s%u", r->cli->bpffs,
-			 h->manifest, h->key, kind, id);
 
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	snprintf(buf, len, "%s%u", kind,
+		 streq(kind, "link") ? h->foreign_link_id : h->foreign_prog_id);
 }
 
+/* Moves the foreign pin at an instance's path to the quarantine
+ * (state.h): the object it holds stays alive and nothing is detached. */
 static int quarantine_pin(struct run *r, const struct cnf_observed *h)
 {
-	char from[PATH_MAX], to[PATH_MAX];
-	char *slash;
+	char sfx[32];
 	int err;
 
-	if (state_pin_path(from, sizeof(from), r->cli->bpffs, h->manifest, h->key) < 0 ||
-	    quarantine_path(r, h, to, sizeof(to)) < 0)
-		return -ENAMETOOLONG;
-	slash = strrchr(to, '/');
-	*slash = '\0';
-	err = mkdir_p(to, 0700);
-	*slash = '/';
-	if (err < 0)
-		return err;
-	if (rename(from, to) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	log_debug("moved the foreign pin %s to %s", from, to);
-	return 0;
+	quarantine_suffix(h, sfx, sizeof(sfx));
+	err = state_pin_quarantine(r->cli->bpffs, h->manifest, h->key, sfx, false);
+	if (err == -ENOENT)
+		return 0; /* gone meanwhile */
+	if (err >= 0)
+		log_debug("%s/%s: moved the foreign pin to the quarantine (%s)", h->manifest,
+			  h->key, sfx);
+	return err;
 }
 
 static int unquarantine_pin(struct run *r, const struct cnf_observed *h)
 {
-	char from[PATH_MAX], to[PATH_MAX];
+	char sfx[32];
 
-	if (quarantine_path(r, h, from, sizeof(from)) < 0 ||
-	    state_pin_path(to, sizeof(to), r->cli->bpffs, h->manifest, h->key) < 0)
-		return -ENAMETOOLONG;
-	return rename(from, to) < 0 ? -errno : 0;
+	quarantine_suffix(h, sfx, sizeof(sfx));
+	return state_pin_quarantine(r->cli->bpffs, h->manifest, h->key, sfx, true);
 }
 
 /* A record whose pin another tool's object took: the pin goes to the

@@ -657,6 +657,31 @@ int state_pin_rename(const char *root, const char *manifest, const char *from, c
 	return renameat(dfd, from_name, dfd, to_name) < 0 ? -errno : 0;
 }
 
+int state_pin_quarantine(const char *root, const char *manifest, const char *key,
+			 const char *suffix, bool back)
+{
+	const char *slash = strchr(key, '/'), *name;
+	char rel[PATH_MAX], qname[NAME_MAX + 1];
+	_cleanup_close_ int qfd = -1;
+	int rfd = root_fd(root), dfd;
+
+	if (rfd < 0)
+		return rfd;
+	if (!slash || snprintf(rel, sizeof(rel), CNF_QUARANTINE_DIR "/%s/%.*s", manifest,
+			       (int)(slash - key), key) >= (int)sizeof(rel) ||
+	    snprintf(qname, sizeof(qname), "%s-%s", slash + 1, suffix) >= (int)sizeof(qname))
+		return -ENAMETOOLONG;
+	qfd = back ? open_beneath(rfd, rel, O_PATH | O_DIRECTORY) : mkdir_beneath(rfd, rel);
+	if (qfd < 0)
+		return qfd;
+	dfd = pin_dir_open(root, manifest, key, back, &name);
+	if (dfd < 0)
+		return dfd;
+	if (back)
+		return renameat(qfd, qname, dfd, name) < 0 ? -errno : 0;
+	return renameat(dfd, name, qfd, qname) < 0 ? -errno : 0;
+}
+
 int state_unpin(const char *root, const char *manifest, const char *key)
 {
 	const char *name;

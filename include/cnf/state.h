@@ -92,6 +92,10 @@ int state_pin(const char *root, const char *manifest, const char *key, int fd);
 int state_unpin(const char *root, const char *manifest, const char *key);
 /* Renames the pin `from` to `to` (keys of one attachment). */
 int state_pin_rename(const char *root, const char *manifest, const char *from, const char *to);
+/* Moves an instance's pin to <root>/_quarantine/<manifest>/<attachment>/
+ * <target>-<suffix> (back: from there to the instance's path again). */
+int state_pin_quarantine(const char *root, const char *manifest, const char *key,
+			 const char *suffix, bool back);
 /* Removes empty directories and an empty state map of a manifest. */
 void state_tidy(const char *root, const char *manifest);
 /* Checks that root is on a bpffs mount (or can be: a directory inside one). */
