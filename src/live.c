@@ -234,6 +234,37 @@ int live_iter_unpin(const char *bpffs)
 	return unpin_iters(dir, NULL);
 }
 
+/* <root>/_cnf (made if `create`), never through a symbolic link: O_PATH. */
+static int iter_dir_open(const char *dir, bool create)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT && create && mkdir(dir, 0700) == 0)
+		fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* BPF_OBJ_GET of the pin `name` in <root>/_cnf, no symbolic link followed
+ * (bpf(2) is given /proc/self/fd/N of the pin opened with O_NOFOLLOW). */
+static int iter_pin_get(const char *dir, const char *name)
+{
+	_cleanup_close_ int dfd = iter_dir_open(dir, false), pfd = -1;
+	char path[64];
+	struct stat st;
+	int fd;
+
+	if (dfd < 0)
+		return dfd;
+	pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ELOOP;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Loads and attaches the iterator, pins it at `path` (a failed pin is not
  * fatal: the links are still read, and the next writer run tries again),
  * reads it. */
@@ -250,9 +281,17 @@ static int iter_load_read(const char *dir, const char *path, struct live_links *
 	if (!link)
 		return -errno;
 
-	r = mkdir_p(dir, 0700);
-	if (r >= 0)
-		r = bpf_link__pin(link, path);
+	{
+		_cleanup_close_ int dfd = iter_dir_open(dir, true);
+		char at[PATH_MAX];
+
+		/* Pinned from the directory's descriptor, not through a link. */
+		r = dfd;
+		if (dfd >= 0) {
+			snprintf(at, sizeof(at), "/proc/self/fd/%d/%s", dfd, strrchr(path, '/') + 1);
+			r = bpf_link__pin(link, at);
+		}
+	}
 	/* EEXIST: a concurrent run pinned the same version first. */
 	if (r < 0 && r != -EEXIST)
 		log_debug("live: cannot pin link iterator at %s: %s", path, strerror(-r));
@@ -413,7 +452,7 @@ int live_links_read(const struct live_opts *opts, struct live_links *ret)
 		return -ENOMEM;
 
 	{
-		_cleanup_close_ int fd = bpf_obj_get(path);
+		_cleanup_close_ int fd = iter_pin_get(dir, name);
 
 		if (fd >= 0 && is_link_iter(fd)) {
 			r = iter_read(fd, ret);

@@ -148,7 +148,7 @@ stray_of() {
 # neither an apply over an unrelated directory (which prunes what it does
 # not declare) nor destroy --all touches the other root's links.
 test_symlink_to_other_root() {
-	local a=$T/bpffs/a b=$T/bpffs/b lids l
+	local a=$T/bpffs/a b=$T/bpffs/b lids l iter
 
 	veth_add s0 s0p
 	veth_add s1 s1p
@@ -164,6 +164,9 @@ test_symlink_to_other_root() {
 	bpftool map create "$b/_maps/keep/x" type array key 4 value 4 entries 1 name keep ||
 		{ _fail "bpftool map create"; return; }
 	ln -s ../b/_maps "$a/_maps"
+	ln -s ../b/_cnf "$a/_cnf"
+	iter=$(ls "$b/_cnf")
+	assert_ne "$iter" "" "ls: root b pinned its link iterator"
 	mkdir -p "$a/p/links"
 	ln -s ../../../b/m/links/fw "$a/p/links/fw"
 
@@ -183,6 +186,7 @@ test_symlink_to_other_root() {
 	assert_eq "$(xdp_prog_id s0)" "$(jf "$(link_json "${lids%% *}")" .prog_id)" "bpftool net: fw still on s0"
 	assert_exists "$b/m/links/fw/s0" "ls: root b's pin is there"
 	assert_eq "$(bt map show pinned "$b/_maps/keep/x" | jq -r .name)" keep "bpftool: root b's pinned map is there"
+	assert_eq "$(ls "$b/_cnf")" "$iter" "ls: root b's link iterator pin is there, alone"
 	assert_eq "$(readlink "$a/m")" "../b/m" "ls: the link is left alone"
 	cnf_json --bpffs "$b" status "$W/m.yaml"
 	assert_rc 0 "status of root b: in sync"
