@@ -36,13 +36,6 @@ static void remove_tree(int dfd, const char *name)
 	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int cmd_destroy(const struct cli *cli)
 {
 	struct run r;
@@ -79,7 +72,7 @@ int cmd_destroy(const struct cli *cli)
 			if (h->has_record && h->rec.prog_id)
 				gone[n_gone++] = h->rec.prog_id;
 		}
-		qsort(gone, n_gone, sizeof(*gone), u32_cmp);
+		qsort(gone, n_gone, sizeof(*gone), cmp_u32);
 		for (size_t i = 0; i < r.set->count; i++) {
 			map_pins_destroy_owned(r.set->manifests[i], cli->bpffs, gone, n_gone);
 			objects_unpin_unused_maps(r.set->manifests[i], cli->bpffs, gone, n_gone);

@@ -233,17 +233,6 @@ void map_ids_tidy(const char *bpffs, bool all)
 	ids_cache_drop();
 }
 
-/* The id of the map pinned at `path`, 0 when none (or not a map). */
-static uint32_t pinned_map_id(const char *path)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	_cleanup_close_ int fd = bpf_obj_get(path);
-
-	if (fd < 0 || bpf_info_get(fd, &info, &len) < 0)
-		return 0;
-	return info.id;
-}
 
 static bool map_alive(uint32_t id, const char *name)
 {
@@ -418,7 +407,7 @@ int map_pins_observe(struct run *r)
 						 * the running programs say. */
 						if (map_ids_lookup(r->cli->bpffs, path, &rec_id) < 0 && !dep)
 							continue;
-						pinned = pinned_map_id(path);
+						pinned = map_pinned_id(path);
 						if (!pinned || pinned == rec_id)
 							continue;
 					} else if (errno != ENOENT && errno != ENOTDIR) {
@@ -703,12 +692,6 @@ static uint32_t map_user_besides(uint32_t id, const uint32_t *going, size_t n_go
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Is `path` the pin of a map some object of `m` declares (pin: or by
  * name)? */
@@ -760,7 +743,7 @@ int map_pins_stale(struct run *r)
 		if (a->kind != ACT_NOOP && a->kind != ACT_CREATE && a->have && a->have->prog_id)
 			going[n_going++] = a->have->prog_id;
 	}
-	qsort(going, n_going, sizeof(*going), u32_cmp);
+	qsort(going, n_going, sizeof(*going), cmp_u32);
 	for (size_t i = 0; i < r->set->count; i++) {
 		const struct cnf_manifest *m = r->set->manifests[i];
 		char **owned = NULL;
@@ -772,7 +755,7 @@ int map_pins_stale(struct run *r)
 
 			if (!owned[k] || declared_by(r, m, owned[k]) || planned(r, owned[k]))
 				goto next;
-			id = pinned_map_id(owned[k]);
+			id = map_pinned_id(owned[k]);
 			if (!id)
 				goto next; /* gone already: destroy drops the record */
 			if (grow_array((void **)&r->map_stale, &cap, r->map_stale_count + 1,
@@ -832,7 +815,7 @@ void map_pins_collect(struct run *r)
 
 	for (size_t i = 0; i < r->map_stale_count; i++) {
 		struct map_pin_stale *s = &r->map_stale[i];
-		uint32_t id = pinned_map_id(s->path);
+		uint32_t id = map_pinned_id(s->path);
 
 		if (s->used_by)
 			continue;
@@ -864,7 +847,7 @@ size_t map_pins_destroy_owned(const struct cnf_manifest *m, const char *bpffs,
 	size_t n = map_ids_owned(bpffs, m->name, &owned), unpinned = 0;
 
 	for (size_t k = 0; k < n; k++) {
-		uint32_t id = owned[k] ? pinned_map_id(owned[k]) : 0;
+		uint32_t id = owned[k] ? map_pinned_id(owned[k]) : 0;
 
 		if (owned[k] && (!id || !map_user_besides(id, gone, n_gone))) {
 			if (!id || unlink(owned[k]) == 0) {

@@ -304,8 +304,7 @@ static int tmp_pin_path(char *buf, size_t len, const char *path)
 	return snprintf(buf, len, "%s%s", path, TMP_SUFFIX) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-/* The id of the map pinned at `path`, 0 when none (or not a map). */
-static uint32_t pinned_id(const char *path)
+uint32_t map_pinned_id(const char *path)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -897,7 +896,7 @@ static int plan_stale_by_name(struct obj_cache *c, size_t *cap, struct obj_entry
 	for (size_t k = 0; k < c->maps_count; k++)
 		if (c->maps[k].path && streq(c->maps[k].path, path))
 			return 0; /* the new version pins a map there */
-	if (access(path, F_OK) < 0 || pinned_id(path) != lm->id)
+	if (access(path, F_OK) < 0 || map_pinned_id(path) != lm->id)
 		return 0;
 	n = progs_using_map(lm->id, &ids);
 	for (size_t i = 0; i < n; i++) {
@@ -1150,7 +1149,7 @@ int objects_maps_swap(struct obj_cache *c)
 
 		if (g->action != MAP_UNPIN)
 			continue;
-		if (pinned_id(g->path) != g->old_id) {
+		if (map_pinned_id(g->path) != g->old_id) {
 			log_warn("map '%s': %s holds another map than planned; left as it is", g->name,
 				 g->path);
 			continue;

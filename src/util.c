@@ -207,3 +207,10 @@ void test_pause(const char *point)
 		;
 	close(fd);
 }
+
+int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}

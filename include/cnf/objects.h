@@ -194,6 +194,8 @@ int map_ids_of_prog(uint32_t prog_id, struct live_maps *out);
 bool map_name_is(const char *kname, const char *name);
 /* Does a record's "object/program" name object `obj`? */
 bool map_record_of_object(const struct cnf_record *rec, const char *obj);
+/* The id of the map pinned at `path`, 0 when none (or not a map). */
+uint32_t map_pinned_id(const char *path);
 /* Why a map is each version's own, never carried over ("the object's
  * global variables", a program array, ...); NULL for a map of state. */
 const char *map_own_reason(const struct bpf_map *map);

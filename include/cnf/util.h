@@ -54,6 +54,8 @@ int path_component_unescape(const char *in, char *out, size_t outsz);
  * either read or an error, never a zeroed struct taken for an answer.
  * Returns 0 or a negative errno (errno set too). */
 int bpf_info_get(int fd, void *info, uint32_t *len);
+/* qsort()'s comparison of two uint32_t. */
+int cmp_u32(const void *a, const void *b);
 /* The absolute form of a file's or a directory's path: the directory
  * resolved (symbolic links, "..", relative paths), a file's own name kept
  * as given. NULL if the directory cannot be resolved. */

@@ -825,6 +825,13 @@ test_pin_by_name() {
 	assert_eq "$(state_pins)" "$T/bpffs/_cnf/$(ls "$T/bpffs/_cnf")" "only the tool's iterator is left"
 }
 
+# state_root_leftovers: what `ls -R` of the state root lists besides the
+# tool's iterator (and bpffs' own *.debug files): nothing after a destroy.
+state_root_leftovers() {
+	(cd "$T/bpffs" && ls -R) | grep -v -e '^iter-' -e '\.debug$' -e '^\./_cnf:$' -e '^\.:$' \
+		-e '^_cnf$' -e '^$'
+}
+
 # write_u [ON_INCOMPATIBLE]: manifest `uu`, object `o` (objs/m.bpf.o) on XDP
 # of m0; `counts` is not pinned.
 write_u() {
@@ -956,7 +963,7 @@ test_stale_by_name() {
 	# destroy leaves nothing of the manifest.
 	cnf_json destroy "$W/m.yaml"
 	assert_rc 0 "destroy" || return
-	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	left=$(state_root_leftovers)
 	assert_eq "$left" "" "ls -R: only the tool's iterator is left under the state root"
 	map_lingers "$cid" && _fail "bpftool: map $cid is still loaded"
 }
@@ -988,7 +995,7 @@ EOF
 	cnf_json destroy "$W/mim.yaml"
 	assert_rc 0 "destroy" || return
 	assert_not_exists "$MAPS/outer" "the outer map's pin is gone"
-	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	left=$(state_root_leftovers)
 	assert_eq "$left" "" "ls -R: nothing of the manifest is left under the state root"
 	map_lingers "$outer" && _fail "bpftool: the outer map $outer is still loaded"
 	[ -n "$inner" ] && map_lingers "$inner" && _fail "bpftool: the inner map $inner is still loaded"
@@ -1027,7 +1034,7 @@ test_destroy_leaves_nothing() {
 	use nobyname
 	cnf_json destroy "$W/m.yaml"
 	assert_rc 0 "destroy" || return
-	left=$(cd "$T/bpffs" && ls -R | grep -v '^iter-' | grep -v '\.debug$' | grep -v '^\./_cnf:$' | grep -v '^\.:$' | grep -v '^_cnf$' | grep -v '^$')
+	left=$(state_root_leftovers)
 	assert_eq "$left" "" "ls -R: nothing of the manifest is left under the state root"
 	map_lingers "$cid" && _fail "bpftool: map $cid is still loaded"
 	map_lingers "$bid" && _fail "bpftool: map $bid is still loaded"
