@@ -37,9 +37,14 @@ test_foreign() {
 	fid=$(pinned_prog_id "$T/fpin/fd_foreign")
 	hk_manifest "$W/m.yaml"
 	before=$(snapshot_host)
+	cnf_json plan "$W/m.yaml"
+	assert_rc 1 "plan where another tool has a flow dissector"
+	assert_contains "$ERR" "already runs program id $fid (fd_foreign) of another tool" \
+		"plan's error names the foreign program"
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply where another tool has a flow dissector"
-	assert_contains "$ERR" "already has flow dissector program id $fid" "the error names the foreign program"
+	assert_contains "$ERR" "already runs program id $fid (fd_foreign) of another tool" \
+		"the error names the foreign program"
 	assert_unchanged "$before" "nothing changed"
 	in_netns fd bpftool prog detach pinned "$T/fpin/fd_foreign" flow_dissector 2>/dev/null
 }
