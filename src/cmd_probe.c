@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 
 #include "cnf/cli.h"
+#include "cnf/hooks.h"
 #include "cnf/live.h"
 #include "cnf/log.h"
 #include "cnf/util.h"
@@ -73,32 +74,18 @@ static size_t feature_rows(const struct probe_result *p, struct feature_row *row
 	return n;
 }
 
+/* One row per hook family, in the hook table's order: how it attaches
+ * here, by the family's own reading of the probes. */
 static size_t hook_rows(const struct probe_result *p, struct hook_row *rows)
 {
 	size_t n = 0;
-	bool b = p->bpf;
 
-#define HOOK(name_, ok, via_) rows[n++] = (struct hook_row){ name_, b && (ok), via_ }
-	HOOK("xdp", p->xdp_link, "link");
-	HOOK("tcx", p->tcx || p->tc_legacy, p->tcx ? "tcx" : "tc-fallback");
-	HOOK("tc", p->tc_legacy, "tc");
-	HOOK("netkit", p->netkit, "link");
-	HOOK("cgroup", p->cgroup_link, "link");
-	HOOK("tracepoint", p->tracepoint, "perf_event");
-	HOOK("raw_tracepoint", p->raw_tracepoint, "raw_tracepoint");
-	HOOK("kprobe", p->kprobe, "perf_event");
-	HOOK("kretprobe", p->kprobe, "perf_event");
-	HOOK("kprobe_multi", p->kprobe_multi, "link");
-	HOOK("fentry", p->trampoline, "trampoline");
-	HOOK("fexit", p->trampoline, "trampoline");
-	HOOK("lsm", p->bpf_lsm, "trampoline");
-	HOOK("uprobe", p->uprobe, "perf_event");
-	HOOK("uretprobe", p->uprobe, "perf_event");
-	HOOK("netfilter", p->netfilter_link, "link");
-	HOOK("sk_lookup", p->sk_lookup && p->link_create, "link");
-	HOOK("flow_dissector", p->flow_dissector && p->link_create, "link");
-	HOOK("struct_ops", p->struct_ops && p->struct_ops_link, "link");
-#undef HOOK
+	for (int k = 0; k < HOOK__COUNT && n < MAX_ROWS; k++) {
+		const struct hook_ops *ops = hook_ops_get((enum hook_kind)k);
+		const char *via = p->bpf ? ops->probed(p) : NULL;
+
+		rows[n++] = (struct hook_row){ ops->name, via != NULL, via };
+	}
 	return n;
 }
 

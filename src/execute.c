@@ -69,9 +69,10 @@ static bool is_leftover(const struct cnf_observed *h)
 	return state_key_is_leftover(h->key);
 }
 
+/* Hooks without links: the pin holds the program. */
 static bool is_tc(const struct hook_ops *ops)
 {
-	return ops == &hook_tc_ops;
+	return ops->caps.pin_is_prog;
 }
 
 /* Copies a string into a record field (zero-filled), cut to fit. */
@@ -545,9 +546,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	}
 	a->link_id = rec.link_id;
 	a->prog_id = rec.prog_id;
-	if (w->t.kind == HOOK_XDP)
-		a->result_note = h->rec.xdp_flags == 2 ? "generic" : h->rec.xdp_flags == 8 ? "offload"
-										     : "native";
+	a->result_note = res.note;
 	return 0;
 }
 

@@ -2,9 +2,14 @@
 /* cgroup: cgroup v2 directories, every attach type, through bpf_links
  * (which attach with BPF_F_ALLOW_MULTI semantics). */
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
 
 static const struct {
@@ -114,6 +119,56 @@ static int cgroup_prepare(const struct cnf_attachment *a, struct bpf_program *pr
 		return -EINVAL;
 	}
 	t->attach_type = at;
+	/* The kernel checks a cgroup program's expected attach type. */
+	bpf_program__set_expected_attach_type(prog, at);
+	return 0;
+}
+
+/* The cgroup2 mount, for relative `cgroup:` paths. */
+static const char *cgroup2_root(void)
+{
+	static char root[PATH_MAX];
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[1024];
+
+	if (root[0])
+		return root;
+	f = fopen("/proc/self/mounts", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char dev[256], dir[PATH_MAX], type[64];
+
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 && streq(type, "cgroup2")) {
+			snprintf(root, sizeof(root), "%s", dir);
+			break;
+		}
+	}
+	if (!root[0])
+		snprintf(root, sizeof(root), "/sys/fs/cgroup");
+	return root;
+}
+
+/* The cgroup directory: its path (kept when it is missing: status shows
+ * it, watch waits for it) and its id. */
+static int cgroup_resolve(const struct cnf_attachment *a, struct bpf_program *prog,
+			  struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen)
+{
+	struct statfs sf;
+	struct stat st;
+
+	t->cgroup_path = a->cgroup[0] == '/' ? xstrdup(a->cgroup) :
+			 strprintf("%s/%s", cgroup2_root(), a->cgroup);
+	if (!t->cgroup_path)
+		return -ENOMEM;
+	snprintf(text, textlen, "%s", t->cgroup_path);
+	if (stat(t->cgroup_path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "cgroup '%s' not found", t->cgroup_path);
+		return -ENOENT;
+	}
+	if (statfs(t->cgroup_path, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, whylen, "'%s' is not a cgroup v2 directory", t->cgroup_path);
+		return -EINVAL;
+	}
+	t->cgroup_id = st.st_ino;
 	return 0;
 }
 
@@ -178,10 +233,24 @@ static int cgroup_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 	return 0;
 }
 
+static const char *cgroup_probed(const struct probe_result *p)
+{
+	return p->cgroup_link ? "link" : NULL;
+}
+
 const struct hook_ops hook_cgroup_ops = {
 	.kind = HOOK_CGROUP,
+	.name = "cgroup",
+	.probed = cgroup_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_CGROUP) | AK_BIT(AK_ATTACH_TYPE),
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_CGROUP),
+	},
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
+	.target_key = "cgroup",
+	.pin_name = "cgroup",
 	.prepare = cgroup_prepare,
+	.resolve = cgroup_resolve,
 	.describe = cgroup_describe,
 	.slot = cgroup_slot,
 	.attach = cgroup_attach,

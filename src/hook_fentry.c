@@ -101,8 +101,19 @@ static int fentry_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 	return hook_tracing_foreign(w->t.attach_type, w->t.name, own, n_own, ret, ret_count);
 }
 
+static const char *fentry_probed(const struct probe_result *p)
+{
+	return p->trampoline ? "trampoline" : NULL;
+}
+
 const struct hook_ops hook_fentry_ops = {
 	.kind = HOOK_FENTRY,
+	.name = "fentry",
+	.probed = fentry_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTION),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = fentry_prepare,
 	.supported = fentry_supported,
@@ -115,6 +126,12 @@ const struct hook_ops hook_fentry_ops = {
 
 const struct hook_ops hook_fexit_ops = {
 	.kind = HOOK_FEXIT,
+	.name = "fexit",
+	.probed = fentry_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTION),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = fentry_prepare,
 	.supported = fentry_supported,

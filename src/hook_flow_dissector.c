@@ -83,9 +83,21 @@ static int fd_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 	return hook_netns_foreign(BPF_FLOW_DISSECTOR, own, n_own, ret, ret_count);
 }
 
+static const char *flow_dissector_probed(const struct probe_result *p)
+{
+	return p->flow_dissector && p->link_create ? "link" : NULL;
+}
+
 const struct hook_ops hook_flow_dissector_ops = {
 	.kind = HOOK_FLOW_DISSECTOR,
+	.name = "flow_dissector",
+	.probed = flow_dissector_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_NETNS),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
+	.netns_wide = true,
 	.prepare = fd_prepare,
 	.resolve = fd_resolve,
 	.describe = fd_describe,

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/log.h"
 #include "cnf/objects.h"
 #include "cnf/util.h"
@@ -469,8 +470,32 @@ static int kprobe_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 				  ret_count);
 }
 
+static const struct hook_key_rule kretprobe_rules[] = {
+	{ AK_MAXACTIVE, NULL, 1, CNF_MAXACTIVE_MAX },
+	{ AK__COUNT, NULL, 0, 0 },
+};
+
+static void kretprobe_check_keys(const struct cnf_attachment *a, uint32_t present,
+				 hook_key_err_fn err, void *ctx)
+{
+	if (a->offset && *a->offset > 0)
+		err(ctx, "offset", "offset must be 0 for hook 'kretprobe' (return probes sit at "
+		    "the function entry)");
+}
+
+static const char *kprobe_probed(const struct probe_result *p)
+{
+	return p->kprobe ? "perf_event" : NULL;
+}
+
 const struct hook_ops hook_kprobe_ops = {
 	.kind = HOOK_KPROBE,
+	.name = "kprobe",
+	.probed = kprobe_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTION) | AK_BIT(AK_OFFSET),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = kprobe_prepare,
 	.fit = hook_fit_single_probe,
@@ -483,6 +508,14 @@ const struct hook_ops hook_kprobe_ops = {
 
 const struct hook_ops hook_kretprobe_ops = {
 	.kind = HOOK_KRETPROBE,
+	.name = "kretprobe",
+	.probed = kprobe_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTION) | AK_BIT(AK_OFFSET) | AK_BIT(AK_MAXACTIVE),
+		.required = AK_BIT(AK_PROGRAM),
+		.rules = kretprobe_rules,
+		.check = kretprobe_check_keys,
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = kprobe_prepare,
 	.fit = hook_fit_single_probe,

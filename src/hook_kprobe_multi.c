@@ -126,8 +126,19 @@ static int km_attach(const struct cnf_instance *w, int prog_fd, const struct att
 	return fd < 0 ? -errno : fd;
 }
 
+static const char *kprobe_multi_probed(const struct probe_result *p)
+{
+	return p->kprobe_multi ? "link" : NULL;
+}
+
 const struct hook_ops hook_kprobe_multi_ops = {
 	.kind = HOOK_KPROBE_MULTI,
+	.name = "kprobe_multi",
+	.probed = kprobe_multi_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTIONS),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = km_prepare,
 	.resolve = km_resolve,

@@ -95,8 +95,19 @@ static int lsm_supported(char *why, size_t whylen)
 	return hook_support_reason(err, "LSM", "LSM", why, whylen);
 }
 
+static const char *lsm_probed(const struct probe_result *p)
+{
+	return p->bpf_lsm ? "trampoline" : NULL;
+}
+
 const struct hook_ops hook_lsm_ops = {
 	.kind = HOOK_LSM,
+	.name = "lsm",
+	.probed = lsm_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FUNCTION),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = false, .multi_prog = true },
 	.prepare = lsm_prepare,
 	.supported = lsm_supported,

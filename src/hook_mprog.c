@@ -8,6 +8,8 @@
 #include "cnf/hooks.h"
 #include "cnf/util.h"
 
+const char *const mprog_order_names[] = { "first", "last", NULL };
+
 void mprog_order_prepare(const struct cnf_attachment *a, struct cnf_target *t)
 {
 	t->order = ORDER_NONE;

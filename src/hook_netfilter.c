@@ -18,6 +18,16 @@ static const char *const nf_hook_names[] = {
 	[NF_INET_FORWARD] = "forward",
 	[NF_INET_LOCAL_OUT] = "local_out",
 	[NF_INET_POST_ROUTING] = "post_routing",
+	[NF_INET_NUMHOOKS] = NULL,
+};
+
+static const char *const nf_family_names[] = { "ipv4", "ipv6", NULL };
+
+static const struct hook_key_rule nf_rules[] = {
+	{ AK_FAMILY, nf_family_names, 0, 0 },
+	{ AK_NETFILTER_HOOK, nf_hook_names, 0, 0 },
+	{ AK_PRIORITY, NULL, INT32_MIN + 1LL, INT32_MAX - 1LL },
+	{ AK__COUNT, NULL, 0, 0 },
 };
 
 static int nf_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
@@ -31,7 +41,7 @@ static int nf_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
 	/* The manifest loader checked the names and the priority's range. */
 	t->nf_family = a->family && streq(a->family, "ipv6") ? NFPROTO_IPV6 : NFPROTO_IPV4;
 	t->nf_hooknum = NF_INET_LOCAL_IN;
-	for (uint32_t i = 0; i < ARRAY_SIZE(nf_hook_names); i++)
+	for (uint32_t i = 0; nf_hook_names[i]; i++)
 		if (a->netfilter_hook && streq(a->netfilter_hook, nf_hook_names[i]))
 			t->nf_hooknum = i;
 	t->nf_priority = a->priority ? (int32_t)*a->priority : 0;
@@ -104,8 +114,20 @@ static int nf_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 				  ret_count);
 }
 
+static const char *netfilter_probed(const struct probe_result *p)
+{
+	return p->netfilter_link ? "link" : NULL;
+}
+
 const struct hook_ops hook_netfilter_ops = {
 	.kind = HOOK_NETFILTER,
+	.name = "netfilter",
+	.probed = netfilter_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FAMILY) | AK_BIT(AK_NETFILTER_HOOK) | AK_BIT(AK_PRIORITY),
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_FAMILY) | AK_BIT(AK_NETFILTER_HOOK) | AK_BIT(AK_PRIORITY),
+		.rules = nf_rules,
+	},
 	.caps = { .link_update = false, .multi_prog = false, .shared_prog = true },
 	.prepare = nf_prepare,
 	.resolve = nf_resolve,

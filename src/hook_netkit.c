@@ -8,6 +8,14 @@
 #include "cnf/live.h"
 #include "cnf/util.h"
 
+static const char *const netkit_side_names[] = { "primary", "peer", NULL };
+
+static const struct hook_key_rule netkit_rules[] = {
+	{ AK_SIDE, netkit_side_names, 0, 0 },
+	{ AK_ORDER, mprog_order_names, 0, 0 },
+	{ AK__COUNT, NULL, 0, 0 },
+};
+
 static int netkit_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
 			  struct cnf_target *t, char *why, size_t whylen)
 {
@@ -76,8 +84,20 @@ static int netkit_update(const struct cnf_instance *w, const struct cnf_record *
 	return link_update_common(pin_fd, prog_fd, old_prog_id);
 }
 
+static const char *netkit_probed(const struct probe_result *p)
+{
+	return p->netkit ? "link" : NULL;
+}
+
 const struct hook_ops hook_netkit_ops = {
 	.kind = HOOK_NETKIT,
+	.name = "netkit",
+	.probed = netkit_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_NETDEV | AK_BIT(AK_SIDE) | AK_ORDERING,
+		.required = AK_BIT(AK_PROGRAM),
+		.rules = netkit_rules,
+	},
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
 	.network = true,
 	.prepare = netkit_prepare,

@@ -116,8 +116,28 @@ static int raw_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 				  ret, ret_count);
 }
 
+static void rtp_check_keys(const struct cnf_attachment *a, uint32_t present,
+			   hook_key_err_fn err, void *ctx)
+{
+	if (a->tracepoint && strchr(a->tracepoint, '/'))
+		err(ctx, "tracepoint", "raw tracepoint '%s' must be a plain name (no GROUP/ part)",
+		    a->tracepoint);
+}
+
+static const char *raw_tracepoint_probed(const struct probe_result *p)
+{
+	return p->raw_tracepoint ? "raw_tracepoint" : NULL;
+}
+
 const struct hook_ops hook_raw_tracepoint_ops = {
 	.kind = HOOK_RAW_TRACEPOINT,
+	.name = "raw_tracepoint",
+	.probed = raw_tracepoint_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_TRACEPOINT),
+		.required = AK_BIT(AK_PROGRAM),
+		.check = rtp_check_keys,
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = raw_prepare,
 	.resolve = raw_resolve,

@@ -58,9 +58,21 @@ static enum hook_slot_kind skl_slot(const struct cnf_target *t, char *buf, size_
 	return t->netns_ino ? HOOK_SLOT_MANY : HOOK_SLOT_NONE;
 }
 
+static const char *sk_lookup_probed(const struct probe_result *p)
+{
+	return p->sk_lookup && p->link_create ? "link" : NULL;
+}
+
 const struct hook_ops hook_sk_lookup_ops = {
 	.kind = HOOK_SK_LOOKUP,
+	.name = "sk_lookup",
+	.probed = sk_lookup_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_NETNS),
+		.required = AK_BIT(AK_PROGRAM),
+	},
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
+	.netns_wide = true,
 	.prepare = skl_prepare,
 	.resolve = skl_resolve,
 	.describe = skl_describe,

@@ -141,8 +141,19 @@ static int sto_update(const struct cnf_instance *w, const struct cnf_record *rec
 	return 0;
 }
 
+static const char *struct_ops_probed(const struct probe_result *p)
+{
+	return p->struct_ops && p->struct_ops_link ? "link" : NULL;
+}
+
 const struct hook_ops hook_struct_ops_ops = {
 	.kind = HOOK_STRUCT_OPS,
+	.name = "struct_ops",
+	.probed = struct_ops_probed,
+	.keys = {
+		.keys = AK_BIT(AK_MAP),
+		.required = AK_BIT(AK_MAP),
+	},
 	.caps = { .link_update = true, .multi_prog = false },
 	.prepare = sto_prepare,
 	.resolve = sto_resolve,

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
 
 #define TC_DEFAULT_HANDLE 1
@@ -67,6 +68,15 @@ static int tc_query(int ifindex, uint32_t parent, uint32_t handle, uint32_t prio
 	*ret_prog_id = o.prog_id;
 	return 0;
 }
+
+const char *const tc_direction_names[] = { "ingress", "egress", NULL };
+
+static const struct hook_key_rule tc_rules[] = {
+	{ AK_DIRECTION, tc_direction_names, 0, 0 },
+	{ AK_PRIORITY, NULL, 1, 65535 },
+	{ AK_HANDLE, NULL, 1, 0xffffffffLL },
+	{ AK__COUNT, NULL, 0, 0 },
+};
 
 static enum hook_slot_kind tc_slot(const struct cnf_target *t, char *buf, size_t len)
 {
@@ -302,9 +312,22 @@ int tc_clsact_release(int ifindex)
 	return 1;
 }
 
+static const char *tc_probed(const struct probe_result *p)
+{
+	return p->tc_legacy ? "tc" : NULL;
+}
+
 const struct hook_ops hook_tc_ops = {
 	.kind = HOOK_TC,
-	.caps = { .link_update = true /* BPF_TC_F_REPLACE */, .multi_prog = true, .shared_prog = true },
+	.name = "tc",
+	.probed = tc_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_NETDEV | AK_BIT(AK_DIRECTION) | AK_BIT(AK_PRIORITY) | AK_BIT(AK_HANDLE),
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_DIRECTION),
+		.rules = tc_rules,
+	},
+	.caps = { .link_update = true /* BPF_TC_F_REPLACE */, .multi_prog = true, .shared_prog = true,
+		  .pin_is_prog = true },
 	.network = true,
 	.prepare = tc_prepare,
 	.describe = tc_describe,

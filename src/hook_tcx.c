@@ -5,7 +5,32 @@
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
+
+static const struct hook_key_rule tcx_rules[] = {
+	{ AK_DIRECTION, tc_direction_names, 0, 0 },
+	{ AK_ORDER, mprog_order_names, 0, 0 },
+	{ AK__COUNT, NULL, 0, 0 },
+};
+
+static const char *tcx_via(const struct cnf_target *t, const struct cnf_record *rec)
+{
+	if (t)
+		return t->tc_fallback ? "tc" : "tcx";
+	return rec->tc_parent ? "tc" : "tcx";
+}
+
+/* Without tcx in the kernel, legacy tc stands in (hook_tc.c handles the
+ * instance: ops_for_target()). */
+static void tcx_adapt(struct cnf_target *t)
+{
+	if (probe_tcx())
+		return;
+	t->tc_fallback = true;
+	t->tc_handle = 1;
+	t->tc_priority = 0;
+}
 
 static int tcx_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
 		       struct cnf_target *t, char *why, size_t whylen)
@@ -45,9 +70,23 @@ static int tcx_detach(const struct cnf_record *rec, int pin_fd)
 	return pin_fd >= 0 ? link_detach_common(pin_fd) : 0;
 }
 
+static const char *tcx_probed(const struct probe_result *p)
+{
+	return p->tcx ? "tcx" : p->tc_legacy ? "tc-fallback" : NULL;
+}
+
 const struct hook_ops hook_tcx_ops = {
 	.kind = HOOK_TCX,
-	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
+	.name = "tcx",
+	.probed = tcx_probed,
+	.via = tcx_via,
+	.adapt = tcx_adapt,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_NETDEV | AK_BIT(AK_DIRECTION) | AK_ORDERING,
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_DIRECTION),
+		.rules = tcx_rules,
+	},
+	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true, .ordered = true },
 	.network = true,
 	.prepare = tcx_prepare,
 	.describe = tcx_describe,

@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
 
 static const char *const tp_sections[] = { "tracepoint", "tp", NULL };
@@ -97,8 +98,29 @@ static int tp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t 
 				  own, n_own, ret, ret_count);
 }
 
+static void tp_check_keys(const struct cnf_attachment *a, uint32_t present, hook_key_err_fn err,
+			  void *ctx)
+{
+	const char *tp = a->tracepoint, *slash = tp ? strchr(tp, '/') : NULL;
+
+	if (tp && *tp && (!slash || slash == tp || !slash[1] || strchr(slash + 1, '/')))
+		err(ctx, "tracepoint", "tracepoint '%s' must be written GROUP/NAME", tp);
+}
+
+static const char *tracepoint_probed(const struct probe_result *p)
+{
+	return p->tracepoint ? "perf_event" : NULL;
+}
+
 const struct hook_ops hook_tracepoint_ops = {
 	.kind = HOOK_TRACEPOINT,
+	.name = "tracepoint",
+	.probed = tracepoint_probed,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_BIT(AK_TRACEPOINT),
+		.required = AK_BIT(AK_PROGRAM),
+		.check = tp_check_keys,
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = tp_prepare,
 	.resolve = tp_resolve,

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
 
 static bool is_ret(const struct cnf_attachment *a)
@@ -264,8 +265,31 @@ static int uprobe_foreign(const struct cnf_instance *w, const uint32_t *own, siz
 				  ret_count);
 }
 
+#define UPROBE_KEYS (AK_BIT(AK_PROGRAM) | AK_BIT(AK_BINARY) | AK_BIT(AK_SYMBOL) | \
+		     AK_BIT(AK_OFFSET) | AK_BIT(AK_PID))
+
+static void uprobe_check_keys(const struct cnf_attachment *a, uint32_t present,
+			      hook_key_err_fn err, void *ctx)
+{
+	if (!(present & (AK_BIT(AK_SYMBOL) | AK_BIT(AK_OFFSET))))
+		err(ctx, NULL, "hook '%s' needs 'symbol' or 'offset' (both: an offset from the "
+		    "symbol)", a->hook);
+}
+
+static const char *uprobe_probed(const struct probe_result *p)
+{
+	return p->uprobe ? "perf_event" : NULL;
+}
+
 const struct hook_ops hook_uprobe_ops = {
 	.kind = HOOK_UPROBE,
+	.name = "uprobe",
+	.probed = uprobe_probed,
+	.keys = {
+		.keys = UPROBE_KEYS,
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_BINARY),
+		.check = uprobe_check_keys,
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = uprobe_prepare,
 	.fit = hook_fit_single_probe,
@@ -278,6 +302,13 @@ const struct hook_ops hook_uprobe_ops = {
 
 const struct hook_ops hook_uretprobe_ops = {
 	.kind = HOOK_URETPROBE,
+	.name = "uretprobe",
+	.probed = uprobe_probed,
+	.keys = {
+		.keys = UPROBE_KEYS,
+		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_BINARY),
+		.check = uprobe_check_keys,
+	},
 	.caps = { .link_update = false, .multi_prog = true, .shared_prog = true },
 	.prepare = uprobe_prepare,
 	.fit = hook_fit_single_probe,

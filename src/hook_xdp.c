@@ -7,17 +7,26 @@
 #include <linux/netdev.h>
 
 #include "cnf/hooks.h"
+#include "cnf/live.h"
 #include "cnf/util.h"
+
+/* `mode:`'s words, by enum xdp_mode: one table to parse and to print. */
+static const char *const xdp_mode_names[] = {
+	[XDP_MODE_AUTO] = "auto",
+	[XDP_MODE_NATIVE] = "native",
+	[XDP_MODE_GENERIC] = "generic",
+	[XDP_MODE_OFFLOAD] = "offload",
+	NULL,
+};
+
+static const struct hook_key_rule xdp_rules[] = {
+	{ AK_MODE, xdp_mode_names, 0, 0 },
+	{ AK__COUNT, NULL, 0, 0 },
+};
 
 static const char *mode_name(enum xdp_mode m)
 {
-	switch (m) {
-	case XDP_MODE_AUTO:    return "auto";
-	case XDP_MODE_NATIVE:  return "native";
-	case XDP_MODE_GENERIC: return "generic";
-	case XDP_MODE_OFFLOAD: return "offload";
-	}
-	return "?";
+	return m <= XDP_MODE_OFFLOAD ? xdp_mode_names[m] : "?";
 }
 
 static int xdp_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
@@ -30,14 +39,10 @@ static int xdp_prepare(const struct cnf_attachment *a, struct bpf_program *prog,
 	}
 	t->attach_type = BPF_XDP;
 	t->xdp_mode = XDP_MODE_AUTO;
-	if (a->mode) {
-		if (streq(a->mode, "native"))
-			t->xdp_mode = XDP_MODE_NATIVE;
-		else if (streq(a->mode, "generic"))
-			t->xdp_mode = XDP_MODE_GENERIC;
-		else if (streq(a->mode, "offload"))
-			t->xdp_mode = XDP_MODE_OFFLOAD;
-	}
+	for (int m = XDP_MODE_AUTO; a->mode && m <= XDP_MODE_OFFLOAD; m++)
+		if (streq(a->mode, xdp_mode_names[m]))
+			t->xdp_mode = (enum xdp_mode)m;
+	t->prog_bound = t->xdp_mode == XDP_MODE_OFFLOAD;
 	/* Frags-aware programs are loaded as such by their section (xdp.frags). */
 	bpf_program__set_expected_attach_type(prog, BPF_XDP);
 	return 0;
@@ -167,13 +172,18 @@ static int xdp_attach(const struct cnf_instance *w, int prog_fd, const struct at
 	return err;
 }
 
+static const char *xdp_record_note(const struct cnf_record *rec)
+{
+	return rec->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
+	       rec->xdp_flags == XDP_FLAGS_HW_MODE ? "offload" : "native";
+}
+
 static int xdp_update(const struct cnf_instance *w, const struct cnf_record *rec, int pin_fd,
 		      int prog_fd, uint32_t old_prog_id,
 		      const struct attach_args *args, struct attach_result *res)
 {
 	res->xdp_flags = rec->xdp_flags;
-	res->note = rec->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
-		    rec->xdp_flags == XDP_FLAGS_HW_MODE ? "offload" : "native";
+	res->note = xdp_record_note(rec);
 	return link_update_common(pin_fd, prog_fd, old_prog_id);
 }
 
@@ -214,8 +224,22 @@ static int xdp_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 	return 0;
 }
 
+static const char *xdp_probed(const struct probe_result *p)
+{
+	return p->xdp_link ? "link" : NULL;
+}
+
 const struct hook_ops hook_xdp_ops = {
 	.kind = HOOK_XDP,
+	.name = "xdp",
+	.probed = xdp_probed,
+	.note_key = "xdp_mode",
+	.record_note = xdp_record_note,
+	.keys = {
+		.keys = AK_BIT(AK_PROGRAM) | AK_NETDEV | AK_BIT(AK_MODE),
+		.required = AK_BIT(AK_PROGRAM),
+		.rules = xdp_rules,
+	},
 	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
 	.network = true,
 	.prepare = xdp_prepare,

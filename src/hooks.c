@@ -34,6 +34,38 @@ const struct hook_ops *hook_ops_get(enum hook_kind kind)
 	return table[kind];
 }
 
+const char *hook_kind_name(enum hook_kind k)
+{
+	const struct hook_ops *ops = hook_ops_get(k);
+
+	return ops ? ops->name : "?";
+}
+
+enum hook_kind hook_kind_from_name(const char *name)
+{
+	for (int i = 0; name && i < HOOK__COUNT; i++)
+		if (table[i] && streq(table[i]->name, name))
+			return (enum hook_kind)i;
+	return HOOK_INVALID;
+}
+
+const struct hook_keys *hook_keys_of(const char *name)
+{
+	const struct hook_ops *ops = hook_ops_get(hook_kind_from_name(name));
+
+	return ops ? &ops->keys : NULL;
+}
+
+const char *const *hook_family_names(void)
+{
+	static const char *names[HOOK__COUNT + 1];
+
+	if (!names[0])
+		for (int i = 0; i < HOOK__COUNT; i++)
+			names[i] = table[i]->name;
+	return names;
+}
+
 const struct hook_caps *hook_caps_get(enum hook_kind kind)
 {
 	const struct hook_ops *ops = hook_ops_get(kind);

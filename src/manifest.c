@@ -1104,15 +1104,6 @@ static void check_objects(struct chk *c)
 	check_dup_objects(c, dup);
 }
 
-enum akey {
-	AK_PROGRAM, AK_MAP, AK_INTERFACE, AK_INTERFACES, AK_NETNS, AK_MODE,
-	AK_DIRECTION, AK_ORDER, AK_BEFORE, AK_AFTER, AK_PRIORITY, AK_HANDLE,
-	AK_SIDE, AK_CGROUP, AK_ATTACH_TYPE, AK_TRACEPOINT, AK_FUNCTION,
-	AK_FUNCTIONS, AK_BINARY, AK_SYMBOL, AK_OFFSET, AK_PID, AK_FAMILY,
-	AK_NETFILTER_HOOK, AK_MAXACTIVE,
-	AK__COUNT
-};
-
 static const char *const akey_names[AK__COUNT] = {
 	[AK_PROGRAM] = "program", [AK_MAP] = "map", [AK_INTERFACE] = "interface",
 	[AK_INTERFACES] = "interfaces", [AK_NETNS] = "netns", [AK_MODE] = "mode",
@@ -1125,50 +1116,13 @@ static const char *const akey_names[AK__COUNT] = {
 	[AK_NETFILTER_HOOK] = "netfilter_hook", [AK_MAXACTIVE] = "maxactive",
 };
 
-#define B(k) (1u << (k))
+const char *akey_name(enum akey k)
+{
+	return k < AK__COUNT ? akey_names[k] : "?";
+}
+
+#define B(k) AK_BIT(k)
 #define PROG B(AK_PROGRAM)
-#define NETDEV (B(AK_INTERFACE) | B(AK_INTERFACES) | B(AK_NETNS))
-#define ORDERING (B(AK_ORDER) | B(AK_BEFORE) | B(AK_AFTER))
-#define UPROBE (PROG | B(AK_BINARY) | B(AK_SYMBOL) | B(AK_OFFSET) | B(AK_PID))
-
-/* Which keys each hook family uses, and which it needs. `name` and `hook`
- * apply everywhere. */
-static const struct hook_rule {
-	const char *name;
-	uint32_t keys;
-	uint32_t required;
-} hook_rules[] = {
-	{ "xdp",            PROG | NETDEV | B(AK_MODE),                  PROG },
-	{ "tcx",            PROG | NETDEV | B(AK_DIRECTION) | ORDERING,  PROG | B(AK_DIRECTION) },
-	{ "tc",             PROG | NETDEV | B(AK_DIRECTION) | B(AK_PRIORITY) | B(AK_HANDLE),
-			    PROG | B(AK_DIRECTION) },
-	{ "netkit",         PROG | NETDEV | B(AK_SIDE) | ORDERING,       PROG },
-	{ "cgroup",         PROG | B(AK_CGROUP) | B(AK_ATTACH_TYPE),     PROG | B(AK_CGROUP) },
-	{ "tracepoint",     PROG | B(AK_TRACEPOINT),                     PROG },
-	{ "raw_tracepoint", PROG | B(AK_TRACEPOINT),                     PROG },
-	{ "kprobe",         PROG | B(AK_FUNCTION) | B(AK_OFFSET),        PROG },
-	{ "kretprobe",      PROG | B(AK_FUNCTION) | B(AK_OFFSET) | B(AK_MAXACTIVE), PROG },
-	{ "kprobe_multi",   PROG | B(AK_FUNCTIONS),                      PROG },
-	{ "fentry",         PROG | B(AK_FUNCTION),                       PROG },
-	{ "fexit",          PROG | B(AK_FUNCTION),                       PROG },
-	{ "uprobe",         UPROBE,                                      PROG | B(AK_BINARY) },
-	{ "uretprobe",      UPROBE,                                      PROG | B(AK_BINARY) },
-	{ "lsm",            PROG | B(AK_FUNCTION),                       PROG },
-	{ "netfilter",      PROG | B(AK_FAMILY) | B(AK_NETFILTER_HOOK) | B(AK_PRIORITY),
-			    PROG | B(AK_FAMILY) | B(AK_NETFILTER_HOOK) | B(AK_PRIORITY) },
-	{ "sk_lookup",      PROG | B(AK_NETNS),                          PROG },
-	{ "flow_dissector", PROG | B(AK_NETNS),                          PROG },
-	{ "struct_ops",     B(AK_MAP),                                   B(AK_MAP) },
-};
-
-static const char *const xdp_modes[] = { "auto", "native", "generic", "offload", NULL };
-static const char *const directions[] = { "ingress", "egress", NULL };
-static const char *const orders[] = { "first", "last", NULL };
-static const char *const sides[] = { "primary", "peer", NULL };
-static const char *const families[] = { "ipv4", "ipv6", NULL };
-static const char *const nf_hooks[] = {
-	"pre_routing", "local_in", "forward", "local_out", "post_routing", NULL,
-};
 
 static char *join_words(const char *const *words)
 {
@@ -1204,12 +1158,11 @@ static void check_nonempty(struct chk *c, size_t i, const char *key, const char 
 		att_err(c, i, key, "key '%s' must not be empty", key);
 }
 
-static const struct hook_rule *hook_rule_find(const char *hook)
+/* Which keys each hook family takes and needs, and their values, are on
+ * its row of the hook table. `name` and `hook` apply everywhere. */
+static const struct hook_keys *hook_rule_find(const char *hook)
 {
-	for (size_t k = 0; k < ARRAY_SIZE(hook_rules); k++)
-		if (streq(hook_rules[k].name, hook))
-			return &hook_rules[k];
-	return NULL;
+	return hook_keys_of(hook);
 }
 
 /* A hint for an unknown hook: a parameter written into its name
@@ -1217,19 +1170,16 @@ static const struct hook_rule *hook_rule_find(const char *hook)
  * hook name. "" when there is none. */
 static char *hook_hint(const char *hook, const char *const *names)
 {
-	static const struct { const char *value; enum akey key; } values[] = {
-		{ "ingress", AK_DIRECTION }, { "egress", AK_DIRECTION },
-		{ "primary", AK_SIDE }, { "peer", AK_SIDE },
-		{ "native", AK_MODE }, { "generic", AK_MODE }, { "offload", AK_MODE },
-	};
 	const char *sep = hook + strcspn(hook, "_-/ "), *close;
 	_cleanup_free_ char *base = strndup(hook, (size_t)(sep - hook));
-	const struct hook_rule *rule = base && *sep ? hook_rule_find(base) : NULL;
+	const struct hook_keys *rule = base && *sep ? hook_rule_find(base) : NULL;
 
-	for (size_t k = 0; rule && k < ARRAY_SIZE(values); k++)
-		if (streq(sep + 1, values[k].value) && (rule->keys & B(values[k].key)))
-			return strprintf("; use hook '%s' with '%s: %s'", base,
-					 akey_names[values[k].key], values[k].value);
+	/* A word one of the family's keys takes ("tcx_ingress"). */
+	for (const struct hook_key_rule *r = rule ? rule->rules : NULL; r && r->key != AK__COUNT; r++)
+		for (size_t k = 0; r->words && r->words[k]; k++)
+			if (streq(sep + 1, r->words[k]))
+				return strprintf("; use hook '%s' with '%s: %s'", base,
+						 akey_names[r->key], r->words[k]);
 	close = suggest_word(hook, names);
 	return close ? strprintf("; did you mean '%s'?", close) : xstrdup("");
 }
@@ -1336,47 +1286,101 @@ static void check_interfaces(struct chk *c, size_t i, uint32_t present)
 				     "interface name '%s' %s", a->interfaces[j], why);
 }
 
-static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *rule,
+/* The value of an integer key, NULL when absent or not an integer key. */
+static const int64_t *att_int(const struct cnf_attachment *a, enum akey k)
+{
+	switch (k) {
+	case AK_PRIORITY:  return a->priority;
+	case AK_HANDLE:    return a->handle;
+	case AK_OFFSET:    return a->offset;
+	case AK_PID:       return a->pid;
+	case AK_MAXACTIVE: return a->maxactive;
+	default:           return NULL;
+	}
+}
+
+/* The value of a word key, NULL when absent or not a word key. */
+static const char *att_word(const struct cnf_attachment *a, enum akey k)
+{
+	switch (k) {
+	case AK_MODE:           return a->mode;
+	case AK_DIRECTION:      return a->direction;
+	case AK_ORDER:          return a->order;
+	case AK_SIDE:           return a->side;
+	case AK_FAMILY:         return a->family;
+	case AK_NETFILTER_HOOK: return a->netfilter_hook;
+	default:                return NULL;
+	}
+}
+
+/* The values the family's row allows for its keys. */
+static void check_rule_values(struct chk *c, size_t i, const struct hook_keys *rule,
+			      uint32_t use)
+{
+	const struct cnf_attachment *a = &c->m->attachments[i];
+
+	for (const struct hook_key_rule *r = rule->rules; r && r->key != AK__COUNT; r++) {
+		const char *word = att_word(a, r->key);
+		const int64_t *n = att_int(a, r->key);
+
+		if (!(use & B(r->key)))
+			continue;
+		if (r->words && word)
+			check_enum(c, i, akey_names[r->key], word, r->words);
+		else if (!r->words && n && (*n < r->min || *n > r->max))
+			att_err(c, i, akey_names[r->key], r->max == UINT32_MAX /* a handle */ ?
+				"%s %" PRId64 " is out of range (%" PRId64 "..0x%" PRIx64 ")" :
+				"%s %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
+				akey_names[r->key], *n, r->min, r->max);
+	}
+}
+
+/* The family's own checks report through this. */
+struct key_err_ctx {
+	struct chk *c;
+	size_t i;
+};
+
+static void key_err(void *ctx, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void key_err(void *ctx, const char *key, const char *fmt, ...)
+{
+	struct key_err_ctx *k = ctx;
+	va_list ap;
+
+	va_start(ap, fmt);
+	att_verr(k->c, k->i, manifest_attachment_line(k->c->m, k->i, key), fmt, ap);
+	va_end(ap);
+}
+
+static void check_ordering_keys(struct chk *c, size_t i, uint32_t use)
+{
+	const char *second = NULL;
+	unsigned n = 0;
+
+	for (unsigned k = AK_ORDER; k <= AK_AFTER; k++)
+		if ((use & B(k)) && ++n == 2)
+			second = akey_names[k];
+	if (second)
+		att_err(c, i, second, "only one of 'order', 'before' and 'after' may be set");
+}
+
+static void check_hook_values(struct chk *c, size_t i, const struct hook_keys *rule,
 			      uint32_t present)
 {
 	struct cnf_attachment *a = &c->m->attachments[i];
 	uint32_t use = present & rule->keys;
+	struct key_err_ctx kc = { c, i };
 
 	if (rule->keys & B(AK_INTERFACE))
 		check_interfaces(c, i, present);
 	if ((use & B(AK_NETNS)) && a->netns && a->netns[0] != '/')
 		att_err(c, i, "netns", "netns '%s' must be an absolute path, e.g. /run/netns/NAME",
 			a->netns);
-	if ((use & B(AK_MODE)) && a->mode)
-		check_enum(c, i, "mode", a->mode, xdp_modes);
-	if ((use & B(AK_DIRECTION)) && a->direction)
-		check_enum(c, i, "direction", a->direction, directions);
-	if ((use & B(AK_SIDE)) && a->side)
-		check_enum(c, i, "side", a->side, sides);
-	if (use & ORDERING) {
-		const char *second = NULL;
-		unsigned n = 0;
-
-		for (unsigned k = AK_ORDER; k <= AK_AFTER; k++)
-			if ((use & B(k)) && ++n == 2)
-				second = akey_names[k];
-		if (second)
-			att_err(c, i, second, "only one of 'order', 'before' and 'after' may be set");
-		if ((use & B(AK_ORDER)) && a->order)
-			check_enum(c, i, "order", a->order, orders);
-	}
-	if ((use & B(AK_PRIORITY)) && a->priority) {
-		int64_t p = *a->priority;
-
-		if (streq(rule->name, "tc") && (p < 1 || p > 65535))
-			att_err(c, i, "priority", "priority %" PRId64 " is out of range (1..65535)", p);
-		else if (streq(rule->name, "netfilter") && (p <= INT32_MIN || p >= INT32_MAX))
-			att_err(c, i, "priority", "priority %" PRId64 " is out of range (%d..%d)",
-				p, INT32_MIN + 1, INT32_MAX - 1);
-	}
-	if ((use & B(AK_HANDLE)) && a->handle && (*a->handle < 1 || *a->handle > 0xffffffffLL))
-		att_err(c, i, "handle", "handle %" PRId64 " is out of range (1..0xffffffff)",
-			*a->handle);
+	if (use & AK_ORDERING)
+		check_ordering_keys(c, i, use);
+	check_rule_values(c, i, rule, use);
 	if (use & B(AK_CGROUP)) {
 		if (a->cgroup && !*a->cgroup)
 			check_nonempty(c, i, "cgroup", a->cgroup);
@@ -1385,18 +1389,8 @@ static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *r
 	}
 	if (use & B(AK_ATTACH_TYPE))
 		check_nonempty(c, i, "attach_type", a->attach_type);
-	if ((use & B(AK_TRACEPOINT)) && a->tracepoint) {
-		size_t ignored;
-
-		if (!*a->tracepoint)
-			check_nonempty(c, i, "tracepoint", a->tracepoint);
-		else if (streq(rule->name, "tracepoint") && !ref_split(a->tracepoint, &ignored))
-			att_err(c, i, "tracepoint", "tracepoint '%s' must be written GROUP/NAME",
-				a->tracepoint);
-		else if (streq(rule->name, "raw_tracepoint") && strchr(a->tracepoint, '/'))
-			att_err(c, i, "tracepoint", "raw tracepoint '%s' must be a plain name "
-				"(no GROUP/ part)", a->tracepoint);
-	}
+	if (use & B(AK_TRACEPOINT))
+		check_nonempty(c, i, "tracepoint", a->tracepoint);
 	if (use & B(AK_FUNCTION))
 		check_nonempty(c, i, "function", a->function);
 	if (use & B(AK_FUNCTIONS)) {
@@ -1411,26 +1405,12 @@ static void check_hook_values(struct chk *c, size_t i, const struct hook_rule *r
 		check_nonempty(c, i, "binary", a->binary);
 	if (use & B(AK_SYMBOL))
 		check_nonempty(c, i, "symbol", a->symbol);
-	if ((rule->keys & B(AK_BINARY)) && !(present & (B(AK_SYMBOL) | B(AK_OFFSET))))
-		att_err(c, i, NULL, "hook '%s' needs 'symbol' or 'offset' "
-			"(both: an offset from the symbol)", a->hook);
-	if ((use & B(AK_OFFSET)) && a->offset) {
-		if (*a->offset < 0)
-			att_err(c, i, "offset", "offset %" PRId64 " must not be negative", *a->offset);
-		else if (streq(rule->name, "kretprobe") && *a->offset != 0)
-			att_err(c, i, "offset", "offset must be 0 for hook 'kretprobe' "
-				"(return probes sit at the function entry)");
-	}
+	if ((use & B(AK_OFFSET)) && a->offset && *a->offset < 0)
+		att_err(c, i, "offset", "offset %" PRId64 " must not be negative", *a->offset);
 	if ((use & B(AK_PID)) && a->pid && (*a->pid < 1 || *a->pid > INT32_MAX))
 		att_err(c, i, "pid", "pid %" PRId64 " is not a process id (must be > 0)", *a->pid);
-	if ((use & B(AK_MAXACTIVE)) && a->maxactive &&
-	    (*a->maxactive < 1 || *a->maxactive > CNF_MAXACTIVE_MAX))
-		att_err(c, i, "maxactive", "maxactive %" PRId64 " is out of range (1..%d)",
-			*a->maxactive, CNF_MAXACTIVE_MAX);
-	if ((use & B(AK_FAMILY)) && a->family)
-		check_enum(c, i, "family", a->family, families);
-	if ((use & B(AK_NETFILTER_HOOK)) && a->netfilter_hook)
-		check_enum(c, i, "netfilter_hook", a->netfilter_hook, nf_hooks);
+	if (rule->check)
+		rule->check(a, present, key_err, &kc);
 }
 
 /* libcyaml reads "1.5" as 1: an integer key must be an integer literal. */
@@ -1453,11 +1433,11 @@ static void check_int_literals(struct chk *c, size_t i)
 	}
 }
 
-static void check_attachment(struct chk *c, size_t i, const struct hook_rule **ret_rule)
+static void check_attachment(struct chk *c, size_t i, const struct hook_keys **ret_rule)
 {
 	struct cnf_attachment *a = &c->m->attachments[i];
 	uint32_t present = att_keys_present(c, i);
-	const struct hook_rule *rule = NULL;
+	const struct hook_keys *rule = NULL;
 
 	*ret_rule = NULL;
 	check_int_literals(c, i);
@@ -1473,13 +1453,10 @@ static void check_attachment(struct chk *c, size_t i, const struct hook_rule **r
 	} else if (!*a->hook) {
 		att_err(c, i, "hook", "key 'hook' must not be empty");
 	} else if (!(rule = hook_rule_find(a->hook))) {
-		const char *names[ARRAY_SIZE(hook_rules) + 1] = { 0 };
+		const char *const *names = hook_family_names();
 		_cleanup_free_ char *known = NULL;
-
 		_cleanup_free_ char *hint = NULL;
 
-		for (size_t k = 0; k < ARRAY_SIZE(hook_rules); k++)
-			names[k] = hook_rules[k].name;
 		known = join_words(names);
 		hint = hook_hint(a->hook, names);
 		att_err(c, i, "hook", "unknown hook '%s'%s (hooks: %s)", a->hook, hint, known);
@@ -1511,7 +1488,7 @@ static void check_attachment(struct chk *c, size_t i, const struct hook_rule **r
 
 /* `before:`/`after:` name another attachment with the same hook; following
  * them must never come back to where it started. */
-static void check_anchors(struct chk *c, const struct hook_rule *const *rules)
+static void check_anchors(struct chk *c, const struct hook_keys *const *rules)
 {
 	struct cnf_manifest *m = c->m;
 	size_t n = m->attachments_count;
@@ -1525,7 +1502,7 @@ static void check_anchors(struct chk *c, const struct hook_rule *const *rules)
 		size_t j;
 
 		anchor[i] = SIZE_MAX;
-		if (!rules[i] || !(rules[i]->keys & ORDERING) || !target || (a->before && a->after))
+		if (!rules[i] || !(rules[i]->keys & AK_ORDERING) || !target || (a->before && a->after))
 			continue;
 		if (!*target) {
 			att_err(c, i, key, "key '%s' must not be empty", key);
@@ -1590,7 +1567,7 @@ static void check_anchors(struct chk *c, const struct hook_rule *const *rules)
 static void check_attachments(struct chk *c)
 {
 	struct cnf_manifest *m = c->m;
-	_cleanup_free_ const struct hook_rule **rules = xcalloc(m->attachments_count,
+	_cleanup_free_ const struct hook_keys **rules = xcalloc(m->attachments_count,
 								 sizeof(*rules));
 	_cleanup_free_ size_t *dup = NULL;
 

@@ -108,13 +108,21 @@ static const char *action_program(const struct cnf_action *a)
 	return a->have->has_record ? a->have->rec.program : NULL;
 }
 
+/* The family of an action: its target's, or for a delete its record's. */
+static const struct hook_ops *action_ops(const struct cnf_action *a)
+{
+	if (a->want)
+		return hook_ops_get(a->want->t.kind);
+	return a->have->has_record ? hook_ops_get((enum hook_kind)a->have->rec.hook) : NULL;
+}
+
 static const char *action_via(const struct cnf_action *a)
 {
-	if (a->want && a->want->t.kind == HOOK_TCX)
-		return a->want->t.tc_fallback ? "tc" : "tcx";
-	if (!a->want && a->have->has_record && a->have->rec.hook == HOOK_TCX)
-		return a->have->rec.tc_parent ? "tc" : "tcx";
-	return NULL;
+	const struct hook_ops *ops = action_ops(a);
+
+	if (!ops || !ops->via)
+		return NULL;
+	return ops->via(a->want ? &a->want->t : NULL, a->want ? NULL : &a->have->rec);
 }
 
 /* What another tool put where the instance is: its kind and ids, from
@@ -140,6 +148,7 @@ static json_object *output_foreign_json(const struct cnf_observed *h)
 json_object *output_action_json(const struct cnf_action *a, bool applied)
 {
 	json_object *o = json_object_new_object();
+	const struct hook_ops *ops;
 	const char *s;
 
 	json_object_object_add(o, "action", json_object_new_string(
@@ -186,16 +195,15 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 	}
 	if (applied)
 		json_object_object_add(o, "done", json_object_new_boolean(a->done || a->kind == ACT_NOOP));
-	if (a->want && a->want->t.kind == HOOK_XDP) {
-		const char *mode = a->result_note;
+	if (a->want && (ops = hook_ops_get(a->want->t.kind)) && ops->note_key) {
+		const char *note = a->result_note;
 
-		if (!mode && a->have && a->have->has_record && a->kind != ACT_CREATE &&
+		/* What the attach obtained stays until the link is replaced. */
+		if (!note && a->have && a->have->has_record && a->kind != ACT_CREATE &&
 		    a->kind != ACT_REPLACE)
-			mode = a->have->rec.xdp_flags == 2 /* XDP_FLAGS_SKB_MODE */ ? "generic" :
-			       a->have->rec.xdp_flags == 8 /* XDP_FLAGS_HW_MODE */ ? "offload" :
-			       "native";
-		if (mode)
-			json_object_object_add(o, "xdp_mode", json_object_new_string(mode));
+			note = ops->record_note(&a->have->rec);
+		if (note)
+			json_object_object_add(o, ops->note_key, json_object_new_string(note));
 	}
 	return o;
 }
@@ -614,8 +622,9 @@ void output_plan(const struct run *r, bool applied)
 		       action_sign(a->kind), a->refused ? "refuse" : a->left_alone ? a->left_alone :
 		       action_kind_name(a->kind),
 		       action_manifest(a), action_attachment(a), action_hook(a), action_target(a));
-		if ((s = action_via(a)) && streq(s, "tc"))
-			printf(" (via tc)");
+		/* Another way than the family's own (tcx's tc fallback). */
+		if ((s = action_via(a)) && !streq(s, action_hook(a)))
+			printf(" (via %s)", s);
 		if ((s = action_program(a)))
 			printf("  [%s]", s);
 		printf("\n      %s", a->reason);
@@ -630,7 +639,8 @@ void output_plan(const struct run *r, bool applied)
 			printf("; link %u", a->link_id);
 		if (applied && a->done && a->prog_id)
 			printf(", prog %u", a->prog_id);
-		if (applied && a->done && a->result_note && a->want && a->want->t.kind == HOOK_XDP)
+		if (applied && a->done && a->result_note && a->want &&
+		    hook_ops_get(a->want->t.kind)->note_key)
 			printf(", %s mode", a->result_note);
 		printf("\n");
 	}

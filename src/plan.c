@@ -33,43 +33,6 @@ const char *strategy_name(enum strategy s)
 	return NULL;
 }
 
-static const char *const hook_names[HOOK__COUNT] = {
-	[HOOK_XDP] = "xdp",
-	[HOOK_TCX] = "tcx",
-	[HOOK_TC] = "tc",
-	[HOOK_NETKIT] = "netkit",
-	[HOOK_CGROUP] = "cgroup",
-	[HOOK_TRACEPOINT] = "tracepoint",
-	[HOOK_RAW_TRACEPOINT] = "raw_tracepoint",
-	[HOOK_KPROBE] = "kprobe",
-	[HOOK_KRETPROBE] = "kretprobe",
-	[HOOK_KPROBE_MULTI] = "kprobe_multi",
-	[HOOK_FENTRY] = "fentry",
-	[HOOK_FEXIT] = "fexit",
-	[HOOK_UPROBE] = "uprobe",
-	[HOOK_URETPROBE] = "uretprobe",
-	[HOOK_LSM] = "lsm",
-	[HOOK_NETFILTER] = "netfilter",
-	[HOOK_SK_LOOKUP] = "sk_lookup",
-	[HOOK_FLOW_DISSECTOR] = "flow_dissector",
-	[HOOK_STRUCT_OPS] = "struct_ops",
-};
-
-const char *hook_kind_name(enum hook_kind k)
-{
-	if (k < 0 || k >= HOOK__COUNT)
-		return "?";
-	return hook_names[k];
-}
-
-enum hook_kind hook_kind_from_name(const char *name)
-{
-	for (int i = 0; i < HOOK__COUNT; i++)
-		if (name && streq(hook_names[i], name))
-			return (enum hook_kind)i;
-	return HOOK_INVALID;
-}
-
 struct have_ref {
 	const struct cnf_observed *o;
 	uint64_t hash;                /* of (manifest, key) */
@@ -364,7 +327,7 @@ static void decide(const struct plan_input *in, const struct cnf_instance *w,
 		else if (h->has_pin)
 			snprintf(a->reason, sizeof(a->reason),
 				 "recreate: pinned %s is no longer attached",
-				 w->t.kind == HOOK_TC ? "program" : "link");
+				 caps->pin_is_prog ? "program" : "link");
 		else
 			snprintf(a->reason, sizeof(a->reason),
 				 "recreate: pin was removed");
@@ -581,7 +544,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL, *left = NULL;
 	_cleanup_free_ struct have_ref **match = NULL;
 	_cleanup_(hashidx_free) struct hashidx ix = {};
-	size_t ngone = 0, nleft = 0, nfirst = 0, nout = 0, n = 0;
+	size_t ngone = 0, nleft = 0, nout = 0, n = 0;
 	bool anchors = false;
 	struct cnf_action *out;
 	size_t nh = in->have_count, nw = in->want_count;
@@ -619,7 +582,6 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 			continue;
 		}
 		gone[ngone++] = refs[i];
-		nfirst += delete_first(in, refs[i].o);
 	}
 	qsort(gone, ngone, sizeof(*gone), have_cmp);
 	qsort(left, nleft, sizeof(*left), have_cmp);

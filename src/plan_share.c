@@ -30,7 +30,7 @@ static bool shareable(const struct hook_caps *c, const struct cnf_instance *w)
 {
 	if (!c || !c->shared_prog)
 		return false;
-	if (w->t.kind == HOOK_XDP && w->t.xdp_mode == XDP_MODE_OFFLOAD)
+	if (w->t.prog_bound)
 		return false;
 	return !(w->prog_flags & BPF_F_XDP_DEV_BOUND_ONLY);
 }

@@ -75,28 +75,6 @@ const struct hook_ops *ops_for_target(const struct cnf_target *t)
 
 /* ---- targets ---- */
 
-static const char *cgroup2_root(void)
-{
-	static char root[PATH_MAX];
-	_cleanup_fclose_ FILE *f = NULL;
-	char line[1024];
-
-	if (root[0])
-		return root;
-	f = fopen("/proc/self/mounts", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char dev[256], dir[PATH_MAX], type[64];
-
-		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 && streq(type, "cgroup2")) {
-			snprintf(root, sizeof(root), "%s", dir);
-			break;
-		}
-	}
-	if (!root[0])
-		snprintf(root, sizeof(root), "/sys/fs/cgroup");
-	return root;
-}
-
 static bool is_glob(const char *s)
 {
 	return strpbrk(s, "*?[") != NULL;
@@ -262,14 +240,21 @@ static int add_literal_targets(struct run *r, size_t *cap, const struct cnf_mani
 	size_t npat = a->interface ? 1 : a->interfaces_count, first = r->want_count;
 	int err = 0;
 
-	if (t->kind == HOOK_CGROUP) {
-		t->cgroup_path = a->cgroup[0] == '/' ? xstrdup(a->cgroup) :
-				 strprintf("%s/%s", cgroup2_root(), a->cgroup);
-		return t->cgroup_path ? add_instance(r, cap, m, idx, t, "cgroup", t->cgroup_path,
-						     prog, no_hash) : -ENOMEM;
+	if (!ops->network) {
+		char text[CNF_DESC_MAX] = "", why[256];
+
+		/* A target that is missing still has its name (a cgroup's path). */
+		if (!ops->slot || !ops->resolve)
+			return 0;
+		err = ops->resolve(a, prog, t, text, sizeof(text), why, sizeof(why));
+		if ((err < 0 && err != -ENOENT) || !text[0]) {
+			free(t->cgroup_path);
+			free(t->name);
+			free(t->path);
+			return 0;
+		}
+		return add_instance(r, cap, m, idx, t, text, text, prog, no_hash);
 	}
-	if (!ops->network)
-		return 0;
 	t->netns = a->netns;
 	for (size_t p = 0; p < npat && err >= 0; p++) {
 		const char *pat = a->interface ? a->interface : a->interfaces[p];
@@ -288,8 +273,200 @@ static int add_literal_targets(struct run *r, size_t *cap, const struct cnf_mani
 	return err;
 }
 
+/* Families with one target (a tracepoint, a function, a binary, a
+ * cgroup, a network namespace): the family's resolve() finds it. */
+static int resolve_one_target(struct run *r, size_t *cap, const struct cnf_manifest *m,
+			      size_t idx, struct cnf_target *t, struct bpf_program *prog,
+			      const uint8_t prog_hash[CNF_HASH_LEN])
+{
+	const struct cnf_attachment *a = &m->attachments[idx];
+	const struct hook_ops *ops = ops_for_target(t);
+	char text[CNF_DESC_MAX] = "", key[CNF_KEY_MAX], why[512];
+	bool missing;
+	int err;
+
+	err = ops->resolve ? ops->resolve(a, prog, t, text, sizeof(text), why, sizeof(why))
+			   : -EOPNOTSUPP;
+	if (err == -EOPNOTSUPP && !ops->resolve)
+		snprintf(why, sizeof(why), "hook '%s' has no target resolver", a->hook);
+	if (err < 0 && !(err == -ENOENT && pending_ok(r))) {
+		log_error("attachment '%s' (%s:%d): %s", a->name, ATT_LOC(m, idx, ops->target_key),
+			  why);
+		free(t->cgroup_path);
+		free(t->name);
+		free(t->path);
+		return err;
+	}
+	if (!text[0])
+		snprintf(text, sizeof(text), "%s", a->hook);
+	/* The pin's name: the family's, or the text escaped; a hash if it
+	 * is too long. */
+	if (ops->pin_name) {
+		snprintf(key, sizeof(key), "%s", ops->pin_name);
+	} else if (path_component_escape(text, key, sizeof(key)) < 0 || strlen(key) > 128) {
+		uint8_t h[CNF_HASH_LEN];
+		char hex[2 * CNF_HASH_LEN + 1];
+
+		sha256_buf(text, strlen(text), h);
+		hash_hex(h, hex);
+		snprintf(key, sizeof(key), "h-%.32s", hex);
+	}
+	t->ifindex = 0;
+	missing = err == -ENOENT;
+	err = add_instance(r, cap, m, idx, t, key, text, prog, prog_hash);
+	if (err >= 0 && missing)
+		r->want[r->want_count - 1].target_missing = true; /* status only */
+	return err;
+}
+
+/* Network hooks: names, lists and globs, in a namespace. */
+static int resolve_interfaces(struct run *r, size_t *cap, const struct cnf_manifest *m,
+			      size_t idx, struct cnf_target *tp, struct bpf_program *prog,
+			      const uint8_t prog_hash[CNF_HASH_LEN])
+{
+	const struct cnf_attachment *a = &m->attachments[idx];
+	struct cnf_target t = *tp;
+
+	const struct iface_list *ifs = NULL;
+	char nskey[CNF_KEY_MAX] = "";
+	size_t npat = a->interface ? 1 : a->interfaces_count;
+	size_t first = r->want_count; /* this attachment's instances follow */
+	int orig, ret = 0;
+
+	if (a->netns) {
+		int er = netns_enter(a->netns, &orig);
+
+		if (er < 0 && r->cli->pending_ok && (er == -ENOENT || er == -EINVAL)) {
+			/* Not there (yet): nothing of it is desired now. */
+			log_debug("attachment '%s': waiting for network namespace '%s'",
+				  a->name, a->netns);
+			return 0;
+		}
+		if (er < 0) {
+			log_error("attachment '%s' (%s:%d): network namespace '%s': %s", a->name,
+				  ATT_LOC(m, idx, "netns"), a->netns, strerror(-er));
+			return er;
+		}
+		if (path_component_escape(a->netns, nskey, sizeof(nskey)) < 0) {
+			netns_leave(orig);
+			log_error("attachment '%s' (%s:%d): netns path too long", a->name,
+				  ATT_LOC(m, idx, "netns"));
+			return -ENAMETOOLONG;
+		}
+	} else {
+		orig = -1;
+	}
+	t.netns = a->netns;
+	t.netns_ino = netns_ino_of(NULL);
+	ifs = run_interfaces(r, a->netns, t.netns_ino);
+	if (!ifs) {
+		ret = -errno;
+		log_error("attachment '%s' (%s:%d): listing the interfaces%s%s: %s", a->name,
+			  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"),
+			  a->netns ? " of network namespace " : "", a->netns ? a->netns : "",
+			  strerror(-ret));
+	}
+	for (size_t p = 0; ifs && p < npat && ret == 0; p++) {
+		const char *pat = a->interface ? a->interface : a->interfaces[p];
+		bool found = false;
+
+		for (size_t i = 0; i < ifs->count && ret == 0; i++) {
+			const struct iface *it = &ifs->v[i];
+			char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
+			bool dup = false;
+
+			if (is_glob(pat) ? fnmatch(pat, it->name, 0) != 0
+					 : !streq(pat, it->name))
+				continue;
+			found = true;
+			snprintf(t.ifname, sizeof(t.ifname), "%s", it->name);
+			t.ifindex = it->ifindex;
+			memcpy(t.xdp_prog_id, it->xdp_prog_id, sizeof(t.xdp_prog_id));
+			t.xdp_known = true;
+			if (path_component_escape(it->name, tkey, sizeof(tkey)) < 0)
+				continue; /* cannot happen: IFNAMSIZ */
+			snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
+				 nskey[0] ? "@" : "", nskey);
+			snprintf(ttext, sizeof(ttext), "%s%s%s", it->name, a->netns ? "@" : "",
+				 a->netns ? a->netns : "");
+			/* A list may name an interface twice (a name and a glob);
+			 * one pattern matches each interface once. */
+			for (size_t k = first; npat > 1 && k < r->want_count; k++)
+				dup |= streq(r->want[k].target_text, ttext);
+			if (!dup)
+				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
+		}
+		if (!found && !is_glob(pat) && pending_ok(r)) {
+			char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
+
+			/* status reports it; plan and apply refuse. */
+			snprintf(t.ifname, sizeof(t.ifname), "%s", pat);
+			t.ifindex = 0;
+			t.xdp_known = false;
+			if (path_component_escape(pat, tkey, sizeof(tkey)) < 0)
+				tkey[0] = '\0';
+			snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
+				 nskey[0] ? "@" : "", nskey);
+			snprintf(ttext, sizeof(ttext), "%s%s%s", pat, a->netns ? "@" : "",
+				 a->netns ? a->netns : "");
+			ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
+			if (ret >= 0)
+				r->want[r->want_count - 1].target_missing = true;
+		} else if (!found && !is_glob(pat)) {
+			log_error("attachment '%s' (%s:%d): interface '%s' not found%s%s", a->name,
+				  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"), pat,
+				  a->netns ? " in network namespace " : "",
+				  a->netns ? a->netns : "");
+			ret = -ENOENT;
+		}
+	}
+	netns_leave(orig);
+	return ret;
+}
+
+static int program_missing(const struct cnf_manifest *m, size_t idx, const struct obj_entry *e)
+{
+	const struct cnf_attachment *a = &m->attachments[idx];
+	struct bpf_program *p;
+	char have[256] = "";
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, e->bo)
+		n += (size_t)snprintf(have + n, n < sizeof(have) ? sizeof(have) - n : 0, "%s%s",
+				      n ? ", " : "", bpf_program__name(p));
+	log_error("attachment '%s' (%s:%d): program '%s' is not in object '%s' (%s); it has: %s",
+		  a->name, ATT_LOC(m, idx, "program"), a->prog_name, a->object->name,
+		  a->object->file, have[0] ? have : "no programs");
+	return -EINVAL;
+}
+
+/* One program, one expected attach type: the kernel checks it at load,
+ * so two attachments of one program cannot need two. `before` is the
+ * program's expected attach type before this attachment's prepare(). */
+static int one_attach_type(const struct cnf_manifest *m, size_t idx, struct bpf_program *prog,
+			   enum bpf_attach_type before)
+{
+	const struct cnf_attachment *a = &m->attachments[idx];
+
+	if (!prog || bpf_program__expected_attach_type(prog) == before)
+		return 0;
+	for (size_t i = 0; i < idx; i++) {
+		const struct cnf_attachment *o = &m->attachments[i];
+
+		if (o->object != a->object || !streq_ptr(o->prog_name, a->prog_name))
+			continue;
+		log_error("attachment '%s' (%s:%d): program '%s' is already used with attach type "
+			  "'%s' by attachment '%s'; one program has one attach type", a->name,
+			  ATT_LOC(m, idx, "attach_type"), a->program,
+			  libbpf_bpf_attach_type_str(before) ?: "?", o->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manifest *m, size_t idx)
 {
+	enum bpf_attach_type eat;
 	const struct cnf_attachment *a = &m->attachments[idx];
 	const struct hook_ops *ops;
 	struct obj_entry *e;
@@ -298,7 +475,6 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	uint8_t prog_hash[CNF_HASH_LEN];
 	char why[512];
 	enum hook_kind kind = hook_kind_from_name(a->hook);
-	int err;
 
 	ops = hook_ops_get(kind);
 	if (!ops) {
@@ -313,214 +489,25 @@ static int resolve_attachment(struct run *r, size_t *cap, const struct cnf_manif
 	/* struct_ops registers a map, not a program: `map:` names it and
 	 * its hook finds it in the object (prog stays NULL). */
 	prog = a->prog_name ? objects_program(e, a->prog_name) : NULL;
-	if (!prog && kind != HOOK_STRUCT_OPS) {
-		struct bpf_program *p;
-		char have[256] = "";
-		size_t n = 0;
-
-		bpf_object__for_each_program(p, e->bo)
-			n += (size_t)snprintf(have + n, n < sizeof(have) ? sizeof(have) - n : 0,
-					      "%s%s", n ? ", " : "", bpf_program__name(p));
-		log_error("attachment '%s' (%s:%d): program '%s' is not in object '%s' (%s); it has: %s",
-			  a->name, ATT_LOC(m, idx, "program"), a->prog_name, a->object->name,
-			  a->object->file, have[0] ? have : "no programs");
-		return -EINVAL;
-	}
+	if (!prog && !(ops->keys.required & AK_BIT(AK_MAP)))
+		return program_missing(m, idx, e);
 	t.kind = kind;
+	eat = prog ? bpf_program__expected_attach_type(prog) : 0;
 	if (ops->prepare(a, prog, &t, why, sizeof(why)) < 0) {
 		log_error("attachment '%s' (%s:%d): %s", a->name, ATT_LOC(m, idx, "program"), why);
 		return -EINVAL;
 	}
-	if (kind == HOOK_CGROUP) {
-		/* The kernel checks a cgroup program's expected attach type. */
-		enum bpf_attach_type cur = bpf_program__expected_attach_type(prog);
-
-		for (size_t i = 0; i < idx; i++) {
-			const struct cnf_attachment *o = &m->attachments[i];
-
-			if (o->object == a->object && streq_ptr(o->prog_name, a->prog_name) &&
-			    streq_ptr(o->hook, "cgroup") && cur != t.attach_type) {
-				log_error("attachment '%s' (%s:%d): program '%s' is already used with "
-					  "cgroup attach type '%s' by attachment '%s'; one program "
-					  "has one attach type", a->name, ATT_LOC(m, idx, "attach_type"),
-					  a->program, cgroup_attach_type_name(cur), o->name);
-				return -EINVAL;
-			}
-		}
-		bpf_program__set_expected_attach_type(prog, t.attach_type);
-	}
+	if (one_attach_type(m, idx, prog, eat) < 0)
+		return -EINVAL;
 	if (r->mode == RUN_VALIDATE)
 		return add_literal_targets(r, cap, m, idx, &t, prog);
 	prog_identity(a, e, prog, prog_hash);
-	if (kind == HOOK_TCX && !probe_tcx()) {
-		t.tc_fallback = true;
-		t.tc_handle = 1;
-		t.tc_priority = 0;
-	}
+	if (ops->adapt)
+		ops->adapt(&t);
 
-	if (kind == HOOK_CGROUP) {
-		_cleanup_free_ char *path = a->cgroup[0] == '/' ? xstrdup(a->cgroup) :
-					    strprintf("%s/%s", cgroup2_root(), a->cgroup);
-		struct statfs sf;
-		struct stat st;
-
-		if (!path)
-			return -ENOMEM;
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			if (pending_ok(r)) {
-				/* status reports it, watch waits for it; plan and
-				 * apply refuse. */
-				t.cgroup_path = TAKE_PTR(path);
-				err = add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, prog, prog_hash);
-				if (err >= 0)
-					r->want[r->want_count - 1].target_missing = true;
-				return err;
-			}
-			log_error("attachment '%s' (%s:%d): cgroup '%s' not found", a->name,
-				  ATT_LOC(m, idx, "cgroup"), path);
-			return -ENOENT;
-		}
-		if (statfs(path, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
-			log_error("attachment '%s' (%s:%d): '%s' is not a cgroup v2 directory", a->name,
-				  ATT_LOC(m, idx, "cgroup"), path);
-			return -EINVAL;
-		}
-		t.cgroup_path = TAKE_PTR(path);
-		t.cgroup_id = st.st_ino;
-		return add_instance(r, cap, m, idx, &t, "cgroup", t.cgroup_path, prog, prog_hash);
-	}
-
-	if (!ops->network) {
-		char text[CNF_DESC_MAX] = "", key[CNF_KEY_MAX];
-		bool missing;
-
-		err = ops->resolve ? ops->resolve(a, prog, &t, text, sizeof(text), why, sizeof(why))
-				   : -EOPNOTSUPP;
-		if (err == -EOPNOTSUPP && !ops->resolve)
-			snprintf(why, sizeof(why), "hook '%s' has no target resolver", a->hook);
-		if (err < 0 && !(err == -ENOENT && pending_ok(r))) {
-			log_error("attachment '%s' (%s:%d): %s", a->name, ATT_LOC(m, idx, NULL), why);
-			free(t.name);
-			free(t.path);
-			return err;
-		}
-		if (!text[0])
-			snprintf(text, sizeof(text), "%s", a->hook);
-		/* The pin's name: the text, escaped; a hash if it is too long. */
-		if (path_component_escape(text, key, sizeof(key)) < 0 || strlen(key) > 128) {
-			uint8_t h[CNF_HASH_LEN];
-			char hex[2 * CNF_HASH_LEN + 1];
-
-			sha256_buf(text, strlen(text), h);
-			hash_hex(h, hex);
-			snprintf(key, sizeof(key), "h-%.32s", hex);
-		}
-		t.ifindex = 0;
-		missing = err == -ENOENT;
-		err = add_instance(r, cap, m, idx, &t, key, text, prog, prog_hash);
-		if (err >= 0 && missing)
-			r->want[r->want_count - 1].target_missing = true; /* status only */
-		return err;
-	}
-
-	/* Network hooks: names, lists and globs, in a namespace. */
-	{
-		const struct iface_list *ifs = NULL;
-		char nskey[CNF_KEY_MAX] = "";
-		size_t npat = a->interface ? 1 : a->interfaces_count;
-		size_t first = r->want_count; /* this attachment's instances follow */
-		int orig, ret = 0;
-
-		if (a->netns) {
-			int er = netns_enter(a->netns, &orig);
-
-			if (er < 0 && r->cli->pending_ok && (er == -ENOENT || er == -EINVAL)) {
-				/* Not there (yet): nothing of it is desired now. */
-				log_debug("attachment '%s': waiting for network namespace '%s'",
-					  a->name, a->netns);
-				return 0;
-			}
-			if (er < 0) {
-				log_error("attachment '%s' (%s:%d): network namespace '%s': %s", a->name,
-					  ATT_LOC(m, idx, "netns"), a->netns, strerror(-er));
-				return er;
-			}
-			if (path_component_escape(a->netns, nskey, sizeof(nskey)) < 0) {
-				netns_leave(orig);
-				log_error("attachment '%s' (%s:%d): netns path too long", a->name,
-					  ATT_LOC(m, idx, "netns"));
-				return -ENAMETOOLONG;
-			}
-		} else {
-			orig = -1;
-		}
-		t.netns = a->netns;
-		t.netns_ino = netns_ino_of(NULL);
-		ifs = run_interfaces(r, a->netns, t.netns_ino);
-		if (!ifs) {
-			ret = -errno;
-			log_error("attachment '%s' (%s:%d): listing the interfaces%s%s: %s", a->name,
-				  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"),
-				  a->netns ? " of network namespace " : "", a->netns ? a->netns : "",
-				  strerror(-ret));
-		}
-		for (size_t p = 0; ifs && p < npat && ret == 0; p++) {
-			const char *pat = a->interface ? a->interface : a->interfaces[p];
-			bool found = false;
-
-			for (size_t i = 0; i < ifs->count && ret == 0; i++) {
-				const struct iface *it = &ifs->v[i];
-				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
-				bool dup = false;
-
-				if (is_glob(pat) ? fnmatch(pat, it->name, 0) != 0
-						 : !streq(pat, it->name))
-					continue;
-				found = true;
-				snprintf(t.ifname, sizeof(t.ifname), "%s", it->name);
-				t.ifindex = it->ifindex;
-				memcpy(t.xdp_prog_id, it->xdp_prog_id, sizeof(t.xdp_prog_id));
-				t.xdp_known = true;
-				if (path_component_escape(it->name, tkey, sizeof(tkey)) < 0)
-					continue; /* cannot happen: IFNAMSIZ */
-				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
-					 nskey[0] ? "@" : "", nskey);
-				snprintf(ttext, sizeof(ttext), "%s%s%s", it->name, a->netns ? "@" : "",
-					 a->netns ? a->netns : "");
-				/* A list may name an interface twice (a name and a glob);
-				 * one pattern matches each interface once. */
-				for (size_t k = first; npat > 1 && k < r->want_count; k++)
-					dup |= streq(r->want[k].target_text, ttext);
-				if (!dup)
-					ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
-			}
-			if (!found && !is_glob(pat) && pending_ok(r)) {
-				char tkey[CNF_KEY_MAX], ttext[CNF_DESC_MAX];
-
-				/* status reports it; plan and apply refuse. */
-				snprintf(t.ifname, sizeof(t.ifname), "%s", pat);
-				t.ifindex = 0;
-				t.xdp_known = false;
-				if (path_component_escape(pat, tkey, sizeof(tkey)) < 0)
-					tkey[0] = '\0';
-				snprintf(tkey + strlen(tkey), sizeof(tkey) - strlen(tkey), "%s%s",
-					 nskey[0] ? "@" : "", nskey);
-				snprintf(ttext, sizeof(ttext), "%s%s%s", pat, a->netns ? "@" : "",
-					 a->netns ? a->netns : "");
-				ret = add_instance(r, cap, m, idx, &t, tkey, ttext, prog, prog_hash);
-				if (ret >= 0)
-					r->want[r->want_count - 1].target_missing = true;
-			} else if (!found && !is_glob(pat)) {
-				log_error("attachment '%s' (%s:%d): interface '%s' not found%s%s", a->name,
-					  ATT_LOC(m, idx, a->interface ? "interface" : "interfaces"), pat,
-					  a->netns ? " in network namespace " : "",
-					  a->netns ? a->netns : "");
-				ret = -ENOENT;
-			}
-		}
-		netns_leave(orig);
-		return ret;
-	}
+	if (!ops->network)
+		return resolve_one_target(r, cap, m, idx, &t, prog, prog_hash);
+	return resolve_interfaces(r, cap, m, idx, &t, prog, prog_hash);
 }
 
 static int resolve_all(struct run *r)
@@ -926,7 +913,7 @@ static int observe_all(struct run *r)
  * program inserted in front of an `order: first` link, say, is drift. */
 struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w)
 {
-	if (w->t.kind != HOOK_TCX || w->t.tc_fallback)
+	if (!ops_for_target(&w->t)->caps.ordered)
 		return NULL;
 	for (size_t i = 0; i < r->revs_count; i++) {
 		struct hook_rev *h = &r->revs[i];
@@ -997,7 +984,7 @@ static void check_order(struct run *r)
 		int orig, pos = -1, anchor = -1;
 		uint32_t anchor_id = 0;
 
-		if (w->t.kind != HOOK_TCX || w->t.tc_fallback || w->t.order == ORDER_NONE ||
+		if (!ops_for_target(&w->t)->caps.ordered || w->t.order == ORDER_NONE ||
 		    !w->t.ifindex)
 			continue;
 		h = state_lookup(&r->st, w->manifest->name, w->key);
@@ -1091,7 +1078,7 @@ static bool hook_per_netns(enum hook_kind k)
 {
 	const struct hook_ops *ops = hook_ops_get(k);
 
-	return (ops && ops->network) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR;
+	return ops && (ops->network || ops->netns_wide);
 }
 
 static bool want_in_focus(const struct cnf_instance *w, const void *ctx)

@@ -76,6 +76,8 @@ struct cnf_target {
 	uint32_t nf_family, nf_hooknum, nf_flags;
 	int32_t nf_priority;
 	uint32_t side;                /* netkit: BPF_NETKIT_PRIMARY or BPF_NETKIT_PEER */
+	bool prog_bound;              /* the program is loaded for this target alone
+				       * (XDP offload): never shared with another */
 };
 
 /* One desired attachment instance: an attachment applied to one target. */
@@ -233,6 +235,8 @@ struct hook_caps {
 	/* one loaded program may run on several targets of the family (not
 	 * so where the target is fixed at load: fentry, LSM, struct_ops) */
 	bool shared_prog;
+	bool pin_is_prog;             /* no link: the pin holds the program (legacy tc) */
+	bool ordered;                 /* links in a declared order, read and checked (tcx) */
 };
 
 /* How many programs a hook holds at once: none of interest (tracing

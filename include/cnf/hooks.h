@@ -9,6 +9,8 @@
 
 #include "cnf/engine.h"
 
+struct probe_result;
+
 struct attach_args {
 	uint32_t anchor_link_id;       /* tcx before/after */
 	uint32_t last_link_id;         /* tcx unordered: the link the run wants last (0: none) */
@@ -60,8 +62,16 @@ struct preflight_ctx {
 
 struct hook_ops {
 	enum hook_kind kind;
+	const char *name;              /* the manifest's `hook:` */
+	struct hook_keys keys;         /* its manifest keys and their values */
 	struct hook_caps caps;
 	bool network;                  /* targets interfaces (netns applies) */
+	bool netns_wide;               /* the hook is a whole network namespace's */
+	/* Families with one target that resolve() finds: the manifest key
+	 * naming it (errors point there; NULL: the entry), and a fixed pin
+	 * name for it (NULL: the target's text, escaped). */
+	const char *target_key;
+	const char *pin_name;
 	/* Checks that `prog` fits the hook and completes the target fields that
 	 * depend on the attachment and program (attach type, mode, ...). On a
 	 * problem writes a reason into `why` and returns -EINVAL. */
@@ -74,12 +84,27 @@ struct hook_ops {
 	 * does not exist; other negative errnos for other problems. */
 	int (*resolve)(const struct cnf_attachment *a, struct bpf_program *prog,
 		       struct cnf_target *t, char *text, size_t textlen, char *why, size_t whylen);
+	/* What the target needs from this kernel, after prepare() and not
+	 * for validate (tcx: the tc fallback where tcx is missing). */
+	void (*adapt)(struct cnf_target *t);
 	/* Appends the canonical hook parameters (the hook identity). */
 	void (*describe)(const struct cnf_target *t, char *buf, size_t len);
 	/* The hook's place and how many programs it holds (see enum
 	 * hook_slot_kind): what plan_conflicts() compares between desired
 	 * instances. NULL: HOOK_SLOT_NONE. */
 	enum hook_slot_kind (*slot)(const struct cnf_target *t, char *buf, size_t len);
+	/* What an attach obtained, in output: the JSON field of the action's
+	 * result note ("xdp_mode"; the text says "<note> mode"), and the
+	 * note a record holds (an update keeps the attach's). */
+	const char *note_key;
+	const char *(*record_note)(const struct cnf_record *rec);
+	/* How the family attaches an instance, when it has two ways (tcx:
+	 * "tcx", or "tc" where it fell back); from the target or, for a
+	 * delete, the record. */
+	const char *(*via)(const struct cnf_target *t, const struct cnf_record *rec);
+	/* `cnf-apply probe`: how the family attaches on this kernel ("link",
+	 * "perf_event", "tc-fallback", ...), NULL when it cannot. */
+	const char *(*probed)(const struct probe_result *p);
 	/* Kernel support for the family, checked before anything of it is
 	 * loaded: 0, or a negative errno with the true reason in `why`. */
 	int (*supported)(char *why, size_t whylen);
@@ -140,6 +165,8 @@ int hook_net_where(const struct cnf_target *t, char *buf, size_t len);
 const struct hook_caps *hook_caps_get(enum hook_kind kind);
 
 extern const struct hook_ops hook_xdp_ops;
+/* `direction:`'s words (tc and tcx), by enum tc_dir. */
+extern const char *const tc_direction_names[];
 extern const struct hook_ops hook_tcx_ops;
 extern const struct hook_ops hook_tc_ops;
 extern const struct hook_ops hook_cgroup_ops;
@@ -258,6 +285,8 @@ int hook_tracing_foreign(uint32_t attach_type, const char *func, const uint32_t 
 			 size_t n_own, struct foreign_prog **ret, size_t *ret_count);
 
 /* ---- mprog: tcx and netkit, the kernel's multi-program hooks (hook_mprog.c) */
+/* `order:`'s words. */
+extern const char *const mprog_order_names[];
 /* t->order and t->anchor from `order`, `before` or `after`. */
 void mprog_order_prepare(const struct cnf_attachment *a, struct cnf_target *t);
 /* "<where>", "<where> order=first", "<where> before=ANCHOR", ... */

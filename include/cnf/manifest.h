@@ -103,6 +103,52 @@ struct cnf_attachment {
 	const char *prog_name;        /* the part after '/', inside `program`; NULL for struct_ops */
 };
 
+/* ---- what a hook family's row says about its manifest keys ----
+ * Each row of the hook table (hooks.h) carries a struct hook_keys: the
+ * attachment keys the family takes and needs, the values they take, and
+ * what else it checks. The manifest loader checks attachments by it. */
+enum akey {
+	AK_PROGRAM, AK_MAP, AK_INTERFACE, AK_INTERFACES, AK_NETNS, AK_MODE,
+	AK_DIRECTION, AK_ORDER, AK_BEFORE, AK_AFTER, AK_PRIORITY, AK_HANDLE,
+	AK_SIDE, AK_CGROUP, AK_ATTACH_TYPE, AK_TRACEPOINT, AK_FUNCTION,
+	AK_FUNCTIONS, AK_BINARY, AK_SYMBOL, AK_OFFSET, AK_PID, AK_FAMILY,
+	AK_NETFILTER_HOOK, AK_MAXACTIVE,
+	AK__COUNT
+};
+#define AK_BIT(k) (1u << (k))
+#define AK_NETDEV (AK_BIT(AK_INTERFACE) | AK_BIT(AK_INTERFACES) | AK_BIT(AK_NETNS))
+#define AK_ORDERING (AK_BIT(AK_ORDER) | AK_BIT(AK_BEFORE) | AK_BIT(AK_AFTER))
+
+/* The key's name in a manifest ("interface"). */
+const char *akey_name(enum akey k);
+
+/* One key's values: a word of `words` (NULL-terminated), or, without
+ * words, an integer in [min, max]. */
+struct hook_key_rule {
+	enum akey key;
+	const char *const *words;
+	int64_t min, max;
+};
+
+/* Reports a problem of an attachment at `key` (NULL: the entry). */
+typedef void (*hook_key_err_fn)(void *ctx, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct hook_keys {
+	uint32_t keys;                       /* AK_BIT()s the family takes */
+	uint32_t required;                   /* and those it needs */
+	const struct hook_key_rule *rules;   /* ended by { AK__COUNT } */
+	/* What the table cannot say (a format, keys that need each other);
+	 * `present` are the keys the entry has. */
+	void (*check)(const struct cnf_attachment *a, uint32_t present, hook_key_err_fn err,
+		      void *ctx);
+};
+
+/* The keys of the hook family `name`, NULL when there is none (hooks.c). */
+const struct hook_keys *hook_keys_of(const char *name);
+/* The families' names, table order, NULL-terminated (static storage). */
+const char *const *hook_family_names(void);
+
 struct cnf_manifest {
 	char *path;        /* file as given/found */
 	char *dir;         /* its directory, for relative object paths */

@@ -110,7 +110,8 @@ VALID = [
     ("xdp with an interface list and glob", manifest(xdp(interface=DEL,
                                                          interfaces=["eth0", "veth*"])), True),
     ("tcx ordered first and after", manifest(tcx(order="first"),
-                                             tcx(name="second", after="count")), True),
+                                             tcx(name="second", program="tc/tc_second",
+                                                 after="count")), True),
     ("tc with priority and handle", manifest(tc(priority=10, handle=0x10)), True),
     ("cgroup with attach_type", manifest(cgroup()), True),
     ("cgroup with libbpf's attach type name",
@@ -755,43 +756,26 @@ def loader_fields():
     return tables
 
 
-def loader_hook_rules():
-    """hook -> (keys, required) from src/manifest.c's hook_rules."""
-    src = read("src/manifest.c")
-    names = dict(re.findall(r"\[(AK_\w+)\] = \"(\w+)\"", src))
-    macros = {}
-    for m in re.finditer(r"#define (\w+) \((.*?)\)\n", src):
-        macros[m.group(1)] = m.group(2)
-
-    def expand(expr):
-        out = set()
-        for tok in expr.split("|"):
-            tok = tok.strip().strip("()").strip()
-            b = re.fullmatch(r"B\((AK_\w+)\)?", tok)
-            if b:
-                out.add(names[b.group(1)])
-            elif tok in macros:
-                out |= expand(macros[tok])
-            elif tok == "PROG":
-                out.add("program")
-            else:
-                raise ValueError("cannot read hook rule token %r" % tok)
-        return out
-
-    block = re.search(r"hook_rules\[\] = \{(.*?)\n\};", src, re.S).group(1)
-    rules = {}
-    for m in re.finditer(r"\{\s*\"(\w+)\",\s*([^,]+?),\s*([^}]+?)\s*\}", block, re.S):
-        rules[m.group(1)] = (expand(m.group(2)), expand(m.group(3)))
-    return rules
+def hook_table(build):
+    """The hook table's rows as tests/tools/hook_rules prints them."""
+    out = subprocess.run([os.path.join(build, "tests", "hook_rules")], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)
 
 
-def loader_enums():
-    src = read("src/manifest.c")
-    arrays = {m.group(1): re.findall(r"\"(\w+)\"", m.group(2)) for m in
-              re.finditer(r"static const char \*const (\w+)\[\] = \{(.*?)\};", src, re.S)}
-    return {"mode": arrays["xdp_modes"], "direction": arrays["directions"],
-            "order": arrays["orders"], "side": arrays["sides"], "family": arrays["families"],
-            "netfilter_hook": arrays["nf_hooks"]}
+def loader_hook_rules(table):
+    """hook -> (keys, required) from the hook table's rows."""
+    return {hook: (set(r["keys"]), set(r["required"])) for hook, r in table.items()}
+
+
+def loader_enums(table):
+    """key -> the words it takes, as the rows say (the same for every
+    family that takes the key)."""
+    enums = {}
+    for r in table.values():
+        for key, words in r["values"].items():
+            enums.setdefault(key, words)
+    return enums
 
 
 def define(rel, name):
@@ -841,7 +825,7 @@ def undescribed(node, path=""):
     return out
 
 
-def check_consistency(res, schema):
+def check_consistency(res, schema, build):
     defs = schema["definitions"]
     missing = sorted(set(undescribed(schema)))
     res.report(not missing, "every schema property has a description",
@@ -868,11 +852,12 @@ def check_consistency(res, schema):
                 bad.append("%s: loader %s, schema %s" % (key, kind, t))
         res.report(not bad, "loader %s_fields types = schema types" % table, "; ".join(bad))
 
-    lrules, srules = loader_hook_rules(), schema_rules(schema)
+    table = hook_table(build)
+    lrules, srules = loader_hook_rules(table), schema_rules(schema)
     compare(res, "loader hooks = schema hook enum", lrules, att["hook"]["enum"],
-            "src/manifest.c", "the schema")
+            "the hook table", "the schema")
     compare(res, "loader hooks = schema per-hook rules", lrules, srules,
-            "src/manifest.c", "the schema")
+            "the hook table", "the schema")
     for hook in sorted(set(lrules) & set(srules)):
         lk, lr = lrules[hook]
         sk, sr = srules[hook]
@@ -884,9 +869,9 @@ def check_consistency(res, schema):
         res.report(not bad, "hook %s: keys and required keys match the loader" % hook,
                    "; ".join(bad))
 
-    for key, values in loader_enums().items():
+    for key, values in loader_enums(table).items():
         compare(res, "enum %s matches the loader" % key, values, att[key]["enum"],
-                "src/manifest.c", "the schema")
+                "the hook table", "the schema")
 
     cg = re.findall(r"\{ \"(\w+)\",\s+BPF_CGROUP_\w+,", read("src/hook_cgroup.c"))
     compare(res, "cgroup attach types match src/hook_cgroup.c", cg,
@@ -991,7 +976,7 @@ def main():
         check_badinput(res, validator)
     finally:
         tool.close()
-    check_consistency(res, schema)
+    check_consistency(res, schema, os.path.abspath(args.build))
     check_man(res, schema)
 
     print("%d passed, %d failed" % (res.passed, res.failed))

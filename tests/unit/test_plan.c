@@ -601,10 +601,12 @@ TEST(test_create_shares_only_what_fits)
 	want_init(&w[1], 0, HOOK_XDP, "fw", "eth1", 1, 1);
 	have_init(&h, "edge", "fw/eth0", HOOK_XDP, 1, 1);
 	w[1].t.xdp_mode = XDP_MODE_OFFLOAD;
+	w[1].t.prog_bound = true; /* as the xdp row's prepare() says for offload */
 	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
 	CHECK_INT(p.actions[1].reuse_prog_id, 0);
 	plan_free(&p);
 	w[1].t.xdp_mode = XDP_MODE_AUTO;
+	w[1].t.prog_bound = false;
 	h.rec.xdp_flags = XDP_FLAGS_HW_MODE;
 	CHECK_INT(plan(w, 2, &h, 1, false, &p), 0);
 	CHECK_INT(p.actions[1].reuse_prog_id, 0);
