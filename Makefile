@@ -41,7 +41,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-t
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lelf -lz
 LDFLAGS  += $(SAN_FLAGS)
 
-BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -I$(BUILD)/bpf-include -Iinclude
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -MMD -MP
 BPF_CFLAGS += $(shell $(PKG_CONFIG) --cflags-only-I libbpf)
 # <linux/bpf.h> needs <asm/types.h>, which Debian keeps in the multiarch dir
 # that clang -target bpf does not search.
@@ -135,10 +135,15 @@ install: $(BIN) man $(EXAMPLE_BPF_OBJS)
 	install -D -m 0644 $(BUILD)/man/cnf.d.5 $(DESTDIR)$(PREFIX)/share/man/man5/cnf.d.5
 	$(install-operator-files)
 
+# The build directory given (BUILD=...), its sanitizer twin, and the
+# bundled manifests' objects.
 clean:
-	rm -rf build build-san cnf.d/objs
+	rm -rf $(BUILD) $(BUILD)-san cnf.d/objs
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+# BPF objects depend on the headers they include too.
+-include $(TOOL_BPF:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.d) $(TEST_BPF_OBJS:.o=.d) \
+	 $(EXAMPLE_BPF_OBJS:.o=.d) $(DEMO_BPF_OBJS:.o=.d)
 
 # The hook table's manifest rules as JSON, for the schema check.
 $(BUILD)/tests/hook_rules: tests/tools/hook_rules.c $(LIB_OBJS)
@@ -189,6 +194,7 @@ BADINPUT_BPF  := $(sort $(wildcard tests/badinput/objs/*.bpf.c))
 BADINPUT_BPF_OBJS := $(BADINPUT_BPF:tests/badinput/objs/%.bpf.c=$(BUILD)/tests/badinput/%.bpf.o)
 
 all: $(BADINPUT_BPF_OBJS)
+-include $(BADINPUT_BPF_OBJS:.o=.d)
 
 $(BUILD)/tests/badinput/%.bpf.o: tests/badinput/objs/%.bpf.c
 	$(call msg,BPF,$@)
