@@ -418,7 +418,8 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 		 * of id 0 would make the next run load a second copy. The
 		 * link goes with its only descriptor. */
 		err = bpf_info_get(fd, &li, &len);
-		if (err < 0 || !li.id || !li.prog_id) {
+		/* (A struct_ops link runs a map, no program.) */
+		if (err < 0 || !li.id || (!li.prog_id && w->att->prog_name)) {
 			err = err < 0 ? err : -EIO;
 			close(fd);
 			log_error("%s: reading the new link's ids failed: %s", action_what(a),
@@ -497,7 +498,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	 * program, shared by every link that runs it. */
 	x->old_prog_fd = h->prog_id ? hook_prog_fd(h->prog_id) : -1;
 	new_prog_id = a->reuse_prog_id ? a->reuse_prog_id : loaded_prog_id(prog_fd_of(r, w));
-	if (!new_prog_id) {
+	if (!new_prog_id && w->att->prog_name) { /* struct_ops: a map, no program */
 		err = -errno;
 		log_error("%s: reading the new program's id failed: %s", action_what(a),
 			  strerror(-err));
