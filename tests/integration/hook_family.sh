@@ -212,12 +212,17 @@ test_hk_missing() {
 }
 
 test_hk_refused() {
-	local before
+	local before plan_err
 	hk_manifest "$W/m.yaml" "${HK_REFUSE_ATT:-$HK_ATT}"
 	before=$(snapshot_host)
+	cnf_json plan "$W/m.yaml"
+	assert_rc 1 "plan on a kernel without $HK_HOOK"
+	assert_match "$ERR" "$HK_REFUSE_MSG" "plan's refusal names what the kernel lacks"
+	plan_err=$ERR
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "apply on a kernel without $HK_HOOK"
 	assert_match "$ERR" "$HK_REFUSE_MSG" "the refusal names what the kernel lacks"
+	assert_eq "$ERR" "$plan_err" "apply refuses as plan said"
 	assert_contains "$ERR" "attachment 'a1'" "the refusal names the attachment"
 	assert_unchanged "$before" "nothing changed"
 }

@@ -14,7 +14,7 @@ HK_ATT="    program: t/fe_unlink
 HK_MISSING="    program: t/fe_unlink
     function: cnf_no_such_function"
 HK_MISSING_MSG="no kernel function 'cnf_no_such_function'"
-HK_REFUSE_MSG="this kernel cannot run fentry programs|cannot be loaded"
+HK_REFUSE_MSG="this kernel cannot run fentry/fexit programs|this kernel has no BTF|cannot be loaded"
 HK_LINK_TYPE=tracing
 HK_UPDATE="replace make-before-break"
 HK_SLOT=5

@@ -14,7 +14,7 @@ HK_ATT="    program: t/lsm_open
 HK_MISSING="    program: t/lsm_open
     function: cnf_no_such_hook"
 HK_MISSING_MSG="no LSM hook 'cnf_no_such_hook'"
-HK_REFUSE_MSG="this kernel has no BPF LSM|cannot be loaded"
+HK_REFUSE_MSG="this kernel has no BPF LSM|this kernel cannot run LSM programs|cannot be loaded"
 HK_LINK_TYPE=tracing
 HK_UPDATE="replace make-before-break"
 HK_SLOT=9
