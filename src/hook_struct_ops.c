@@ -7,6 +7,7 @@
 #include <bpf/btf.h>
 
 #include "cnf/hooks.h"
+#include "cnf/objects.h"
 #include "cnf/live.h"
 #include "cnf/log.h"
 #include "cnf/util.h"
@@ -32,14 +33,23 @@ static int sto_resolve(const struct cnf_attachment *a, struct bpf_program *prog,
 	const struct btf_type *vt;
 	const char *tname;
 	struct bpf_map *map;
-	char kname[256];
+	char kname[256], fd_path[32];
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 
 	snprintf(text, textlen, "%s", map_name);
 	t->name = xstrdup(map_name);
 	/* The engine's opened object is not handed to resolve(): read the
 	 * ELF again (no kernel involved) to check the map. */
+	fd = objects_file_open(a->object->path, &st);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open '%s': %s", a->object->path,
+			 fd == -EFTYPE_OBJ ? "not a regular file" : strerror(-fd));
+		return -EINVAL;
+	}
+	objects_file_path(fd_path, sizeof(fd_path), fd);
 	log_libbpf_capture(true);
-	obj = bpf_object__open_file(a->object->path, NULL);
+	obj = bpf_object__open_file(fd_path, NULL);
 	log_libbpf_capture(false);
 	if (!obj) {
 		snprintf(why, whylen, "cannot open '%s'", a->object->path);
