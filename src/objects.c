@@ -940,37 +940,81 @@ static bool report_map_failure(const struct obj_entry *e, const char *for_attach
 	return true;
 }
 
+/* Verifier logs: a buffer for every program the load loads, which libbpf
+ * fills for the program the kernel refuses (it asks the kernel for a log
+ * only then, so a load that passes costs nothing more). */
+#define VERIFIER_LOG_SIZE (1u << 20)
+
+struct verifier_logs {
+	char **buf;                   /* by program, in the object's order */
+	size_t count;
+};
+
+static void verifier_logs_set(struct obj_entry *e, struct verifier_logs *vl)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, e->bo)
+		n++;
+	vl->buf = xcalloc(n + 1, sizeof(*vl->buf));
+	vl->count = n;
+	n = 0;
+	bpf_object__for_each_program(p, e->bo) {
+		if (bpf_program__autoload(p)) {
+			vl->buf[n] = xcalloc(1, VERIFIER_LOG_SIZE);
+			bpf_program__set_log_buf(p, vl->buf[n], VERIFIER_LOG_SIZE);
+		}
+		n++;
+	}
+}
+
+static void verifier_logs_free(struct obj_entry *e, struct verifier_logs *vl)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, e->bo)
+		bpf_program__set_log_buf(p, NULL, 0);
+	for (size_t i = 0; i < vl->count; i++)
+		free(vl->buf[i]);
+	free(vl->buf);
+	memset(vl, 0, sizeof(*vl));
+}
+
+/* The program whose load wrote a log (the one refused), NULL if none. */
+static struct bpf_program *verifier_logs_failed(struct obj_entry *e,
+						const struct verifier_logs *vl, const char **ret_log)
+{
+	struct bpf_program *p;
+	size_t i = 0;
+
+	bpf_object__for_each_program(p, e->bo) {
+		if (vl->buf[i] && vl->buf[i][0]) {
+			*ret_log = vl->buf[i];
+			return p;
+		}
+		i++;
+	}
+	return NULL;
+}
+
 /* A failed load that was not a map's: the program that failed and the
  * verifier log's tail. */
-static void report_load_failure(const struct obj_entry *e, const char *for_attachment,
-				int for_line, int err)
+static void report_load_failure(struct obj_entry *e, const struct verifier_logs *vl,
+				const char *for_attachment, int for_line, int err)
 {
-	const char *log = log_libbpf_captured();
-	const char *vstart = strstr(log, "-- BEGIN PROG LOAD LOG --");
-	const char *tail = NULL;
-	_cleanup_free_ char *vlog = NULL;
+	const char *vlog = NULL, *tail = NULL;
+	struct bpf_program *bad = verifier_logs_failed(e, vl, &vlog);
 	char failed[96] = "";
 
-	if (vstart) {
-		const char *vend = strstr(vstart, "-- END PROG LOAD LOG --");
-
-		vstart += strlen("-- BEGIN PROG LOAD LOG --");
-		vlog = strndup(vstart, vend ? (size_t)(vend - vstart) : strlen(vstart));
-		if (vlog)
-			tail = log_tail(vlog, log_verbosity ? 1000000 : 12);
-	}
+	if (vlog)
+		tail = log_tail(vlog, log_verbosity ? 1000000 : 12);
 	while (tail && *tail == '\n')
 		tail++;
-	/* libbpf names the program that failed: "prog 'x': BPF program load failed". */
-	{
-		const char *pp = strstr(log, "prog '");
-
-		if (pp) {
-			pp += strlen("prog '");
-			snprintf(failed, sizeof(failed), "program '%.*s' of ",
-				 (int)strcspn(pp, "'"), pp);
-		}
-	}
+	if (tail && !*tail)
+		tail = NULL;
+	if (bad)
+		snprintf(failed, sizeof(failed), "program '%s' of ", bpf_program__name(bad));
 	log_error("attachment '%s' (%s:%d): %sobject '%s' (%s) %s%s%s", for_attachment,
 		  e->manifest->path, for_line, failed, e->obj->name, e->obj->file,
 		  err == -EACCES || (err == -EINVAL && tail) ?
@@ -986,6 +1030,7 @@ static void report_load_failure(const struct obj_entry *e, const char *for_attac
 
 int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, bool dry)
 {
+	struct verifier_logs vl = {};
 	const struct cnf_manifest *m = e->manifest;
 	struct bpf_program *p;
 	int err;
@@ -1061,12 +1106,14 @@ int objects_load(struct obj_entry *e, const char *for_attachment, int for_line, 
 			}
 		}
 	}
+	verifier_logs_set(e, &vl);
 	log_libbpf_capture(true);
 	err = bpf_object__load(e->bo);
 	log_libbpf_capture(false);
+	if (err && !report_map_failure(e, for_attachment, for_line, err))
+		report_load_failure(e, &vl, for_attachment, for_line, err);
+	verifier_logs_free(e, &vl);
 	if (err) {
-		if (!report_map_failure(e, for_attachment, for_line, err))
-			report_load_failure(e, for_attachment, for_line, err);
 		e->load_failed = true;
 		return -EINVAL;
 	}
