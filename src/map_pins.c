@@ -188,28 +188,44 @@ void map_ids_forget(const char *bpffs, const char *path)
 	map_ids_del(bpffs, NULL, path);
 }
 
-size_t map_ids_owned(const char *bpffs, const char *manifest, char ***ret)
+/* The owner records ("@<manifest>/<pin>"), of one manifest or (NULL) of
+ * all, in one pass over the record map. */
+static size_t map_ids_owner_keys(const char *bpffs, const char *manifest, char ***ret)
 {
 	char key[MAP_IDS_KEY], next[MAP_IDS_KEY], prefix[CNF_NAME_MAX + 3];
 	_cleanup_close_ int fd = map_ids_open(bpffs, false);
-	char **paths = NULL;
+	char **keys = NULL;
 	size_t n = 0, cap = 0, plen;
 	void *prev = NULL;
 
 	*ret = NULL;
 	if (fd < 0)
 		return 0;
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "@%s/", manifest);
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "@%s%s", manifest ? manifest : "",
+				manifest ? "/" : "");
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, sizeof(key));
 		prev = key;
 		key[MAP_IDS_KEY - 1] = '\0';
-		if (strncmp(key, prefix, plen) ||
-		    grow_array((void **)&paths, &cap, n + 1, sizeof(*paths)) < 0)
+		if (strncmp(key, prefix, plen) || !strchr(key, '/') ||
+		    grow_array((void **)&keys, &cap, n + 1, sizeof(*keys)) < 0)
 			continue;
-		paths[n++] = strprintf("%s/" CNF_MAPS_DIR "/%s", bpffs, key + plen);
+		keys[n++] = xstrdup(key);
 	}
-	*ret = paths;
+	*ret = keys;
+	return n;
+}
+
+size_t map_ids_owned(const char *bpffs, const char *manifest, char ***ret)
+{
+	size_t n = map_ids_owner_keys(bpffs, manifest, ret);
+
+	for (size_t i = 0; i < n; i++) {
+		char *path = strprintf("%s/" CNF_MAPS_DIR "/%s", bpffs, strchr((*ret)[i], '/') + 1);
+
+		free((*ret)[i]);
+		(*ret)[i] = path;
+	}
 	return n;
 }
 
@@ -735,7 +751,9 @@ static uint32_t kept_by_new_version(const struct run *r, uint32_t id)
 int map_pins_stale(struct run *r)
 {
 	_cleanup_free_ uint32_t *going = xcalloc(r->plan.count + 1, sizeof(*going));
-	size_t n_going = 0, cap = 0;
+	size_t n_going = 0, cap = 0, n;
+	char **keys = NULL;
+	int ret = 0;
 
 	for (size_t i = 0; i < r->plan.count; i++) {
 		const struct cnf_action *a = &r->plan.actions[i];
@@ -744,53 +762,52 @@ int map_pins_stale(struct run *r)
 			going[n_going++] = a->have->prog_id;
 	}
 	qsort(going, n_going, sizeof(*going), cmp_u32);
-	for (size_t i = 0; i < r->set->count; i++) {
-		const struct cnf_manifest *m = r->set->manifests[i];
-		char **owned = NULL;
-		size_t n = map_ids_owned(r->cli->bpffs, m->name, &owned);
+	n = map_ids_owner_keys(r->cli->bpffs, NULL, &keys);
+	for (size_t k = 0; k < n; k++) {
+		const struct cnf_manifest *m = NULL;
+		_cleanup_free_ char *path = NULL;
+		char *slash = strchr(keys[k], '/');
+		struct map_pin_stale *s;
+		uint32_t id;
 
-		for (size_t k = 0; k < n; k++) {
-			struct map_pin_stale *s;
-			uint32_t id;
-
-			if (!owned[k] || declared_by(r, m, owned[k]) || planned(r, owned[k]))
-				goto next;
-			id = map_pinned_id(owned[k]);
-			if (!id)
-				goto next; /* gone already: destroy drops the record */
-			if (grow_array((void **)&r->map_stale, &cap, r->map_stale_count + 1,
-				       sizeof(*s)) < 0) {
-				for (; k < n; k++)
-					free(owned[k]);
-				free(owned);
-				return -ENOMEM;
-			}
-			s = &r->map_stale[r->map_stale_count++];
-			memset(s, 0, sizeof(*s));
-			s->manifest = m;
-			snprintf(s->path, sizeof(s->path), "%s", owned[k]);
-			s->map_id = id;
-			s->used_by = id ? kept_by_new_version(r, id) : 0;
-			if (id && !s->used_by)
-				s->used_by = map_user_besides(id, going, n_going);
-			if (!id)
-				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
-					 "longer declares it; the pin is gone: its record goes", m->name);
-			else if (s->used_by)
-				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
-					 "longer declares it; program %u still uses map %u: it stays "
-					 "until no program does", m->name, s->used_by, id);
-			else
-				snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
-					 "longer declares it, and no program uses map %u: apply unpins it",
-					 m->name, id);
-			r->plan.changes += !s->used_by;
-next:
-			free(owned[k]);
+		*slash = '\0';
+		for (size_t i = 0; i < r->set->count && !m; i++)
+			if (streq(r->set->manifests[i]->name, keys[k] + 1))
+				m = r->set->manifests[i];
+		if (!m)
+			continue; /* a manifest this run does not look at */
+		path = strprintf("%s/" CNF_MAPS_DIR "/%s", r->cli->bpffs, slash + 1);
+		if (!path || declared_by(r, m, path) || planned(r, path))
+			continue;
+		id = map_pinned_id(path);
+		if (!id)
+			continue; /* gone already: destroy drops the record */
+		if (grow_array((void **)&r->map_stale, &cap, r->map_stale_count + 1, sizeof(*s)) < 0) {
+			ret = -ENOMEM;
+			break;
 		}
-		free(owned);
+		s = &r->map_stale[r->map_stale_count++];
+		memset(s, 0, sizeof(*s));
+		s->manifest = m;
+		snprintf(s->path, sizeof(s->path), "%s", path);
+		s->map_id = id;
+		s->used_by = kept_by_new_version(r, id);
+		if (!s->used_by)
+			s->used_by = map_user_besides(id, going, n_going);
+		if (s->used_by)
+			snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
+				 "longer declares it; program %u still uses map %u: it stays until no "
+				 "program does", m->name, s->used_by, id);
+		else
+			snprintf(s->reason, sizeof(s->reason), "pinned by manifest '%s', which no "
+				 "longer declares it, and no program uses map %u: apply unpins it",
+				 m->name, id);
+		r->plan.changes += !s->used_by;
 	}
-	return 0;
+	for (size_t k = 0; k < n; k++)
+		free(keys[k]);
+	free(keys);
+	return ret;
 }
 
 /* Removes the directories under <bpffs>/_maps/ (and it) that the pin
