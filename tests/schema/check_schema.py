@@ -887,9 +887,9 @@ def check_consistency(res, schema, build):
          defs["object"]["properties"]["name"].get("maxLength")),
         ("attachment name length", define("include/cnf/manifest.h", "CNF_NAME_MAX"),
          att["name"].get("maxLength")),
-        ("pin length", define("src/manifest.c", "PIN_PATH_MAX"),
+        ("pin length", define("src/manifest_check.c", "PIN_PATH_MAX"),
          defs["mapOption"]["properties"]["pin"].get("maxLength")),
-        ("interface name length", define("src/manifest.c", "IFNAME_MAX"),
+        ("interface name length", define("src/manifest_check.c", "IFNAME_MAX"),
          att["interface"].get("maxLength")),
     ]
     for what, loader, sch in limits:
