@@ -227,20 +227,25 @@ test_hk_refused() {
 	assert_unchanged "$before" "nothing changed"
 }
 
+# hook_family_suite [LABEL]: the family's tests; LABEL prefixes their names
+# (a file that runs the suite for several families, e.g. uprobe and
+# uretprobe).
 hook_family_suite() {
+	local p=${1:+$1: }
+
 	if hk_supported; then
-		run_test "create, no-op, status" test_hk_create
-		run_test "program change: $HK_UPDATE" test_hk_change
-		run_test "delete" test_hk_delete
+		run_test "${p}create, no-op, status" test_hk_create
+		run_test "${p}program change: $HK_UPDATE" test_hk_change
+		run_test "${p}delete" test_hk_delete
 		if [ -n "${HK_MISSING:-}" ]; then
-			run_test "missing target fails validation" test_hk_missing
+			run_test "${p}missing target fails validation" test_hk_missing
 		fi
 	else
 		local why="this kernel ($(uname -r)) has no $HK_HOOK (cnf-apply probe)"
-		run_test "refused on a kernel without it" test_hk_refused
-		skip "create, no-op, status" "$why"
-		skip "program change: $HK_UPDATE" "$why"
-		skip "delete" "$why"
-		[ -n "${HK_MISSING:-}" ] && skip "missing target fails validation" "$why"
+		run_test "${p}refused on a kernel without it" test_hk_refused
+		skip "${p}create, no-op, status" "$why"
+		skip "${p}program change: $HK_UPDATE" "$why"
+		skip "${p}delete" "$why"
+		[ -n "${HK_MISSING:-}" ] && skip "${p}missing target fails validation" "$why"
 	fi
 }

@@ -1,38 +1,43 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# uprobe: uname() of the C library, named as a library (libc.so.6, found
-# like the dynamic linker would), through the uprobe PMU and a perf event
-# link, replaced make-before-break; a missing binary fails validation (and
-# a symbol the binary only imports is explained).
+# uprobe and uretprobe: uname() of the C library, named as a library
+# (libc.so.6, found like the dynamic linker would), through the uprobe PMU
+# and a perf event link, replaced make-before-break; a missing binary fails
+# validation (and a symbol the binary only imports is explained). Then, for
+# uprobe, `pid:` and other tools' uprobes on the function.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hook_family.sh"
 lib_setup "$@"
 
-HK_HOOK=uprobe
-HK_OBJ=trace
-HK_ATT="    program: t/up_func
+# uprobe_family HOOK PROGRAM SLOT: the family's variables for hook_family.sh.
+uprobe_family() {
+	HK_HOOK=$1
+	HK_PROG=t/$2
+	HK_OBJ=trace
+	HK_ATT="    program: $HK_PROG
     binary: libc.so.6
     symbol: uname"
-HK_MISSING="    program: t/up_func
+	HK_MISSING="    program: $HK_PROG
     binary: /nonexistent/cnf-test-binary
     symbol: uname"
-HK_MISSING_MSG="binary '/nonexistent/cnf-test-binary' not found"
-HK_REFUSE_MSG="uprobes are not available on this kernel"
-HK_LINK_TYPE=perf_event
-HK_UPDATE="replace make-before-break"
-HK_SLOT=7
+	HK_MISSING_MSG="binary '/nonexistent/cnf-test-binary' not found"
+	HK_REFUSE_MSG="uprobes are not available on this kernel"
+	HK_LINK_TYPE=perf_event
+	HK_UPDATE="replace make-before-break"
+	HK_SLOT=$3
+}
 hk_trigger() { uname >/dev/null; uname -r >/dev/null; }
 
 test_imported_symbol() {
 	local before
-	hk_manifest "$W/m.yaml" "    program: t/up_func
+	hk_manifest "$W/m.yaml" "    program: $HK_PROG
     binary: $(command -v uname)
     symbol: uname"
 	before=$(snapshot_host)
 	cnf_json apply "$W/m.yaml"
 	assert_rc 1 "a symbol the binary imports"
 	assert_contains "$ERR" "comes from a shared library" "the error says where the symbol is"
-	hk_manifest "$W/m.yaml" "    program: t/up_func
+	hk_manifest "$W/m.yaml" "    program: $HK_PROG
     binary: libc.so.6
     symbol: cnf_no_such_symbol"
 	cnf_json apply "$W/m.yaml"
@@ -41,10 +46,15 @@ test_imported_symbol() {
 	assert_unchanged "$before" "nothing changed"
 }
 
-hook_family_suite
-if hk_supported; then
-	run_test "symbol imported or missing" test_imported_symbol
-fi
+for family in "uprobe up_func 7" "uretprobe urp_func 8"; do
+	# shellcheck disable=SC2086
+	uprobe_family $family
+	hook_family_suite "$HK_HOOK"
+	if hk_supported; then
+		run_test "$HK_HOOK: symbol imported or missing" test_imported_symbol
+	fi
+done
+uprobe_family uprobe up_func 7
 
 # --- pid: one process only ----------------------------------------------------
 
