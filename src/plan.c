@@ -223,8 +223,13 @@ static bool identity_drift(const struct plan_input *in, const struct cnf_instanc
 	const struct cnf_record *rec = &h->rec;
 	enum hook_kind k = w->t.kind;
 
+	/* A netkit link of the peer side holds the peer device, which may
+	 * live in another namespace with an ifindex of its own: its live
+	 * device is not the target's. */
+	bool live_dev = !(k == HOOK_NETKIT && w->t.side == BPF_NETKIT_PEER);
+
 	if (network_kind(k) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR) {
-		uint64_t live_ns = h->live_known ? h->live_netns_ino : 0;
+		uint64_t live_ns = h->live_known && live_dev ? h->live_netns_ino : 0;
 
 		if (rec->netns_ino && w->t.netns_ino && rec->netns_ino != w->t.netns_ino) {
 			snprintf(buf, len, "network namespace %.100s is now inode %llu, the link was "
@@ -241,7 +246,7 @@ static bool identity_drift(const struct plan_input *in, const struct cnf_instanc
 			return true;
 		}
 	}
-	if (network_kind(k) && h->live_known && h->live_ifindex && w->t.ifindex > 0 &&
+	if (network_kind(k) && live_dev && h->live_known && h->live_ifindex && w->t.ifindex > 0 &&
 	    h->live_ifindex != (uint32_t)w->t.ifindex) {
 		const char *now = in->ifname_of ?
 			in->ifname_of(in->ifname_ctx, w->t.netns_ino, h->live_ifindex) : NULL;

@@ -732,6 +732,34 @@ TEST(test_link_on_another_interface_replaces)
 	plan_free(&p);
 }
 
+/* A netkit link of the peer side holds the peer device: another ifindex,
+ * maybe in another namespace. That is where it belongs, not drift. */
+TEST(test_netkit_peer_link_is_on_the_peer)
+{
+	struct cnf_instance w;
+	struct cnf_observed h;
+	struct cnf_plan p;
+
+	want_init(&w, 0, HOOK_NETKIT, "nk", "nk0", 1, 1);
+	w.t.ifindex = 4;
+	w.t.netns_ino = 4026;
+	w.t.side = BPF_NETKIT_PEER;
+	have_init(&h, "edge", "nk/nk0", HOOK_NETKIT, 1, 1);
+	h.rec.netns_ino = 4026;
+	h.rec.ifindex = 4;
+	h.live_known = true;
+	h.live_ifindex = 2;
+	h.live_netns_ino = 5000;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.changes, 0);
+	plan_free(&p);
+	/* The primary side's link holds the primary: there it is drift. */
+	w.t.side = BPF_NETKIT_PRIMARY;
+	CHECK_INT(plan(&w, 1, &h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	plan_free(&p);
+}
+
 TEST(test_cgroup_made_again_replaces)
 {
 	struct cnf_instance w;
@@ -923,5 +951,6 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_scales_linearly_enough, test_create_shares_running_program,
 	  test_create_shares_only_what_fits,
 	  test_create_shares_source_outside_plan, test_link_on_another_interface_replaces,
-	  test_cgroup_made_again_replaces, test_other_namespace_left_alone, test_foreign_pins,
+	  test_cgroup_made_again_replaces, test_netkit_peer_link_is_on_the_peer,
+	  test_other_namespace_left_alone, test_foreign_pins,
 	  test_foreign_tc_filter_refused, test_program_copies_join, test_names)
