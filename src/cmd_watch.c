@@ -105,35 +105,6 @@ struct watch {
 
 /* ---- output ---- */
 
-static void now_iso(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
-/* One JSON line: {"time", "event", ...}. Takes `o`. */
-static void json_line(const char *event, json_object *o)
-{
-	json_object *doc = json_object_new_object();
-	char t[40];
-
-	now_iso(t, sizeof(t));
-	json_object_object_add(doc, "time", json_object_new_string(t));
-	json_object_object_add(doc, "event", json_object_new_string(event));
-	json_object_object_foreach(o, k, v)
-		json_object_object_add(doc, k, json_object_get(v));
-	json_object_put(o);
-	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-					     JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(stdout);
-	json_object_put(doc);
-}
-
 static void say(const struct watch *w, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void say(const struct watch *w, const char *event, const char *fmt, ...)
@@ -150,7 +121,7 @@ static void say(const struct watch *w, const char *event, const char *fmt, ...)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "message", json_object_new_string(s));
-		json_line(event, o);
+		output_json_line(event, o);
 	} else {
 		printf("%s\n", s);
 		fflush(stdout);
@@ -180,7 +151,7 @@ static void report_run(const struct watch *w, const struct run *r, int err, doub
 		o = output_action_json(a, true);
 		json_object_object_add(o, "trigger", json_object_new_string(w->trigger));
 		if (w->cli->json) {
-			json_line("action", o);
+			output_json_line("action", o);
 			continue;
 		}
 		printf("%s %s/%s %s %s: %s", jstr(o, "action"), jstr(o, "manifest"),
@@ -201,7 +172,7 @@ static void report_run(const struct watch *w, const struct run *r, int err, doub
 						       json_object_new_string(log_error_at(i)));
 				json_object_object_add(o, "trigger",
 						       json_object_new_string(w->trigger));
-				json_line("error", o);
+				output_json_line("error", o);
 			}
 		} else {
 			printf("reconcile failed (%s): nothing changed but what the errors above "
@@ -222,7 +193,7 @@ static void report_run(const struct watch *w, const struct run *r, int err, doub
 
 			snprintf(num, sizeof(num), "%.1f", ms);
 			json_object_object_add(o, "ms", json_object_new_double_s(ms, num));
-			json_line("reconcile", o);
+			output_json_line("reconcile", o);
 		} else {
 			printf("reconciled (%s): %zu created, %zu updated, %zu replaced, %zu deleted, "
 			       "%zu unchanged in %.1f ms\n", w->trigger, counts[ACT_CREATE],
@@ -235,7 +206,7 @@ static void report_run(const struct watch *w, const struct run *r, int err, doub
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "message", json_object_new_string(log_warn_at(i)));
-			json_line("warning", o);
+			output_json_line("warning", o);
 		}
 	fflush(stdout);
 }

@@ -2,6 +2,7 @@
 /* Renderers for the verbs' results. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cnf/config_diff.h"
 #include "cnf/hooks.h"
@@ -670,4 +671,34 @@ void output_plan(const struct run *r, bool applied)
 		       counts[ACT_DELETE], counts[ACT_NOOP], maps);
 	if (refused)
 		printf("Refused: %zu (see '!' above): apply stops before any change.\n", refused);
+}
+
+/* ---- JSON lines (watch) ---- */
+
+static void now_iso(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void output_json_line(const char *event, json_object *o)
+{
+	json_object *doc = json_object_new_object();
+	char t[40];
+
+	now_iso(t, sizeof(t));
+	json_object_object_add(doc, "time", json_object_new_string(t));
+	json_object_object_add(doc, "event", json_object_new_string(event));
+	json_object_object_foreach(o, k, v)
+		json_object_object_add(doc, k, json_object_get(v));
+	json_object_put(o);
+	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+					     JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(doc);
 }

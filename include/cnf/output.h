@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* One data model, two renderers: text for people, JSON for machines. */
+/* One data model, three renderers: text for people, a JSON document for
+ * machines, JSON lines for watch. */
 #pragma once
 
 #include <stdarg.h>
@@ -18,6 +19,9 @@ char *output_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 
 int output_errors(const struct cli *cli);
 /* Prints one JSON document on stdout (adds "warnings" when there are any). */
 void output_json(json_object *doc);
+/* JSON lines (watch): one line {"time", "event": EVENT, ...o's members},
+ * flushed. Takes `o`. */
+void output_json_line(const char *event, json_object *o);
 
 /* plan/apply: the actions, with results after apply. */
 void output_plan(const struct run *r, bool applied);
