@@ -224,7 +224,10 @@ static void raise_nofile_limit(void)
 	}
 }
 
-int main(int argc, char **argv)
+/* The options, into `cli`: 0, 1 when the run is over (--version), -1
+ * after an error was reported. */
+static int parse_options(int argc, char **argv, struct cli *cli, char **targets,
+			 bool *ret_dry_run, bool *ret_help)
 {
 	static const struct option options[] = {
 		{ "bpffs",             required_argument, NULL, OPT_BPFFS },
@@ -247,95 +250,105 @@ int main(int argc, char **argv)
 		{ "version",           no_argument,       NULL, 'V' },
 		{}
 	};
-	static char *default_paths[] = { (char *)CNF_DEFAULT_PATH };
-	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS, .wait_sec = CNF_DEFAULT_WAIT,
-			   .interval_sec = CNF_DEFAULT_INTERVAL, .settle_ms = CNF_DEFAULT_SETTLE_MS };
 	long num;
-	const struct verb *verb = NULL;
-	bool dry_run = false, help = false;
-	char *targets[argc];
-	int c, r;
+	int c;
 
 	/* Options may come before or after the verb (getopt permutes). */
 	while ((c = getopt_long(argc, argv, "vhV", options, NULL)) >= 0) {
 		switch (c) {
 		case OPT_BPFFS:
-			cli.bpffs = optarg;
-			cli.bpffs_given = true;
+			cli->bpffs = optarg;
+			cli->bpffs_given = true;
 			break;
 		case OPT_TARGET:
-			cli.targets = targets; /* at most one per argument */
-			cli.targets[cli.targets_count++] = optarg;
+			cli->targets = targets; /* at most one per argument */
+			cli->targets[cli->targets_count++] = optarg;
 			break;
 		case OPT_OUT:
-			cli.out_file = optarg;
+			cli->out_file = optarg;
 			break;
 		case OPT_PLAN:
-			cli.plan_file = optarg;
+			cli->plan_file = optarg;
 			break;
 		case OPT_DESTROY:
-			cli.plan_destroy = true;
+			cli->plan_destroy = true;
 			break;
 		case OPT_METRICS:
-			cli.metrics = true;
+			cli->metrics = true;
 			break;
 		case OPT_JSON:
-			cli.json = true;
+			cli->json = true;
 			break;
 		case OPT_DRY_RUN:
-			dry_run = true;
+			*ret_dry_run = true;
 			break;
 		case OPT_DETAILED:
-			cli.detailed_exitcode = true;
+			cli->detailed_exitcode = true;
 			break;
 		case OPT_ALL:
-			cli.all = true;
+			cli->all = true;
 			break;
 		case OPT_NO_ITER:
-			cli.no_iter = true;
+			cli->no_iter = true;
 			break;
 		case OPT_WAIT: {
 			char *end;
 			long v = strtol(optarg, &end, 10);
 
 			if (end == optarg || *end || v < 0 || v > 86400) {
-				output_fail(&cli, "--wait '%s': seconds from 0 to 86400", optarg);
-				return EXIT_FAIL;
+				output_fail(cli, "--wait '%s': seconds from 0 to 86400", optarg);
+				return -1;
 			}
-			cli.wait_sec = (int)v;
+			cli->wait_sec = (int)v;
 			break;
 		}
 		case OPT_NO_WAIT:
-			cli.wait_sec = 0;
+			cli->wait_sec = 0;
 			break;
 		case OPT_INTERVAL:
 			if ((num = parse_num(optarg, 0, 86400)) < 0) {
-				output_fail(&cli, "--interval '%s': seconds from 0 to 86400", optarg);
-				return EXIT_FAIL;
+				output_fail(cli, "--interval '%s': seconds from 0 to 86400", optarg);
+				return -1;
 			}
-			cli.interval_sec = (int)num;
+			cli->interval_sec = (int)num;
 			break;
 		case OPT_SETTLE:
 			if ((num = parse_num(optarg, 1, 60000)) < 0) {
-				output_fail(&cli, "--settle '%s': milliseconds from 1 to 60000", optarg);
-				return EXIT_FAIL;
+				output_fail(cli, "--settle '%s': milliseconds from 1 to 60000", optarg);
+				return -1;
 			}
-			cli.settle_ms = (int)num;
+			cli->settle_ms = (int)num;
 			break;
 		case 'v':
-			cli.verbose++;
+			cli->verbose++;
 			break;
 		case 'h':
-			help = true;
+			*ret_help = true;
 			break;
 		case 'V':
 			printf("cnf-apply %s\n", CNF_VERSION);
-			return EXIT_OK;
+			return 1;
 		default:
 			usage(stderr);
-			return EXIT_FAIL;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char *default_paths[] = { (char *)CNF_DEFAULT_PATH };
+	struct cli cli = { .bpffs = CNF_DEFAULT_BPFFS, .wait_sec = CNF_DEFAULT_WAIT,
+			   .interval_sec = CNF_DEFAULT_INTERVAL, .settle_ms = CNF_DEFAULT_SETTLE_MS };
+	const struct verb *verb = NULL;
+	bool dry_run = false, help = false;
+	char *targets[argc];
+	int c, r;
+
+	c = parse_options(argc, argv, &cli, targets, &dry_run, &help);
+	if (c)
+		return c > 0 ? EXIT_OK : EXIT_FAIL;
 	raise_nofile_limit();
 	log_verbosity = cli.verbose;
 	log_setup_libbpf();
