@@ -225,7 +225,7 @@ FUZZ_LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_BUILD)/fuzz_manifest
 # The state reader's target: what state_read() needs.
-FUZZ_STATE_SRCS := $(FUZZ_LIB_SRCS) src/state.c src/hashidx.c
+FUZZ_STATE_SRCS := $(sort $(FUZZ_LIB_SRCS) src/state.c src/hashidx.c)
 FUZZ_STATE_OBJS := $(FUZZ_STATE_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_STATE_BIN  := $(FUZZ_BUILD)/fuzz_state
 
