@@ -399,7 +399,8 @@ static void map_plan_reason(const struct map_plan *g, bool applied, char *buf, s
 /* The state of a map in status: what makes it a difference. */
 static const char *map_plan_state(const struct map_plan *g)
 {
-	return g->diffs_count ? "incompatible" : g->problem ? "invalid" : "stale";  /* stale: also unpin */
+	/* "stale": a leftover <pin>%new, or a pin by name the new version dropped. */
+	return g->diffs_count ? "incompatible" : g->problem ? "invalid" : "stale";
 }
 
 static json_object *map_plan_json(const struct run *r, const struct map_plan *g, bool applied,

@@ -1,8 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Drift of maps pinned with `pin:`: a pin removed under <bpffs>/_maps/
- * while the programs using the map are still attached.
+/* The identity of the maps pinned under <bpffs>/_maps/, and their drift.
  *
- * Left alone, the next load of the object would create a new, empty map
+ * apply records the id of the map behind each pin it makes or reuses, and
+ * which manifests' objects pin it, in <bpffs>/_cnf/maps (map_ids_*). With
+ * that record a run tells:
+ *
+ *   - an impostor: a pin that holds another map than the one the running
+ *     programs use (recorded, or found among their maps by name): drift,
+ *     reported, and re-pinned like a missing pin (below);
+ *   - a missing pin whose recorded map programs still hold, though none
+ *     of the manifests of this run (a shared pin of other manifests):
+ *     pinned again, never made anew, empty;
+ *   - a stale pin: one a manifest's objects made that none of them
+ *     declares any more: unpinned once no program uses the map, and by
+ *     destroy, whatever the object files say now.
+ *
+ * A state root without the record (older versions) is checked against
+ * the running programs' maps only.
+ *
+ * A pin removed while the programs using the map are still attached:
+ * left alone, the next load of the object would create a new, empty map
  * at the pin (its contents lost) while the running programs keep the old
  * one. So every run that plans stats the declared pin paths of the
  * objects it has deployed (one stat each; a run that changes nothing does
