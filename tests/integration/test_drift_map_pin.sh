@@ -376,6 +376,33 @@ EOF
 	assert_eq "$(slot2 "$pin")" 42 "bpftool: the contents are kept"
 }
 
+# A state root of an older version has no record of map ids: the pin is
+# checked against the maps the running programs use.
+test_impostor_without_record() {
+	local imp mid pin
+
+	veth_add p0 p0p || return
+	write_m config_vars.bpf.o
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	pin=$T/bpffs/_maps/mp/counters
+	mid=$(pinned_map_id "$pin")
+	rm "$T/bpffs/_cnf/maps"
+	assert_ok "an impostor" bpftool map create "$T/bpffs/imp" type array key 4 value 8 entries 4 name counters || return
+	imp=$(pinned_map_id "$T/bpffs/imp")
+	mv "$T/bpffs/imp" "$pin"
+	cnf_json status "$W/m.yaml"
+	assert_rc 2 "status finds the impostor"
+	assert_jq "$OUT" '.maps[] | select(.pin == "mp/counters") | .state == "impostor" and
+		.map_id == '"$mid"' and .impostor_map_id == '"$imp"' and .recorded_map_id == null' \
+		"status: the impostor, found from the programs' maps"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	assert_eq "$(pinned_map_id "$pin")" "$mid" "bpftool: the live map is pinned again"
+	cnf_json status "$W/m.yaml"
+	assert_rc 0 "status: in sync"
+}
+
 run_test "a removed map pin: status drifted, plan re-pin, apply re-pins the live map" test_status_plan_apply
 run_test "an upgrade in the same run as a missing pin keeps the map's contents" test_upgrade_same_run
 run_test "a removed pin of a map no program holds: created afresh at the next load" test_no_live_holder
@@ -384,3 +411,4 @@ run_test "a live map the new version does not fit is not pinned again" test_inco
 run_test "a live map whose value layout the new version does not fit is not pinned again" test_incompatible_live_btf
 run_test "an impostor map over a declared pin: reported, the live map pinned back" test_impostor
 run_test "a removed shared pin: re-pinned from the live map another manifest uses" test_shared_pin_removed
+run_test "an impostor over a pin of an older state root (no record): found from the programs' maps" test_impostor_without_record
