@@ -486,7 +486,7 @@ static int update_instance(struct run *r, struct cnf_action *a, struct xstate *x
 	uint32_t new_prog_id;
 	int orig, err;
 
-	pin = state_pin_open(r->cli->bpffs, h->manifest, h->key);
+	pin = run_pin_take(r, h);
 	if (pin < 0) {
 		char path[PATH_MAX];
 

@@ -733,6 +733,33 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void pin_keep(struct run *r, const struct cnf_observed *o, int fd)
+{
+	size_t i = (size_t)(o - r->st.obs);
+
+	if (!r->pin_fds) {
+		r->pin_fds = xcalloc(r->st.count + 1, sizeof(*r->pin_fds));
+		for (size_t k = 0; k < r->st.count; k++)
+			r->pin_fds[k] = -1;
+	}
+	if (r->pin_fds[i] >= 0)
+		close(r->pin_fds[i]);
+	r->pin_fds[i] = fd;
+}
+
+int run_pin_take(struct run *r, const struct cnf_observed *h)
+{
+	size_t i = (size_t)(h - r->st.obs);
+	int fd;
+
+	if (r->pin_fds && i < r->st.count && r->pin_fds[i] >= 0) {
+		fd = r->pin_fds[i];
+		r->pin_fds[i] = -1;
+		return fd;
+	}
+	return state_pin_open(r->st.root, h->manifest, h->key);
+}
+
 size_t run_verify_pins(struct run *r)
 {
 	size_t marked = 0;
@@ -763,8 +790,14 @@ size_t run_verify_pins(struct run *r)
 			marked++;
 			continue;
 		}
-		if (bpf_info_get(fd, &li, &len) < 0 || li.id == o->rec.link_id)
+		if (bpf_info_get(fd, &li, &len) < 0)
 			continue;
+		if (li.id == o->rec.link_id) {
+			/* Checked: the change acts through this descriptor. */
+			pin_keep(r, o, fd);
+			fd = -1;
+			continue;
+		}
 		log_debug("%s/%s: the pin holds link %u, not the recorded link %u", o->manifest,
 			  o->key, li.id, o->rec.link_id);
 		mark_foreign_pin(o, "link", li.id, li.type, li.prog_id);
@@ -1565,6 +1598,10 @@ int run_prepare(struct run *r, const struct cli *cli, enum run_mode mode)
 
 void run_free(struct run *r)
 {
+	for (size_t i = 0; r->pin_fds && i < r->st.count; i++)
+		if (r->pin_fds[i] >= 0)
+			close(r->pin_fds[i]);
+	free(r->pin_fds);
 	for (size_t i = 0; i < r->ifcache_count; i++)
 		iface_list_free(&r->ifcache[i].ifs);
 	free(r->ifcache);

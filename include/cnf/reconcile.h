@@ -47,6 +47,10 @@ struct run {
 	struct obj_cache objs;
 	struct state st;
 	bool state_partial;        /* st holds only the named manifests */
+	/* By observed instance: the pin run_verify_pins() opened and found
+	 * the recorded link in, for the change that acts through it
+	 * (run_pin_take()); -1 elsewhere, NULL when none was opened. */
+	int *pin_fds;
 	struct live_links live;
 	bool have_live;
 	struct cnf_instance *want;
@@ -137,6 +141,10 @@ int run_record_sources(struct run *r);
  * marks those that hold another link than recorded as foreign. Returns how
  * many it marked (the plan is then made again). */
 size_t run_verify_pins(struct run *r);
+/* The pin of observed instance `h`, opened (the one run_verify_pins()
+ * checked, handed over, or opened now): a descriptor the caller closes,
+ * or a negative errno. */
+int run_pin_take(struct run *r, const struct cnf_observed *h);
 
 /* plan_input.ifname_of over the interfaces the run listed (ctx: the run). */
 const char *run_ifname_of(void *ctx, uint64_t netns_ino, uint32_t ifindex);
