@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# The Ansible module and playbook of examples/ansible/, run for real with
-# ansible-core against localhost (connection local) inside the test's
-# namespaces: first run changed, second run ok, check mode changes nothing
+# The collection cnf.apply (contrib/ansible: the module and the deploy
+# role) and examples/ansible/site.yml, run for real with ansible-core
+# against localhost (connection local) inside the test's namespaces: first run changed, second run ok, check mode changes nothing
 # and shows the plan, --diff shows the attachments, a bad manifest fails
 # the host with the tool's own message before /etc/cnf.d is touched, and
 # state=absent destroys. Every check also looks at the kernel (bpftool).
@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$(realpath "$0")")/../.." && pwd)
 lib_setup "$@"
 
 PLAYBOOK=$ROOT/examples/ansible/site.yml
-LIBRARY=$ROOT/examples/ansible/library
+COLLECTION=$ROOT/contrib/ansible
 PY=/usr/bin/python3
 
 # Ansible's own state (temp dirs, facts cache) stays in this run's $T.
@@ -24,47 +24,10 @@ ans_env() {
 		ANSIBLE_LOCAL_TEMP=$T/ans-tmp ANSIBLE_REMOTE_TEMP=$T/ans-tmp \
 		ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_GATHERING=explicit \
 		ANSIBLE_PYTHON_INTERPRETER=$PY ANSIBLE_DEPRECATION_WARNINGS=0 \
-		ANSIBLE_CALLBACK_PLUGINS=$T/ans-callbacks
-	# ansible-core has no JSON stdout callback (community.general does):
-	# this one prints every task result and the recap as one document,
-	#   {"tasks": [{"name", "host", "status", "result"}], "stats": {HOST: {...}}}
-	mkdir -p "$T/ans-callbacks"
-	cat >"$T/ans-callbacks/cnf_test_json.py" <<'EOF'
-import json
-
-from ansible.plugins.callback import CallbackBase
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = 'stdout'
-    CALLBACK_NAME = 'cnf_test_json'
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.tasks = []
-
-    def _add(self, result, status):
-        self.tasks.append({'name': result._task.get_name(), 'host': result._host.get_name(),
-                           'status': status, 'result': result._result})
-
-    def v2_runner_on_ok(self, result):
-        self._add(result, 'ok')
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._add(result, 'failed')
-
-    def v2_runner_on_skipped(self, result):
-        self._add(result, 'skipped')
-
-    def v2_runner_on_unreachable(self, result):
-        self._add(result, 'unreachable')
-
-    def v2_playbook_on_stats(self, stats):
-        doc = {'tasks': self.tasks,
-               'stats': {h: stats.summarize(h) for h in sorted(stats.processed)}}
-        print(json.dumps(doc, default=str))
-EOF
+		ANSIBLE_CALLBACK_PLUGINS=$ROOT/tests/tools/ansible ANSIBLE_COLLECTIONS_PATH=$T/ans-collections
+	# The collection as ansible-galaxy would install it.
+	mkdir -p "$T/ans-collections/ansible_collections/cnf"
+	ln -sfn "$COLLECTION" "$T/ans-collections/ansible_collections/cnf/apply"
 }
 
 # The GitOps repository ($W/repo: one manifest and its objects), the
@@ -95,9 +58,9 @@ attachments:
     direction: ingress
 EOF
 	jq -n --arg src "$W/repo" --arg dir "$W/etc/cnf.d" --arg stage "$W/stage" \
-		--arg bpffs "$T/bpffs" --arg bin "$CNF" --arg py "$PY" \
+		--arg prev "$W/previous" --arg bpffs "$T/bpffs" --arg bin "$CNF" --arg py "$PY" \
 		'{cnf_hosts: "localhost", cnf_src: $src, cnf_dir: $dir, cnf_stage: $stage,
-		  cnf_bpffs: $bpffs, cnf_binary: $bin, ansible_become: false,
+		  cnf_previous: $prev, cnf_bpffs: $bpffs, cnf_binary: $bin, ansible_become: false,
 		  ansible_python_interpreter: $py}' >"$W/vars.json"
 }
 
@@ -126,9 +89,9 @@ play_text() {
 }
 
 # task NAME: the last result of that task for localhost, from $AOUT, with
-# _status: ok, failed or skipped.
+# _status: ok, failed or skipped (a role's task is "ROLE : NAME").
 task() {
-	jq -c --arg n "$1" '[.tasks[] | select(.name == $n and .host == "localhost")
+	jq -c --arg n "$1" '[.tasks[] | select((.name == $n or (.name | endswith(" : " + $n))) and .host == "localhost")
 		| .result + {_status: .status}] | last' <<<"$AOUT"
 }
 
@@ -136,14 +99,14 @@ stat_of() {            # stat_of KEY: .stats.localhost.KEY from $AOUT
 	jq -r --arg k "$1" '.stats.localhost[$k]' <<<"$AOUT"
 }
 
-# adhoc ARGS_JSON [ansible ARGS...]: the module alone (ansible localhost -m cnf_apply).
+# adhoc ARGS_JSON [ansible ARGS...]: the module alone (ansible localhost -m cnf.apply.cnf_apply).
 adhoc() {
 	local args=$1
 	shift
-	echo "\$ ansible localhost -m cnf_apply -a '$args' $*"
-	AOUT=$(ANSIBLE_STDOUT_CALLBACK=cnf_test_json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_LIBRARY=$LIBRARY \
+	echo "\$ ansible localhost -m cnf.apply.cnf_apply -a '$args' $*"
+	AOUT=$(ANSIBLE_STDOUT_CALLBACK=cnf_test_json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
 		ansible localhost -i localhost, -c local -e ansible_python_interpreter=$PY \
-		-m cnf_apply -a "$args" "$@" 2>"$T/ans.err")
+		-m cnf.apply.cnf_apply -a "$args" "$@" 2>"$T/ans.err")
 	ARC=$?
 	echo "  -> exit $ARC"
 	_show "$AOUT"
@@ -304,7 +267,9 @@ EOF
 	cnf_json plan "$W/stage"
 	want=$(jf "$OUT" '.error')
 	assert_contains "$want" "interface 'eth9' not found" "the tool's error names the interface"
-	assert_eq "$(jf "$r" '.msg')" "$want" "the task's msg is the tool's error field"
+	assert_eq "$(jf "$r" '.msg')" "$want (nothing was changed: the run failed before touching a hook)" \
+		"the task's msg is the tool's error field, then the rollback outcome"
+	assert_jq "$r" '.rollback == "none"' "rollback: none (nothing had been changed)"
 	assert_jq "$r" '.errors | length >= 1' "the task returns the tool's errors"
 	assert_eq "$(stat_of failures)" 1 "recap: failed=1"
 	assert_jq "$(task Apply)" '. == null' "nothing after the failed task ran"
@@ -320,7 +285,8 @@ EOF
 	adhoc "{\"paths\": [\"$W/broken.yaml\"], \"bpffs\": \"$T/bpffs\", \"binary\": \"$CNF\"}"
 	assert_ne "$ARC" 0 "module on a broken file fails"
 	cnf_json plan "$W/broken.yaml"
-	assert_eq "$(jf "$(adhoc_result)" '.msg')" "$(jf "$OUT" '.error')" "module msg is the tool's error"
+	assert_eq "$(jf "$(adhoc_result)" '.msg')" "$(jf "$OUT" '.error') (nothing was changed: the run failed before touching a hook)" \
+		"module msg is the tool's error, then the rollback outcome"
 	assert_contains "$(jf "$(adhoc_result)" '.msg')" "broken.yaml" "the message names the file"
 }
 
@@ -336,8 +302,9 @@ test_absent() {
 	adhoc "$args" --check --diff
 	assert_eq "$ARC" 0 "absent, check mode"
 	r=$(adhoc_result)
-	assert_jq "$r" '.changed == true and .verb == "status" and (.actions | length) == 2
-		and all(.actions[]; .action == "delete")' "check mode: two deletes would happen"
+	assert_jq "$r" '.changed == true and .verb == "plan" and (.actions | length) == 2
+		and all(.actions[]; .action == "delete")' "check mode: plan --destroy, two deletes would happen"
+	assert_jq "$r" '.diff.before | contains("  # delete: destroy")' "check mode: the diff's delete lines carry the reason"
 	assert_jq "$r" '.diff.after == "" and (.diff.before | contains("edge/fw-eth0"))' "check mode: diff before -> nothing"
 	assert_same_bpf "$snap" "absent in check mode: no BPF change"
 
@@ -353,12 +320,43 @@ test_absent() {
 	assert_jq "$(adhoc_result)" '.changed == false' "absent in check mode once gone: nothing to do"
 }
 
+# validate-modules, the checks of `ansible-test sanity --test validate-modules`:
+# ansible-test itself wants to download pip into a venv, which this
+# offline machine cannot, so its validate.py runs with Debian's
+# python3-voluptuous and ansible-core, the way ansible-test invokes it,
+# honouring the collection's tests/sanity/ignore-2.14.txt. Then
+# ansible-doc renders the documentation and ansible-galaxy builds the
+# collection.
+test_docs() {
+	local vm=/usr/lib/python3/dist-packages/ansible_test/_util/controller/sanity/validate-modules/validate.py
+	local c=$T/ans-collections/ansible_collections/cnf/apply out ignored
+
+	[ -f "$vm" ] || { t_skip "validate-modules not found at $vm"; return; }
+	/usr/bin/python3 -c 'import voluptuous' 2>/dev/null ||
+		{ t_skip "python3-voluptuous not installed (scripts/setup.sh installs it)"; return; }
+	out=$(cd "$c" && /usr/bin/python3 "$vm" --format json --arg-spec --collection ansible_collections/cnf/apply \
+		--collection-version "$(awk '/^version:/ { print $2 }' galaxy.yml)" plugins/modules/cnf_apply.py 2>&1)
+	echo "$out"
+	ignored=$(sed -n 's/^plugins\/modules\/cnf_apply.py validate-modules:\([^ ]*\).*/\1/p' \
+		"$COLLECTION/tests/sanity/ignore-2.14.txt" | jq -R . | jq -s -c .)
+	assert_jq "$out" "[.[\"plugins/modules/cnf_apply.py\"].errors[].code] - $ignored == []" \
+		"validate-modules: no error but those the collection's ignore file lists"
+	assert_jq "$out" '[.[].traces[]] == []' "validate-modules: no traceback"
+
+	out=$(ansible-doc -t module cnf.apply.cnf_apply 2>&1)
+	assert_contains "$out" "ATTRIBUTES" "ansible-doc shows the attributes"
+	assert_contains "$out" "prune_from" "ansible-doc shows the options"
+	out=$(cd "$W" && ansible-galaxy collection build "$COLLECTION" 2>&1)
+	assert_ok "ansible-galaxy collection build: $out" test -f "$W/cnf-apply-0.1.0.tar.gz"
+}
+
 if ! command -v ansible-playbook >/dev/null; then
 	skip "ansible" "ansible-playbook not installed (apt-get install ansible-core; scripts/setup.sh does)"
 	exit 0
 fi
 ans_env
+run_test "the module's documentation passes validate-modules; the collection builds" test_docs
 run_test "first run changes, second run is ok, removed files are pruned" test_first_then_ok
 run_test "check mode plans and changes nothing; --diff shows attachments" test_check_and_diff
 run_test "a bad manifest fails with the tool's message, before /etc/cnf.d changes" test_bad_manifest
-run_test "state=absent destroys (check mode: status)" test_absent
+run_test "state=absent destroys (check mode: plan --destroy)" test_absent
