@@ -3,9 +3,10 @@
 # The promise of plan, tested on generated cases: manifests of the hook
 # families this host runs (XDP with modes, tcx with order/before/after,
 # legacy tc with priority/handle, cgroup; names, globs, lists; several
-# manifests, as a directory or as files), applied over a host another
-# tool, a person or a killed run has changed (tests/property/gen.py; a
-# case is a function of its seed). For every case:
+# manifests, as a directory or as files; now and then --target), applied
+# over a host another tool, a person or a killed run has changed
+# (tests/property/gen.py; a case is a function of its seed). For every
+# case:
 #
 #   plan exits 1  <=>  apply exits 1, with plan's errors, and the test's
 #                      hooks, cgroups and state root are as before;

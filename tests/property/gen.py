@@ -8,7 +8,8 @@ A case is a JSON document, a pure function of its seed:
    "layout": "dir" | "files",          PATH: the case's manifest directory, or its files
    "pre": [MANIFEST...] | null,        applied first (its outcome is not judged)
    "steps": [STEP...],                 what happens to the host next
-   "final": [MANIFEST...]}             planned, applied and planned again: judged
+   "final": [MANIFEST...],             planned, applied and planned again: judged
+   "targets": ["M" | "M/A", ...]}      optional: --target for that plan and apply
 
 A MANIFEST is {"name", "objects": [{"name", "file"}], "attachments": [{...}]}
 with the attachment's keys as the manifest format spells them ("cgroup" is a
@@ -26,8 +27,9 @@ path relative to the test's cgroup). A STEP is one of
 
 Usage:
   gen.py case SEED               the case of SEED, as JSON
-  gen.py render CASE SET DIR CG  write SET's manifests (pre|final) into DIR (objs/ beside
-                                 them); print the PATH arguments, one a line
+  gen.py render CASE SET DIR CG  write SET's manifests (pre|final) into DIR/d (objs/ beside
+                                 them); print the arguments (final: --target ones, then the
+                                 PATHs), one a line
   gen.py shrink CASE             smaller variants of CASE, one JSON document a line,
                                  the largest cuts first
   gen.py show CASE               the case as a reader wants it: manifests and steps
@@ -219,9 +221,15 @@ def gen_case(seed):
         pre, final = base, mutate(r, ifaces, base)
     else:
         pre, final = None, base
-    return {"seed": seed, "ifaces": ifaces, "layout": r.choice(["dir", "dir", "files"]),
+    case = {"seed": seed, "ifaces": ifaces, "layout": r.choice(["dir", "dir", "files"]),
             "pre": pre, "steps": gen_steps(r, ifaces, has_pre, {"pre": pre, "final": final}),
             "final": final}
+    if final and r.random() < 0.15:
+        m = r.choice(final)
+        names = [a["name"] for a in m["attachments"]]
+        case["targets"] = [m["name"] if not names or r.random() < 0.4
+                           else "%s/%s" % (m["name"], r.choice(names))]
+    return case
 
 
 # ---- rendering ----
@@ -278,6 +286,10 @@ def render(case, which, outdir, cg):
     for m in ms:
         with open(os.path.join(d, m["name"] + ".yaml"), "w") as fh:
             fh.write(render_manifest(m, cg))
+    if which == "final":
+        for t in case.get("targets", []):
+            print("--target")
+            print(t)
     if case["layout"] == "dir" or not ms:
         print(d)
     else:
@@ -322,6 +334,8 @@ def shrink(case):
         variant(lambda c: c["ifaces"].pop())
     if case["layout"] != "dir":
         variant(lambda c: c.__setitem__("layout", "dir"))
+    if case.get("targets"):
+        variant(lambda c: c.pop("targets"))
     return out
 
 
@@ -342,6 +356,8 @@ def show(case):
                 print("  " + json.dumps(s))
             if not case["steps"]:
                 print("  (nothing)")
+    if case.get("targets"):
+        print("--- plan and apply with: %s" % " ".join("--target " + t for t in case["targets"]))
     if case["pre"] is None and case["steps"]:
         print("--- before that, on the host:")
         for s in case["steps"]:
