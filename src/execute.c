@@ -353,7 +353,7 @@ static int make_instance(struct run *r, struct cnf_action *a, const char *pin_ke
 	args_init(r, w, &args);
 	if (w->t.anchor)
 		args.anchor_link_id = anchor_link_id(r, w);
-	else if (w->t.order == ORDER_NONE && (w->t.kind == HOOK_TCX || w->t.kind == HOOK_NETKIT))
+	else if (w->t.order == ORDER_NONE && ops_for_target(&w->t)->caps.mprog)
 		args.last_link_id = last_link_id(r, w);
 	rev = run_hook_rev(r, w);
 	if (rev)

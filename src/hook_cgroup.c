@@ -247,6 +247,7 @@ const struct hook_ops hook_cgroup_ops = {
 		.required = AK_BIT(AK_PROGRAM) | AK_BIT(AK_CGROUP),
 	},
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
+	.link_type = BPF_LINK_TYPE_CGROUP,
 	.target_key = "cgroup",
 	.pin_name = "cgroup",
 	.prepare = cgroup_prepare,

@@ -97,6 +97,7 @@ const struct hook_ops hook_flow_dissector_ops = {
 		.required = AK_BIT(AK_PROGRAM),
 	},
 	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
+	.link_type = BPF_LINK_TYPE_NETNS,
 	.netns_wide = true,
 	.prepare = fd_prepare,
 	.resolve = fd_resolve,

@@ -134,6 +134,13 @@ int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_ow
 	return 0;
 }
 
+const char *mprog_where(const struct cnf_target *t)
+{
+	if (t->kind == HOOK_NETKIT)
+		return t->side == BPF_NETKIT_PEER ? "(side peer)" : "(side primary)";
+	return t->dir == TC_DIR_EGRESS ? "egress" : "ingress";
+}
+
 enum hook_slot_kind mprog_slot(const struct cnf_target *t, char *buf, size_t len)
 {
 	char where[CNF_DESC_MAX];

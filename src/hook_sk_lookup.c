@@ -72,6 +72,7 @@ const struct hook_ops hook_sk_lookup_ops = {
 		.required = AK_BIT(AK_PROGRAM),
 	},
 	.caps = { .link_update = true, .multi_prog = true, .shared_prog = true },
+	.link_type = BPF_LINK_TYPE_NETNS,
 	.netns_wide = true,
 	.prepare = skl_prepare,
 	.resolve = skl_resolve,

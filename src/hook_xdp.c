@@ -241,6 +241,7 @@ const struct hook_ops hook_xdp_ops = {
 		.rules = xdp_rules,
 	},
 	.caps = { .link_update = true, .multi_prog = false, .shared_prog = true },
+	.link_type = BPF_LINK_TYPE_XDP,
 	.network = true,
 	.prepare = xdp_prepare,
 	.describe = xdp_describe,

@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 
 #include "cnf/engine.h"
+#include "cnf/hooks.h"
 #include "cnf/hashidx.h"
 #include "cnf/util.h"
 
@@ -209,9 +210,20 @@ static void foreign_what(const struct cnf_observed *h, char *buf, size_t len)
 		snprintf(buf, len, "a %s", h->foreign_kind[0] ? h->foreign_kind : "file");
 }
 
+/* Families whose target is an interface. */
 static bool network_kind(enum hook_kind k)
 {
-	return k == HOOK_XDP || k == HOOK_TCX || k == HOOK_NETKIT || k == HOOK_TC;
+	const struct hook_ops *ops = hook_ops_get(k);
+
+	return ops && ops->network;
+}
+
+/* Families whose target is an interface or a whole network namespace. */
+static bool netns_kind(enum hook_kind k)
+{
+	const struct hook_ops *ops = hook_ops_get(k);
+
+	return ops && (ops->network || ops->netns_wide);
 }
 
 /* The recorded link against the target the desired instance resolves to
@@ -226,9 +238,9 @@ static bool identity_drift(const struct plan_input *in, const struct cnf_instanc
 	/* A netkit link of the peer side holds the peer device, which may
 	 * live in another namespace with an ifindex of its own: its live
 	 * device is not the target's. */
-	bool live_dev = !(k == HOOK_NETKIT && w->t.side == BPF_NETKIT_PEER);
+	bool live_dev = w->t.side != BPF_NETKIT_PEER;
 
-	if (network_kind(k) || k == HOOK_SK_LOOKUP || k == HOOK_FLOW_DISSECTOR) {
+	if (netns_kind(k)) {
 		uint64_t live_ns = h->live_known && live_dev ? h->live_netns_ino : 0;
 
 		if (rec->netns_ino && w->t.netns_ino && rec->netns_ino != w->t.netns_ino) {
@@ -258,7 +270,7 @@ static bool identity_drift(const struct plan_input *in, const struct cnf_instanc
 			 w->t.ifname, w->t.ifindex, h->live_ifindex, hint);
 		return true;
 	}
-	if (k == HOOK_CGROUP && h->live_known && h->live_cgroup_id && w->t.cgroup_id &&
+	if (h->live_known && h->live_cgroup_id && w->t.cgroup_id &&
 	    h->live_cgroup_id != w->t.cgroup_id) {
 		snprintf(buf, len, "cgroup %.120s is now id %llu, the link is on cgroup id %llu "
 			 "(the cgroup was made again?)", w->t.cgroup_path ? w->t.cgroup_path : "",

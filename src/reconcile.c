@@ -546,10 +546,7 @@ static int resolve_all(struct run *r)
 			log_error("attachment '%s' (%s:%d): anchor '%s' is not attached to %s %s",
 				  w->att->name, ATT_LOC(w->manifest, w->att_idx,
 							w->t.order == ORDER_BEFORE ? "before" : "after"),
-				  w->t.anchor, w->target_text,
-				  w->t.kind == HOOK_NETKIT
-					  ? (w->t.side == BPF_NETKIT_PEER ? "(side peer)" : "(side primary)")
-					  : (w->t.dir == TC_DIR_EGRESS ? "egress" : "ingress"));
+				  w->t.anchor, w->target_text, mprog_where(&w->t));
 			ret = -EINVAL;
 		}
 	}
@@ -582,15 +579,9 @@ static const char *fd_bpf_kind(int fd)
 /* The link type a family's links have; 0 where it is not checked. */
 static uint32_t family_link_type(uint32_t hook)
 {
-	switch ((enum hook_kind)hook) {
-	case HOOK_XDP:            return BPF_LINK_TYPE_XDP;
-	case HOOK_TCX:            return BPF_LINK_TYPE_TCX;
-	case HOOK_NETKIT:         return BPF_LINK_TYPE_NETKIT;
-	case HOOK_CGROUP:         return BPF_LINK_TYPE_CGROUP;
-	case HOOK_SK_LOOKUP:
-	case HOOK_FLOW_DISSECTOR: return BPF_LINK_TYPE_NETNS;
-	default:                  return 0;
-	}
+	const struct hook_ops *ops = hook_ops_get((enum hook_kind)hook);
+
+	return ops ? ops->link_type : 0;
 }
 
 /* Does the live link fit what the record says it is (type, attach

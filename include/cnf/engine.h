@@ -237,6 +237,8 @@ struct hook_caps {
 	bool shared_prog;
 	bool pin_is_prog;             /* no link: the pin holds the program (legacy tc) */
 	bool ordered;                 /* links in a declared order, read and checked (tcx) */
+	bool mprog;                   /* the kernel's multi-program API (tcx, netkit): an
+				       * unordered attach goes last */
 };
 
 /* How many programs a hook holds at once: none of interest (tracing

@@ -67,6 +67,8 @@ struct hook_ops {
 	struct hook_caps caps;
 	bool network;                  /* targets interfaces (netns applies) */
 	bool netns_wide;               /* the hook is a whole network namespace's */
+	uint32_t link_type;            /* BPF_LINK_TYPE_* of its links, checked against
+					* the live link (0: not checked) */
 	/* Families with one target that resolve() finds: the manifest key
 	 * naming it (errors point there; NULL: the entry), and a fixed pin
 	 * name for it (NULL: the target's text, escaped). */
@@ -301,6 +303,8 @@ int mprog_query(const struct cnf_instance *w, uint32_t *prog_ids, uint32_t *link
 int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args);
 int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 		  struct foreign_prog **ret, size_t *ret_count);
+/* Which hook of the interface, for messages: "ingress", "(side peer)". */
+const char *mprog_where(const struct cnf_target *t);
 /* The hook as a slot of several programs (tcx_ingress, netkit_peer, ...). */
 enum hook_slot_kind mprog_slot(const struct cnf_target *t, char *buf, size_t len);
 /* order first/last: refuses when a link of another manifest that stays
