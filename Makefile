@@ -83,7 +83,7 @@ $(OBJS): | $(SKELS)
 $(BUILD)/obj/%.o: src/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The tool's own BPF programs, embedded as skeletons.
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
@@ -126,7 +126,11 @@ integration: all
 test: all
 	$(Q)tests/run-all.sh $(BUILD)
 
-demo: all
+# What scripts/demo.sh runs: the program and the bundled manifests' objects.
+.PHONY: demo-deps
+demo-deps: $(BIN) $(DEMO_BPF_OBJS)
+
+demo: demo-deps
 	$(Q)scripts/demo.sh $(BUILD)/cnf-apply
 
 install: $(BIN) man $(EXAMPLE_BPF_OBJS)
@@ -344,8 +348,34 @@ done
 for o in $(EXAMPLE_BPF_OBJS); do \
 	install -D -m 0644 $$o $(DESTDIR)$(CNF_DATADIR)/examples/$${o#$(BUILD)/examples/} || exit 1; \
 done
+find contrib -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | sort | while read -r f; do \
+	install -D -m 0644 "$$f" "$(DESTDIR)$(CNF_DATADIR)/$${f#contrib/}" || exit 1; \
+done
 install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/cnf.d
 endef
+
+# ---- The Debian package (debian/) -------------------------------------------
+# `make deb`: dpkg-buildpackage on a copy of the source tree (the files git
+# knows, tracked or new, or everything but build outputs outside a git
+# checkout) in $(BUILD)/deb/; the package is
+# $(BUILD)/deb/cnf-apply_<version>_<arch>.deb, checked by lintian when it
+# is installed.
+CNF_VERSION := $(shell sed -n 's/^\#define CNF_VERSION "\(.*\)"/\1/p' src/main.c)
+DEB_DIR     := $(BUILD)/deb
+DEB_SRC     := $(DEB_DIR)/cnf-apply-$(CNF_VERSION)
+
+.PHONY: deb
+deb:
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	$(Q)if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z -co --exclude-standard | xargs -0 tar -c --no-recursion -f - | tar -x -C $(DEB_SRC); \
+	else \
+		tar -c --exclude=./build --exclude='./build-*' --exclude=./cnf.d/objs -f - . | tar -x -C $(DEB_SRC); \
+	fi
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+		{ tail -n 40 $(DEB_DIR)/build.log; exit 1; }
+	$(Q)if command -v lintian >/dev/null; then lintian --fail-on error $(DEB_DIR)/*.changes; fi
+	$(Q)ls $(DEB_DIR)/cnf-apply_$(CNF_VERSION)_*.deb
 
 # Readers of the examples that report through ring buffers.
 EXAMPLE_READERS := $(BUILD)/examples/execve-trace/execve-trace-reader \
