@@ -4,8 +4,10 @@
 # plan, apply, status, an independent look with bpftool, some traffic
 # through the programs, a second plan (nothing to do), destroy.
 #
-#   sudo scripts/demo.sh        installs what is missing (scripts/setup.sh),
-#                               builds, runs the demo
+#   sudo scripts/demo.sh        installs what the demo needs and is missing
+#                               (scripts/setup.sh --demo: no QEMU, no Ansible),
+#                               builds the program and the demo's objects,
+#                               runs the demo
 #   scripts/demo.sh BIN         runs the demo with an already built binary
 #                               (what `make demo` does)
 #
@@ -25,8 +27,8 @@ if [ -z "${CNF_DEMO_INNER:-}" ]; then
 	if [ $# -ge 1 ]; then
 		bin=$(realpath "$1")
 	else
-		"$ROOT/scripts/setup.sh"
-		make -C "$ROOT" -j"$(nproc)"
+		"$ROOT/scripts/setup.sh" --demo
+		make -C "$ROOT" -j"$(nproc)" demo-deps
 		bin=$ROOT/build/cnf-apply
 	fi
 	[ -x "$bin" ] || { echo "demo.sh: no cnf-apply binary at $bin" >&2; exit 1; }

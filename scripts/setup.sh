@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Install everything cnf-apply needs to build and test on Debian 12 (bookworm).
+# Install what cnf-apply needs on Debian 12 (bookworm).
+#
+#   scripts/setup.sh          to build and test: everything (QEMU for the
+#                             kernel matrix, Ansible, packaging tools, ...)
+#   scripts/setup.sh --demo   to build the program and run scripts/demo.sh:
+#                             the compilers and libraries, bpftool, iproute2
+#
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
+
+demo_only=0
+case ${1:-} in
+--demo) demo_only=1 ;;
+'') ;;
+*) echo "usage: setup.sh [--demo]" >&2; exit 1 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2
@@ -21,12 +34,17 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
 
-# Packages from bookworm itself.
-base_pkgs=(
+# Packages from bookworm itself: to build the program and run the demo
+# (unshare/nsenter, tc, mount) ...
+build_pkgs=(
 	build-essential pkg-config make gcc clang llvm
-	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev libmnl-dev
-	jq strace util-linux kmod
-	libclang-rt-14-dev nettle-dev scdoc python3-jsonschema python3-yaml
+	libelf-dev zlib1g-dev libyaml-dev libcyaml-dev libjson-c-dev libmnl-dev nettle-dev
+	util-linux kmod
+)
+# ... and to test it.
+test_pkgs=(
+	jq strace
+	libclang-rt-14-dev scdoc python3-jsonschema python3-yaml
 	iputils-ping
 	# The kernel matrix (tests/vm/): QEMU (TCG), a static busybox for the
 	# guest's initramfs, cpio and xz to build it.
@@ -36,9 +54,14 @@ base_pkgs=(
 	# PID 1 of the boot test) with man-db for its Documentation= checks,
 	# bash-completion's loader, pgrep.
 	ansible-core systemd man-db bash-completion procps
-	# status --metrics is checked with prometheus_client's parser (test_metrics.sh).
-	python3-prometheus-client
+	# The module's documentation against validate-modules (test_ansible.sh),
+	# status --metrics against prometheus_client's parser (test_metrics.sh).
+	python3-voluptuous python3-prometheus-client
+	# The Debian package (make deb, test_deb.sh).
+	dpkg-dev debhelper lintian fakeroot git
 )
+base_pkgs=("${build_pkgs[@]}")
+[ "$demo_only" = 1 ] || base_pkgs+=("${test_pkgs[@]}")
 # Packages that must come from bookworm-backports (tcx/netkit APIs).
 bpo_pkgs=(libbpf-dev bpftool iproute2 linux-libc-dev)
 
