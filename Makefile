@@ -158,11 +158,13 @@ $(BUILD)/tests/hook_rules: tests/tools/hook_rules.c $(LIB_OBJS)
 all: $(BUILD)/tests/hook_rules
 
 # Test driver for the live-state reader (tests/integration/test_live.sh).
-LIVE_DUMP_OBJS := $(addprefix $(BUILD)/obj/,live.o probe.o cmd_probe.o util.o log.o)
+LIVE_DUMP_OBJS := $(LIB_OBJS)
 $(BUILD)/tests/live_dump: tests/tools/live_dump.c $(LIVE_DUMP_OBJS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIVE_DUMP_OBJS) $(LDLIBS)
+
+all: $(BUILD)/tests/live_dump
 
 # LD_PRELOAD shim that makes bpf(2) calls fail like an interrupted one
 # (tests/integration/test_state_root.sh). Never instrumented: a preloaded
