@@ -681,6 +681,7 @@ static int phase_a(struct run *r, struct xstate *xs)
 	for (size_t i = 0; i < r->plan.count; i++) {
 		struct cnf_action *a = &r->plan.actions[i];
 		struct xstate *x = &xs[i];
+		struct hook_rev *rev;
 		int err;
 
 		/* Leftovers go first too: a replacement of this run may need
@@ -701,6 +702,10 @@ static int phase_a(struct run *r, struct xstate *xs)
 			return err;
 		}
 		x->broke = true;
+		/* The run's own change of an ordered hook (a replacement's
+		 * old link gone first): the attach expects the next revision. */
+		if (a->want && (rev = run_hook_rev(r, a->want)))
+			rev->revision++;
 		if (a->kind == ACT_DELETE) {
 			a->done = true;
 			r->applied++;

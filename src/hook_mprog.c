@@ -120,6 +120,13 @@ int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_
 	return fd < 0 ? -errno : fd;
 }
 
+int mprog_restore(const struct cnf_record *rec, int prog_fd)
+{
+	int fd = bpf_link_create(prog_fd, rec->ifindex, rec->attach_type, NULL);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 		  struct foreign_prog **ret, size_t *ret_count)
 {

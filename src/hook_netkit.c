@@ -107,6 +107,7 @@ const struct hook_ops hook_netkit_ops = {
 	.preflight = netkit_preflight,
 	.attach = netkit_attach,
 	.update = netkit_update,
+	.restore = mprog_restore,
 	.detach = hook_link_detach,
 	.foreign = mprog_foreign,
 };

@@ -96,6 +96,7 @@ const struct hook_ops hook_tcx_ops = {
 	.preflight = mprog_preflight,
 	.attach = tcx_attach,
 	.update = tcx_update,
+	.restore = mprog_restore,
 	.detach = tcx_detach,
 	.foreign = mprog_foreign,
 };

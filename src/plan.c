@@ -556,6 +556,25 @@ static void left_alone_reason(const struct cnf_observed *h, struct cnf_action *a
 		 (unsigned long long)h->rec.netns_ino, (unsigned long long)h->self_netns_ino);
 }
 
+/* A hook runs a program once: a replacement that attaches the program
+ * its old link runs (the one running program of the attachment, shared)
+ * on the same hook cannot come in beside it, so the old link goes first. */
+static void same_program_goes_first(struct cnf_plan *p)
+{
+	for (size_t i = 0; i < p->count; i++) {
+		struct cnf_action *a = &p->actions[i];
+		const struct cnf_observed *h = a->have;
+
+		if (a->kind != ACT_REPLACE || a->strategy != STRAT_MAKE_BEFORE_BREAK ||
+		    !a->reuse_prog_id || !h || a->reuse_prog_id != h->prog_id || !h->has_record)
+			continue;
+		if (h->rec.hook == (uint32_t)a->want->t.kind && h->rec.ifindex == a->want->t.ifindex &&
+		    h->rec.attach_type == a->want->t.attach_type &&
+		    h->rec.cgroup_id == a->want->t.cgroup_id)
+			a->strategy = STRAT_BREAK_BEFORE_MAKE;
+	}
+}
+
 int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 {
 	_cleanup_free_ struct have_ref *refs = NULL, *gone = NULL, *left = NULL;
@@ -673,6 +692,7 @@ int plan_build(const struct plan_input *in, struct cnf_plan *ret)
 	ret->actions = out;
 	ret->count = n;
 	plan_share_programs(in, ret);
+	same_program_goes_first(ret);
 	return 0;
 }
 

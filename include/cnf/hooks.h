@@ -301,6 +301,9 @@ int mprog_query(const struct cnf_instance *w, uint32_t *prog_ids, uint32_t *link
  * -ENOENT if it is not on the hook), guarded by the hook's revision
  * (-ESTALE when the hook changed meanwhile). Returns the link fd. */
 int mprog_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args);
+/* Puts back a link a failed run removed (the caller entered its netns):
+ * at the end of the hook; the next run puts it back in its order. */
+int mprog_restore(const struct cnf_record *rec, int prog_fd);
 int mprog_foreign(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
 		  struct foreign_prog **ret, size_t *ret_count);
 /* Which hook of the interface, for messages: "ingress", "(side peer)". */

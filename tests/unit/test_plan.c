@@ -760,6 +760,39 @@ TEST(test_netkit_peer_link_is_on_the_peer)
 	plan_free(&p);
 }
 
+/* A link out of its declared order is attached again where it belongs,
+ * beside the old one when it runs a program loaded for it. When it runs
+ * the attachment's one running program (shared with an in-sync instance),
+ * that program cannot sit on the hook twice: the old link goes first. */
+TEST(test_order_drift_replaces)
+{
+	struct cnf_instance w[2];
+	struct cnf_observed h[2];
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_TCX, "count", "eth0", 1, 1);
+	w[0].t.ifindex = 2;
+	want_init(&w[1], 0, HOOK_TCX, "count", "eth1", 1, 1);
+	w[1].t.ifindex = 3;
+	have_init(&h[0], "edge", "count/eth0", HOOK_TCX, 1, 1);
+	h[0].rec.ifindex = 2;
+	snprintf(h[0].order_drift, sizeof(h[0].order_drift), "not last");
+	CHECK_INT(plan(w, 1, h, 1, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].strategy, STRAT_MAKE_BEFORE_BREAK);
+	CHECK_STR(p.actions[0].reason, "drift: not last");
+	plan_free(&p);
+
+	/* eth1 in sync runs program 20, which the replacement shares. */
+	have_init(&h[1], "edge", "count/eth1", HOOK_TCX, 1, 1);
+	h[1].rec.ifindex = 3;
+	CHECK_INT(plan(w, 2, h, 2, false, &p), 0);
+	CHECK_INT(p.actions[0].kind, ACT_REPLACE);
+	CHECK_INT(p.actions[0].reuse_prog_id, 20);
+	CHECK_INT(p.actions[0].strategy, STRAT_BREAK_BEFORE_MAKE);
+	plan_free(&p);
+}
+
 TEST(test_cgroup_made_again_replaces)
 {
 	struct cnf_instance w;
@@ -951,6 +984,7 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_scales_linearly_enough, test_create_shares_running_program,
 	  test_create_shares_only_what_fits,
 	  test_create_shares_source_outside_plan, test_link_on_another_interface_replaces,
-	  test_cgroup_made_again_replaces, test_netkit_peer_link_is_on_the_peer,
+	  test_cgroup_made_again_replaces, test_order_drift_replaces,
+	  test_netkit_peer_link_is_on_the_peer,
 	  test_other_namespace_left_alone, test_foreign_pins,
 	  test_foreign_tc_filter_refused, test_program_copies_join, test_names)
