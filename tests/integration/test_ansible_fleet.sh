@@ -330,11 +330,11 @@ delete out/count-out eth0"
 }
 
 if ! command -v ansible-playbook >/dev/null; then
-	skip "ansible_fleet" "ansible-playbook not installed (apt-get install ansible-core; scripts/setup.sh does)"
+	skip "a fleet of 3" "ansible-playbook not installed (apt-get install ansible-core; scripts/setup.sh does)"
 	exit 0
 fi
 if readelf -sW "$CNF" 2>/dev/null | grep '__asan_init' >/dev/null; then
-	skip "ansible_fleet" "sanitizer build: the fleet test runs in the normal build only (slow; Python and YAML)"
+	skip "a fleet of 3" "sanitizer build: the fleet test runs in the normal build only (slow; Python and YAML)"
 	exit 0
 fi
 ans_env

@@ -115,20 +115,20 @@ _inst_json() {
 
 for c in dpkg-buildpackage dh lintian git; do
 	if ! command -v "$c" >/dev/null; then
-		skip "deb" "$c not installed (apt-get install dpkg-dev debhelper lintian git)"
+		skip "the Debian package" "$c not installed (apt-get install dpkg-dev debhelper lintian git)"
 		exit 0
 	fi
 done
 if readelf -sW "$CNF" 2>/dev/null | grep '__asan_init' >/dev/null; then
-	skip "deb" "sanitizer build: the package test runs in the normal build only (slow)"
+	skip "the Debian package" "sanitizer build: the package test runs in the normal build only (slow)"
 	exit 0
 fi
 if dpkg-query -W cnf-apply >/dev/null 2>&1 || [ -e /usr/sbin/cnf-apply ]; then
-	skip "deb" "cnf-apply is already installed here: not replaced by a test"
+	skip "the Debian package" "cnf-apply is already installed here: not replaced by a test"
 	exit 0
 fi
 if ! git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
-	skip "deb" "not a git checkout: no HEAD to build from"
+	skip "the Debian package" "not a git checkout: no HEAD to build from"
 	exit 0
 fi
 run_test "make deb from a clean clone, lintian, Depends, install, run the examples, purge" test_deb
