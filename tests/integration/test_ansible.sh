@@ -263,6 +263,17 @@ test_absent() {
 	assert_jq "$(adhoc_result)" '.changed == false' "absent again: nothing to do"
 	adhoc "$args" --check
 	assert_jq "$(adhoc_result)" '.changed == false' "absent in check mode once gone: nothing to do"
+
+	# wait and verbosity reach the tool; a missing binary is said plainly.
+	adhoc "{\"paths\": [\"$W/etc/cnf.d\"], \"bpffs\": \"$T/bpffs\", \"binary\": \"$CNF\", \"wait\": 0, \"verbosity\": 2}"
+	r=$(adhoc_result)
+	assert_jq "$r" '._status == "ok" and (.cmd | length) > 0 and all(.cmd[]; index("--no-wait") != null
+		and ([.[] | select(. == "-v")] | length) == 2) and (.messages | length) > 0' \
+		"wait: 0 is --no-wait, verbosity: 2 is -v -v, the tool's messages returned"
+	adhoc "{\"paths\": [\"$W/etc/cnf.d\"], \"binary\": \"$W/no-such-cnf-apply\"}"
+	r=$(adhoc_result)
+	assert_jq "$r" "._status == \"failed\" and (.msg | startswith(\"cnf-apply binary '$W/no-such-cnf-apply' does not exist\"))" \
+		"a missing binary: the task fails saying so"
 }
 
 # validate-modules, the checks of `ansible-test sanity --test validate-modules`:
