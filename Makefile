@@ -68,10 +68,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BIN := $(BUILD)/cnf-apply
 
-.PHONY: all clean test unit integration install demo check-deps
+.PHONY: all clean test check test-deps unit integration install demo
 .SECONDARY:
 
-all: $(BIN) $(TEST_BPF_OBJS) $(EXAMPLE_BPF_OBJS) $(DEMO_BPF_OBJS) $(UNIT_BINS)
+# `make` builds the program; the tests need more (test-deps), which `make
+# test`, `make check`, `make unit` and `make integration` build first.
+all: $(BIN)
+
+test-deps: $(BIN) $(TEST_BPF_OBJS) $(EXAMPLE_BPF_OBJS) $(DEMO_BPF_OBJS) $(UNIT_BINS)
 
 $(BIN): $(OBJS)
 	$(call msg,LINK,$@)
@@ -119,12 +123,19 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS)
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 
-integration: all
+integration: test-deps
 	$(Q)tests/run-integration.sh $(BUILD)
 
 # Everything: unit tests, then the integration suite as root.
-test: all
+test: test-deps
 	$(Q)tests/run-all.sh $(BUILD)
+
+check: test
+
+# The examples' objects (and readers), where the manifests in the
+# checkout point.
+.PHONY: examples
+examples: $(EXAMPLE_BPF_OBJS)
 
 # What scripts/demo.sh runs: the program and the bundled manifests' objects.
 .PHONY: demo-deps
@@ -155,7 +166,7 @@ $(BUILD)/tests/hook_rules: tests/tools/hook_rules.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-all: $(BUILD)/tests/hook_rules
+test-deps: $(BUILD)/tests/hook_rules
 
 # Test driver for the live-state reader (tests/integration/test_live.sh).
 LIVE_DUMP_OBJS := $(LIB_OBJS)
@@ -164,13 +175,13 @@ $(BUILD)/tests/live_dump: tests/tools/live_dump.c $(LIVE_DUMP_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIVE_DUMP_OBJS) $(LDLIBS)
 
-all: $(BUILD)/tests/live_dump
+test-deps: $(BUILD)/tests/live_dump
 
 # LD_PRELOAD shim that makes bpf(2) calls fail like an interrupted one
 # (tests/integration/test_state_root.sh). Never instrumented: a preloaded
 # library cannot be, and ASan is told not to mind it.
 FAULT_SO := $(BUILD)/tests/fault_bpf.so
-all: $(FAULT_SO)
+test-deps: $(FAULT_SO)
 $(FAULT_SO): tests/tools/fault_bpf.c
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
@@ -199,7 +210,7 @@ schema-test: $(BIN) $(TEST_BPF_OBJS)
 BADINPUT_BPF  := $(sort $(wildcard tests/badinput/objs/*.bpf.c))
 BADINPUT_BPF_OBJS := $(BADINPUT_BPF:tests/badinput/objs/%.bpf.c=$(BUILD)/tests/badinput/%.bpf.o)
 
-all: $(BADINPUT_BPF_OBJS)
+test-deps: $(BADINPUT_BPF_OBJS)
 -include $(BADINPUT_BPF_OBJS:.o=.d)
 
 $(BUILD)/tests/badinput/%.bpf.o: tests/badinput/objs/%.bpf.c
@@ -382,7 +393,8 @@ deb:
 # Readers of the examples that report through ring buffers.
 EXAMPLE_READERS := $(BUILD)/examples/execve-trace/execve-trace-reader \
 		   $(BUILD)/examples/netkit-ipv6-monitor/ipv6-monitor-reader
-all: $(EXAMPLE_READERS)
+test-deps: $(EXAMPLE_READERS)
+examples: $(EXAMPLE_READERS)
 
 $(BUILD)/examples/execve-trace/execve-trace-reader: examples/execve-trace/reader.c
 	$(call msg,CCLD,$@)
@@ -396,7 +408,7 @@ $(BUILD)/examples/netkit-ipv6-monitor/ipv6-monitor-reader: examples/netkit-ipv6-
 
 # Small programs the integration tests use to act as another tool would.
 TEST_TOOLS := $(BUILD)/tests/tools/drift_tool $(BUILD)/tests/tools/forge_state
-all: $(TEST_TOOLS)
+test-deps: $(TEST_TOOLS)
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)

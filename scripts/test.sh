@@ -21,7 +21,7 @@ fi
 "$ROOT/scripts/setup.sh"
 
 # A build failure is a failed suite: say so in the summary's format.
-if ! make -C "$ROOT" -j"$(nproc)"; then
+if ! make -C "$ROOT" -j"$(nproc)" test-deps; then
 	echo "test.sh: build failed" >&2
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1

@@ -86,7 +86,7 @@ run_counted fuzz_bounded
 # (a BUILD= from the command line would override the -san suffix).
 san_build=$build-san
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD="$build" \
-	make -C "$root" --no-print-directory SAN=1 >"$log" 2>&1; then
+	make -C "$root" --no-print-directory SAN=1 test-deps >"$log" 2>&1; then
 	# SAN=1 too, so that a test building its own helpers (make BUILD=...)
 	# builds them with the sanitizers.
 	SAN=1 ASAN_OPTIONS=detect_leaks=1 \
