@@ -686,7 +686,8 @@ static int phase_a(struct run *r, struct xstate *xs)
 
 		/* Leftovers go first too: a replacement of this run may need
 		 * their name. */
-		if (!((a->kind == ACT_DELETE && (single_prog(a->have) || is_leftover(a->have))) ||
+		if (!((a->kind == ACT_DELETE && (single_prog(a->have) || is_leftover(a->have) ||
+						 a->strategy == STRAT_BREAK_BEFORE_MAKE)) ||
 		      (a->kind == ACT_REPLACE && a->strategy == STRAT_BREAK_BEFORE_MAKE)))
 			continue;
 		x->old_prog_fd = a->have->alive && a->have->prog_id ?
@@ -704,7 +705,8 @@ static int phase_a(struct run *r, struct xstate *xs)
 		x->broke = true;
 		/* The run's own change of an ordered hook (a replacement's
 		 * old link gone first): the attach expects the next revision. */
-		if (a->want && (rev = run_hook_rev(r, a->want)))
+		rev = a->want ? run_hook_rev(r, a->want) : run_hook_rev_of_record(r, &a->have->rec);
+		if (rev)
 			rev->revision++;
 		if (a->kind == ACT_DELETE) {
 			a->done = true;

@@ -556,22 +556,53 @@ static void left_alone_reason(const struct cnf_observed *h, struct cnf_action *a
 		 (unsigned long long)h->rec.netns_ino, (unsigned long long)h->self_netns_ino);
 }
 
-/* A hook runs a program once: a replacement that attaches the program
- * its old link runs (the one running program of the attachment, shared)
- * on the same hook cannot come in beside it, so the old link goes first. */
+/* Is the observed instance's link on w's hook? */
+static bool on_hook_of(const struct cnf_observed *h, const struct cnf_instance *w)
+{
+	return h->has_record && h->rec.hook == (uint32_t)w->t.kind &&
+	       h->rec.ifindex == w->t.ifindex && h->rec.attach_type == w->t.attach_type &&
+	       h->rec.cgroup_id == w->t.cgroup_id &&
+	       (!h->rec.netns_ino || !w->t.netns_ino || h->rec.netns_ino == w->t.netns_ino);
+}
+
+/* A hook runs a program once. A replacement that attaches the program its
+ * old link runs (the attachment's one running program, shared) on the
+ * same hook cannot come in beside it, and neither can a create beside a
+ * link this run deletes that runs it (an interface renamed to another
+ * name the glob matches): the old link goes first. Such deletes move to
+ * the front, with the deletes that free a single-program hook. */
 static void same_program_goes_first(struct cnf_plan *p)
 {
+	size_t front = 0;
+
 	for (size_t i = 0; i < p->count; i++) {
 		struct cnf_action *a = &p->actions[i];
 		const struct cnf_observed *h = a->have;
 
-		if (a->kind != ACT_REPLACE || a->strategy != STRAT_MAKE_BEFORE_BREAK ||
-		    !a->reuse_prog_id || !h || a->reuse_prog_id != h->prog_id || !h->has_record)
+		if (!a->reuse_prog_id)
 			continue;
-		if (h->rec.hook == (uint32_t)a->want->t.kind && h->rec.ifindex == a->want->t.ifindex &&
-		    h->rec.attach_type == a->want->t.attach_type &&
-		    h->rec.cgroup_id == a->want->t.cgroup_id)
+		if (a->kind == ACT_REPLACE && a->strategy == STRAT_MAKE_BEFORE_BREAK && h &&
+		    a->reuse_prog_id == h->prog_id && on_hook_of(h, a->want))
 			a->strategy = STRAT_BREAK_BEFORE_MAKE;
+		for (size_t j = 0; a->kind == ACT_CREATE && j < p->count; j++) {
+			struct cnf_action *d = &p->actions[j];
+
+			if (d->kind == ACT_DELETE && d->strategy != STRAT_BREAK_BEFORE_MAKE &&
+			    d->have->prog_id == a->reuse_prog_id && on_hook_of(d->have, a->want))
+				d->strategy = STRAT_BREAK_BEFORE_MAKE;
+		}
+	}
+	/* In execution order: the deletes that go first, first. */
+	while (front < p->count && p->actions[front].kind == ACT_DELETE)
+		front++;
+	for (size_t j = front; j < p->count; j++) {
+		struct cnf_action d = p->actions[j];
+
+		if (d.kind != ACT_DELETE || d.strategy != STRAT_BREAK_BEFORE_MAKE)
+			continue;
+		memmove(&p->actions[front + 1], &p->actions[front],
+			(j - front) * sizeof(*p->actions));
+		p->actions[front++] = d;
 	}
 }
 

@@ -935,6 +935,18 @@ static int observe_all(struct run *r)
 
 /* Ordered tcx links: is each still where its manifest put it? A foreign
  * program inserted in front of an `order: first` link, say, is drift. */
+struct hook_rev *run_hook_rev_of_record(struct run *r, const struct cnf_record *rec)
+{
+	for (size_t i = 0; i < r->revs_count; i++) {
+		struct hook_rev *h = &r->revs[i];
+
+		if (h->netns_ino == rec->netns_ino && h->ifindex == rec->ifindex &&
+		    h->attach_type == rec->attach_type)
+			return h;
+	}
+	return NULL;
+}
+
 struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w)
 {
 	if (!ops_for_target(&w->t)->caps.ordered)

@@ -164,3 +164,5 @@ int run_conflicts(const struct cnf_instance *want, size_t n);
 
 /* The revision the plan read for w's tcx hook, NULL when it read none. */
 struct hook_rev *run_hook_rev(struct run *r, const struct cnf_instance *w);
+/* The same for the hook a record says a link is on. */
+struct hook_rev *run_hook_rev_of_record(struct run *r, const struct cnf_record *rec);

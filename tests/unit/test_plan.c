@@ -793,6 +793,41 @@ TEST(test_order_drift_replaces)
 	plan_free(&p);
 }
 
+/* An interface renamed to another name the glob matches: the instance of
+ * the old name goes, one of the new name comes, on the same device. The
+ * create shares the running program, which the old link runs on that very
+ * hook: the delete goes first (break-before-make), listed first. */
+TEST(test_renamed_within_glob_deletes_first)
+{
+	struct cnf_instance w[2];
+	struct cnf_observed h[2];
+	struct cnf_plan p;
+
+	want_init(&w[0], 0, HOOK_TCX, "count", "p1", 1, 1);
+	w[0].t.ifindex = 3;
+	want_init(&w[1], 0, HOOK_TCX, "count", "q9", 1, 1);
+	w[1].t.ifindex = 5;
+	have_init(&h[0], "edge", "count/p1", HOOK_TCX, 1, 1);
+	h[0].rec.ifindex = 3;
+	have_init(&h[1], "edge", "count/q0", HOOK_TCX, 1, 1);
+	h[1].rec.ifindex = 5;
+	CHECK_INT(plan(w, 2, h, 2, false, &p), 0);
+	CHECK_INT(p.count, 3);
+	CHECK_INT(p.actions[0].kind, ACT_DELETE);
+	CHECK_STR(p.actions[0].have->key, "count/q0");
+	CHECK_INT(p.actions[0].strategy, STRAT_BREAK_BEFORE_MAKE);
+	CHECK_INT(p.actions[2].kind, ACT_CREATE);
+	CHECK_INT(p.actions[2].reuse_prog_id, 20);
+	plan_free(&p);
+
+	/* On another device the create comes in beside: no hurry to delete. */
+	h[1].rec.ifindex = 6;
+	CHECK_INT(plan(w, 2, h, 2, false, &p), 0);
+	CHECK_INT(p.actions[p.count - 1].kind, ACT_DELETE);
+	CHECK_INT(p.actions[p.count - 1].strategy, STRAT_NONE);
+	plan_free(&p);
+}
+
 TEST(test_cgroup_made_again_replaces)
 {
 	struct cnf_instance w;
@@ -985,6 +1020,7 @@ UNIT_MAIN(test_fresh_creates, test_in_sync_is_noop, test_prog_change_updates_in_
 	  test_create_shares_only_what_fits,
 	  test_create_shares_source_outside_plan, test_link_on_another_interface_replaces,
 	  test_cgroup_made_again_replaces, test_order_drift_replaces,
+	  test_renamed_within_glob_deletes_first,
 	  test_netkit_peer_link_is_on_the_peer,
 	  test_other_namespace_left_alone, test_foreign_pins,
 	  test_foreign_tc_filter_refused, test_program_copies_join, test_names)
