@@ -24,7 +24,10 @@ static void alias_hint(const yaml_parser_t *p, const char *buf, size_t len, char
 		m = &p->problem_mark;
 	if (!m || m->index >= len || buf[m->index] != '*')
 		return;
-	n = strcspn(buf + m->index, " \t\r\n,]}#");
+	/* The buffer need not end in a NUL (the fuzzer's does not). */
+	for (n = 0; m->index + n < len && buf[m->index + n] &&
+		    !strchr(" \t\r\n,]}#", buf[m->index + n]); n++)
+		;
 	snprintf(hint, sz, "; a value starting with '*' is a YAML alias: write a glob in "
 		 "quotes: \"%.*s\"", (int)(n < 64 ? n : 64), buf + m->index);
 }
