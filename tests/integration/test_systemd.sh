@@ -268,12 +268,12 @@ attachments:
     interface: eth0
     direction: ingress
 EOF
-	wait_for 15 tcx_is tc_main || { _fail "a new manifest in /etc/cnf.d was not applied: tcx ingress is '$(tcx_names eth0 ingress)'"; sd_log; }
+	wait_for 60 tcx_is tc_main || { _fail "a new manifest in /etc/cnf.d was not applied: tcx ingress is '$(tcx_names eth0 ingress)'"; sd_log; }
 	assert_eq "$(sd_prop cnf-apply-reload.service Result)" success "cnf-apply-reload.service succeeded"
 	assert_eq "$(xdp_prog_id eth0)" "$pid" "the XDP program was left alone by the re-apply"
 
 	sd rm /etc/cnf.d/20-count.yaml /etc/cnf.d/tc.bpf.o
-	wait_for 15 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
+	wait_for 60 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
 
 	# An object rebuilt in objs/ (the README's layout): the path unit
 	# watches that directory too, and the re-apply swaps the program.
@@ -292,11 +292,11 @@ attachments:
     interface: eth0
     direction: ingress
 EOF
-	wait_for 15 tcx_is tc_main || { _fail "the manifest using objs/ was not applied"; sd_log; }
+	wait_for 60 tcx_is tc_main || { _fail "the manifest using objs/ was not applied"; sd_log; }
 	tcx_prog=$(tcx_entries eth0 ingress | jq -r '.[0].prog_id')
 	wait_for 5 sd_idle
 	sd cp "$W/objs/tc_v2.bpf.o" /etc/cnf.d/objs/tc.bpf.o
-	wait_for 15 tcx_prog_is_not "$tcx_prog" ||
+	wait_for 60 tcx_prog_is_not "$tcx_prog" ||
 		{ _fail "an object rebuilt in /etc/cnf.d/objs was not applied (the path unit missed it)"; sd_log; }
 	out=$(sd /usr/sbin/cnf-apply --json status /etc/cnf.d 2>&1)
 	assert_jq "$out" '.in_sync == true' "status after the object rebuild: in sync"
@@ -313,7 +313,7 @@ EOF
 	assert_ok "the timer starts" sd systemctl start cnf-apply-metrics.timer
 	assert_eq "$(sd_prop cnf-apply-metrics.timer ActiveState)" active "cnf-apply-metrics.timer active"
 	sd rm -r /etc/cnf.d/20-count.yaml /etc/cnf.d/objs
-	wait_for 15 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
+	wait_for 60 tcx_is "" || { _fail "a removed manifest's attachment stayed: '$(tcx_names eth0 ingress)'"; sd_log; }
 	assert_eq "$(sd_prop cnf-apply.service ActiveState)" active "cnf-apply.service still active after reloads"
 
 	# reload re-applies; stop leaves the attachments in place.
