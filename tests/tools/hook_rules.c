@@ -24,10 +24,11 @@ static json_object *values(const struct hook_keys *keys)
 	json_object *o = json_object_new_object();
 
 	for (const struct hook_key_rule *r = keys->rules; r && r->key != AK__COUNT; r++) {
-		json_object *words = json_object_new_array();
+		json_object *words;
 
 		if (!r->words)
 			continue;
+		words = json_object_new_array();
 		for (size_t i = 0; r->words[i]; i++)
 			json_object_array_add(words, json_object_new_string(r->words[i]));
 		json_object_object_add(o, akey_name(r->key), words);
