@@ -396,33 +396,7 @@ static int next_id_read(struct live_links *ret)
 			return r;
 		l = &links[n++];
 		memset(l, 0, sizeof(*l));
-		l->id = info.id;
-		l->type = info.type;
-		l->prog_id = info.prog_id;
-		switch (info.type) {
-		case BPF_LINK_TYPE_XDP:
-			l->ifindex = info.xdp.ifindex;
-			l->attach_type = BPF_XDP;
-			break;
-		case BPF_LINK_TYPE_TCX:
-			l->ifindex = info.tcx.ifindex;
-			l->attach_type = info.tcx.attach_type;
-			break;
-		case BPF_LINK_TYPE_NETKIT:
-			l->ifindex = info.netkit.ifindex;
-			l->attach_type = info.netkit.attach_type;
-			break;
-		case BPF_LINK_TYPE_CGROUP:
-			l->cgroup_id = info.cgroup.cgroup_id;
-			l->attach_type = info.cgroup.attach_type;
-			break;
-		case BPF_LINK_TYPE_NETNS:
-			l->netns_ino = info.netns.netns_ino;
-			l->attach_type = info.netns.attach_type;
-			break;
-		default:
-			break;
-		}
+		live_link_fill(l, &info);
 		next_id_prog(l);
 	}
 
@@ -432,6 +406,37 @@ static int next_id_read(struct live_links *ret)
 	sort_by_id(ret->links, ret->count);
 	next_id_fill_netns(ret);
 	return 0;
+}
+
+void live_link_fill(struct live_link *l, const struct bpf_link_info *info)
+{
+	l->id = info->id;
+	l->type = info->type;
+	l->prog_id = info->prog_id;
+	switch (info->type) {
+	case BPF_LINK_TYPE_XDP:
+		l->ifindex = info->xdp.ifindex;
+		l->attach_type = BPF_XDP;
+		break;
+	case BPF_LINK_TYPE_TCX:
+		l->ifindex = info->tcx.ifindex;
+		l->attach_type = info->tcx.attach_type;
+		break;
+	case BPF_LINK_TYPE_NETKIT:
+		l->ifindex = info->netkit.ifindex;
+		l->attach_type = info->netkit.attach_type;
+		break;
+	case BPF_LINK_TYPE_CGROUP:
+		l->cgroup_id = info->cgroup.cgroup_id;
+		l->attach_type = info->cgroup.attach_type;
+		break;
+	case BPF_LINK_TYPE_NETNS:
+		l->netns_ino = info->netns.netns_ino;
+		l->attach_type = info->netns.attach_type;
+		break;
+	default:
+		break;
+	}
 }
 
 int live_links_read(const struct live_opts *opts, struct live_links *ret)

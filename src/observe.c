@@ -116,6 +116,7 @@ static void mark_foreign_pin(struct cnf_observed *o, const char *kind, uint32_t 
 static void observe_pin(struct run *r, struct cnf_observed *o)
 {
 	struct bpf_link_info li = {};
+	struct live_link l = {};
 	struct bpf_prog_info pi = {};
 	const char *kind;
 	bool leftover = state_key_is_leftover(o->key);
@@ -160,29 +161,11 @@ static void observe_pin(struct run *r, struct cnf_observed *o)
 	o->prog_id = li.prog_id;
 	o->live_known = true;
 	o->live_type = li.type;
-	switch (li.type) {
-	case BPF_LINK_TYPE_XDP:
-		o->live_ifindex = li.xdp.ifindex;
-		break;
-	case BPF_LINK_TYPE_TCX:
-		o->live_ifindex = li.tcx.ifindex;
-		o->live_attach_type = li.tcx.attach_type;
-		break;
-	case BPF_LINK_TYPE_CGROUP:
-		o->live_cgroup_id = li.cgroup.cgroup_id;
-		o->live_attach_type = li.cgroup.attach_type;
-		break;
-	case BPF_LINK_TYPE_NETNS:
-		o->live_netns_ino = li.netns.netns_ino;
-		o->live_attach_type = li.netns.attach_type;
-		break;
-	case BPF_LINK_TYPE_NETKIT:
-		o->live_ifindex = li.netkit.ifindex;
-		o->live_attach_type = li.netkit.attach_type;
-		break;
-	default:
-		break;
-	}
+	live_link_fill(&l, &li);
+	o->live_ifindex = l.ifindex;
+	o->live_attach_type = l.attach_type;
+	o->live_cgroup_id = l.cgroup_id;
+	o->live_netns_ino = l.netns_ino;
 	o->defunct = link_is_defunct(li.type, o->live_ifindex, o->live_cgroup_id, o->live_netns_ino);
 	o->alive = !o->defunct;
 }

@@ -52,6 +52,10 @@ struct live_opts {
 
 /* Reads every link on the host. Returns 0 or a negative errno. */
 int live_links_read(const struct live_opts *opts, struct live_links *ret);
+/* What a link's info says of it (id, type, program, target), as the
+ * BPF_LINK_GET_NEXT_ID source reads it. */
+struct bpf_link_info;
+void live_link_fill(struct live_link *l, const struct bpf_link_info *info);
 void live_links_free(struct live_links *l);
 const struct live_link *live_links_find(const struct live_links *l, uint32_t id);
 const char *live_source_name(enum live_source s);
