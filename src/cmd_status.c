@@ -76,34 +76,100 @@ static const char *reason_with_maps(struct run *r, const struct cnf_action *a, c
 	return pos ? buf : why;
 }
 
-/* Entries under the root the tool did not make: reported, not a
- * difference (apply leaves them alone, so it could never settle them). */
-static json_object *strays_json(const struct state *st)
+/* The programs of other tools on the desired instance's hook. */
+static void foreign_of(const struct cnf_instance *w, const uint32_t *own, size_t n_own,
+		       struct status_row *row)
 {
-	json_object *arr = json_object_new_array();
+	const struct hook_ops *ops;
+	int orig;
 
-	for (size_t i = 0; i < st->strays_count; i++) {
-		const struct state_stray *x = &st->strays[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "state", json_object_new_string("stray"));
-		json_object_object_add(o, "path", json_object_new_string(x->path));
-		json_object_object_add(o, "what", json_object_new_string(x->what));
-		json_object_object_add(o, "manifest", x->manifest[0] ?
-				       json_object_new_string(x->manifest) : NULL);
-		json_object_array_add(arr, o);
+	if (!w || w->target_missing)
+		return;
+	ops = w->t.tc_fallback ? &hook_tc_ops : hook_ops_get(w->t.kind);
+	if (ops && ops->foreign && netns_enter(w->t.netns, &orig) == 0) {
+		ops->foreign(w, own, n_own, &row->foreign, &row->foreign_count);
+		netns_leave(orig);
 	}
-	return arr;
+}
+
+/* The model: one row per planned action. Returns whether anything
+ * differs from what the manifests declare. */
+static bool status_rows(struct run *r, struct status_row *rows)
+{
+	_cleanup_free_ uint32_t *own = NULL;
+	/* Every program the tool attached, under any manifest. */
+	size_t n_own = run_own_progs(r, &own);
+	bool differ = false;
+
+	for (size_t i = 0; i < r->plan.count; i++) {
+		const struct cnf_action *a = &r->plan.actions[i];
+		struct status_row *row = &rows[i];
+		const struct map_pin_drift *md;
+		char why[2048];
+
+		row->a = a;
+		row->state = state_of(a);
+		row->reason = a->reason;
+		row->link_id = a->have ? a->have->link_id : 0;
+		row->prog_id = a->have ? a->have->prog_id : 0;
+		/* Its programs hold a map whose pin went away. */
+		if (streq(row->state, "in-sync") && a->have &&
+		    (md = map_pins_drift_of_prog(r, a->have->prog_id))) {
+			row->state = "drifted";
+			row->reason = md->reason;
+		}
+		if (!streq(row->state, "in-sync")) {
+			differ = true;
+			row->reason = row->reason_owned =
+				xstrdup(reason_with_maps(r, a, row->reason, why, sizeof(why)));
+		}
+		foreign_of(a->want, own, n_own, row);
+	}
+	/* A pinned map that does not fit, a recreate to finish, a leftover
+	 * <pin>%new: differences of their own. */
+	for (size_t i = 0; i < r->objs.maps_count; i++)
+		differ |= objects_map_differs(&r->objs.maps[i]);
+	for (size_t i = 0; i < r->map_stale_count; i++)
+		differ |= !r->map_stale[i].used_by;
+	return differ;
+}
+
+static void status_rows_free(struct status_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].reason_owned);
+		free(rows[i].foreign);
+	}
+	free(rows);
+}
+
+static void metrics_of(const struct status_row *rows, size_t n, bool in_sync)
+{
+	_cleanup_free_ struct metrics_row *m = xcalloc(n + 1, sizeof(*m));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cnf_action *a = rows[i].a;
+		const struct cnf_instance *w = a->want;
+
+		m[i] = (struct metrics_row){
+			.manifest = w ? w->manifest->name : a->have->manifest,
+			.attachment = w ? w->att->name : a->have->rec.attachment,
+			.hook = w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
+			.target = w ? w->target_text : a->have->rec.target,
+			.state = rows[i].state,
+			.created_sec = a->have ? a->have->rec.created_sec : 0,
+			.foreign = rows[i].foreign_count,
+		};
+	}
+	metrics_print(stdout, m, n, in_sync);
+	fflush(stdout);
 }
 
 int cmd_status(const struct cli *cli)
 {
+	struct status_row *rows;
 	struct run r;
-	_cleanup_free_ uint32_t *own = NULL;
-	size_t n_own = 0;
-	bool differ = false;
-	json_object *doc = NULL, *arr = NULL;
-	_cleanup_free_ struct metrics_row *rows = NULL;
+	bool differ;
 	int err;
 
 	err = run_prepare(&r, cli, RUN_STATUS);
@@ -127,145 +193,14 @@ int cmd_status(const struct cli *cli)
 			metrics_print_down(stdout);
 		return output_errors(cli);
 	}
-	/* Every program the tool attached, under any manifest. */
-	n_own = run_own_progs(&r, &own);
-
-	if (cli->json) {
-		doc = json_object_new_object();
-		arr = json_object_new_array();
-	}
-	if (cli->metrics && r.plan.count) {
-		rows = calloc(r.plan.count, sizeof(*rows));
-		if (!rows) {
-			log_error("status: out of memory");
-			run_free(&r);
-			return output_errors(cli);
-		}
-	}
-	for (size_t i = 0; i < r.plan.count; i++) {
-		const struct cnf_action *a = &r.plan.actions[i];
-		const struct cnf_instance *w = a->want;
-		const char *st = state_of(a), *why = a->reason;
-		char why_buf[2048];
-		const struct map_pin_drift *md;
-		_cleanup_free_ struct foreign_prog *fp = NULL;
-		size_t nfp = 0;
-		uint32_t link = a->have ? a->have->link_id : 0, prog = a->have ? a->have->prog_id : 0;
-
-		/* Its programs hold a map whose pin went away. */
-		if (streq(st, "in-sync") && a->have &&
-		    (md = map_pins_drift_of_prog(&r, a->have->prog_id))) {
-			st = "drifted";
-			why = md->reason;
-		}
-		if (!streq(st, "in-sync")) {
-			differ = true;
-			why = reason_with_maps(&r, a, why, why_buf, sizeof(why_buf));
-		}
-		if (w && !w->target_missing) {
-			const struct hook_ops *ops = w->t.tc_fallback ? &hook_tc_ops : hook_ops_get(w->t.kind);
-			int orig;
-
-			if (ops && ops->foreign && netns_enter(w->t.netns, &orig) == 0) {
-				ops->foreign(w, own, n_own, &fp, &nfp);
-				netns_leave(orig);
-			}
-		}
-		if (rows) {
-			rows[i] = (struct metrics_row){
-				.manifest = w ? w->manifest->name : a->have->manifest,
-				.attachment = w ? w->att->name : a->have->rec.attachment,
-				.hook = w ? w->att->hook : hook_kind_name((enum hook_kind)a->have->rec.hook),
-				.target = w ? w->target_text : a->have->rec.target,
-				.state = st,
-				.created_sec = a->have ? a->have->rec.created_sec : 0,
-				.foreign = nfp,
-			};
-		} else if (cli->json) {
-			json_object *o = output_action_json(a, false);
-			json_object *f = json_object_new_array();
-
-			json_object_object_del(o, "action");
-			json_object_object_add(o, "state", json_object_new_string(st));
-			json_object_object_add(o, "reason", json_object_new_string(why));
-			json_object_object_add(o, "link_id", link ? json_object_new_int64(link) : NULL);
-			json_object_object_add(o, "prog_id", prog ? json_object_new_int64(prog) : NULL);
-			for (size_t k = 0; k < nfp; k++) {
-				json_object *e = json_object_new_object();
-
-				json_object_object_add(e, "prog_id", json_object_new_int64(fp[k].prog_id));
-				json_object_object_add(e, "link_id", fp[k].link_id ?
-						       json_object_new_int64(fp[k].link_id) : NULL);
-				json_object_object_add(e, "prog_name", json_object_new_string(fp[k].prog_name));
-				json_object_array_add(f, e);
-			}
-			json_object_object_add(o, "foreign", f);
-			json_object_array_add(arr, o);
-		} else {
-			char att[CNF_KEY_MAX];
-			const char *tgt = a->have ? strchr(a->have->key, '/') : NULL;
-
-			/* Without a record the pin's path names it. */
-			if (!w && !a->have->has_record)
-				snprintf(att, sizeof(att), "%.*s", tgt ? (int)(tgt - a->have->key) : 0,
-					 a->have->key);
-			printf("%-12s %s/%s  %s %s", st,
-			       w ? w->manifest->name : a->have->manifest,
-			       w ? w->att->name : a->have->has_record ? a->have->rec.attachment : att,
-			       w ? w->att->hook : a->have->has_record ?
-			       hook_kind_name((enum hook_kind)a->have->rec.hook) :
-			       a->have->foreign_link_id ? link_type_name(a->have->foreign_link_type) : "?",
-			       w ? w->target_text : a->have->has_record ? a->have->rec.target :
-			       tgt ? tgt + 1 : "");
-			if (link)
-				printf("  link %u", link);
-			if (prog)
-				printf("  prog %u", prog);
-			if (!streq(st, "in-sync"))
-				printf("\n             %s", why);
-			for (size_t k = 0; k < nfp; k++)
-				printf("\n             foreign program on this hook: prog %u '%s'%s", fp[k].prog_id,
-				       fp[k].prog_name, fp[k].link_id ? " (link)" : "");
-			printf("\n");
-		}
-	}
-	/* A pinned map that does not fit, a recreate to finish, a leftover
-	 * <pin>%new: differences of their own. */
-	for (size_t i = 0; i < r.objs.maps_count; i++)
-		differ |= objects_map_differs(&r.objs.maps[i]);
-	for (size_t i = 0; i < r.map_stale_count; i++)
-		differ |= !r.map_stale[i].used_by;
-	if (cli->json) {
-		json_object *maps = output_map_pins_json(&r, false);
-
-		output_maps_status_json(&r, maps);
-		json_object_object_add(doc, "in_sync", json_object_new_boolean(!differ));
-		json_object_object_add(doc, "attachments", arr);
-		json_object_object_add(doc, "maps", maps);
-		json_object_object_add(doc, "stray", strays_json(&r.st));
-		output_json(doc);
-		json_object_put(doc);
-	} else if (cli->metrics) {
-		/* Every string the rows point to lives in r until run_free(). */
-		metrics_print(stdout, rows, r.plan.count, !differ);
-		fflush(stdout);
-	} else {
-		for (size_t i = 0; i < r.map_drifts_count; i++)
-			printf("%-12s %s/%s  map %s\n             %s\n",
-			       r.map_drifts[i].impostor_id ? "impostor" : "missing",
-			       r.map_drifts[i].manifest->name, r.map_drifts[i].obj->name,
-			       r.map_drifts[i].opt->pin, r.map_drifts[i].reason);
-		for (size_t i = 0; i < r.map_stale_count; i++)
-			printf("%-12s %s  map %s\n             %s\n", "stale",
-			       r.map_stale[i].manifest->name, r.map_stale[i].path,
-			       r.map_stale[i].reason);
-		output_maps_status_text(&r);
-		for (size_t i = 0; i < r.st.strays_count; i++)
-			printf("%-12s %s\n             %s cnf-apply did not make: left alone\n", "stray",
-			       r.st.strays[i].path, r.st.strays[i].what);
-		if (r.plan.count == 0 && !r.st.strays_count)
-			printf("Nothing declared and nothing under %s.\n", cli->bpffs);
-	}
+	rows = xcalloc(r.plan.count + 1, sizeof(*rows));
+	differ = status_rows(&r, rows);
+	/* Every string the rows point to lives in r until run_free(). */
+	if (cli->metrics)
+		metrics_of(rows, r.plan.count, !differ);
+	else
+		output_status(&r, rows, r.plan.count, !differ);
+	status_rows_free(rows, r.plan.count);
 	run_free(&r);
 	return differ ? EXIT_CHANGES : EXIT_OK;
 }

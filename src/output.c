@@ -703,3 +703,111 @@ void output_json_line(const char *event, json_object *o)
 	fflush(stdout);
 	json_object_put(doc);
 }
+
+/* ---- status ---- */
+
+/* Entries under the root the tool did not make: reported, not a
+ * difference (apply leaves them alone, so it could never settle them). */
+static json_object *strays_json(const struct state *st)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < st->strays_count; i++) {
+		const struct state_stray *x = &st->strays[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "state", json_object_new_string("stray"));
+		json_object_object_add(o, "path", json_object_new_string(x->path));
+		json_object_object_add(o, "what", json_object_new_string(x->what));
+		json_object_object_add(o, "manifest", x->manifest[0] ?
+				       json_object_new_string(x->manifest) : NULL);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *status_row_json(const struct status_row *row)
+{
+	json_object *o = output_action_json(row->a, false);
+	json_object *f = json_object_new_array();
+
+	json_object_object_del(o, "action");
+	json_object_object_add(o, "state", json_object_new_string(row->state));
+	json_object_object_add(o, "reason", json_object_new_string(row->reason));
+	json_object_object_add(o, "link_id", row->link_id ? json_object_new_int64(row->link_id) : NULL);
+	json_object_object_add(o, "prog_id", row->prog_id ? json_object_new_int64(row->prog_id) : NULL);
+	for (size_t k = 0; k < row->foreign_count; k++) {
+		const struct foreign_prog *fp = &row->foreign[k];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "prog_id", json_object_new_int64(fp->prog_id));
+		json_object_object_add(e, "link_id", fp->link_id ? json_object_new_int64(fp->link_id) : NULL);
+		json_object_object_add(e, "prog_name", json_object_new_string(fp->prog_name));
+		json_object_array_add(f, e);
+	}
+	json_object_object_add(o, "foreign", f);
+	return o;
+}
+
+static void status_row_text(const struct status_row *row)
+{
+	const struct cnf_action *a = row->a;
+	const struct cnf_instance *w = a->want;
+	/* Without a record the pin's path names it. */
+	const char *tgt = a->have ? strchr(a->have->key, '/') : NULL;
+
+	printf("%-12s %s/%s  %s %s", row->state, action_manifest(a), action_attachment(a),
+	       action_hook(a),
+	       w ? w->target_text : a->have->has_record ? a->have->rec.target : tgt ? tgt + 1 : "");
+	if (row->link_id)
+		printf("  link %u", row->link_id);
+	if (row->prog_id)
+		printf("  prog %u", row->prog_id);
+	if (!streq(row->state, "in-sync"))
+		printf("\n             %s", row->reason);
+	for (size_t k = 0; k < row->foreign_count; k++)
+		printf("\n             foreign program on this hook: prog %u '%s'%s",
+		       row->foreign[k].prog_id, row->foreign[k].prog_name,
+		       row->foreign[k].link_id ? " (link)" : "");
+	printf("\n");
+}
+
+static void status_maps_text(const struct run *r)
+{
+	for (size_t i = 0; i < r->map_drifts_count; i++)
+		printf("%-12s %s/%s  map %s\n             %s\n",
+		       r->map_drifts[i].impostor_id ? "impostor" : "missing",
+		       r->map_drifts[i].manifest->name, r->map_drifts[i].obj->name,
+		       r->map_drifts[i].opt->pin, r->map_drifts[i].reason);
+	for (size_t i = 0; i < r->map_stale_count; i++)
+		printf("%-12s %s  map %s\n             %s\n", "stale", r->map_stale[i].manifest->name,
+		       r->map_stale[i].path, r->map_stale[i].reason);
+	output_maps_status_text(r);
+}
+
+void output_status(const struct run *r, const struct status_row *rows, size_t n, bool in_sync)
+{
+	if (r->cli->json) {
+		json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+		json_object *maps = output_map_pins_json(r, false);
+
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(arr, status_row_json(&rows[i]));
+		output_maps_status_json(r, maps);
+		json_object_object_add(doc, "in_sync", json_object_new_boolean(in_sync));
+		json_object_object_add(doc, "attachments", arr);
+		json_object_object_add(doc, "maps", maps);
+		json_object_object_add(doc, "stray", strays_json(&r->st));
+		output_json(doc);
+		json_object_put(doc);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		status_row_text(&rows[i]);
+	status_maps_text(r);
+	for (size_t i = 0; i < r->st.strays_count; i++)
+		printf("%-12s %s\n             %s cnf-apply did not make: left alone\n", "stray",
+		       r->st.strays[i].path, r->st.strays[i].what);
+	if (n == 0 && !r->st.strays_count)
+		printf("Nothing declared and nothing under %s.\n", r->cli->bpffs);
+}

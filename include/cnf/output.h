@@ -31,6 +31,19 @@ json_object *output_action_json(const struct cnf_action *a, bool applied);
 /* Pinned maps whose pin went away (map_pins.h): plan, apply, status. */
 json_object *output_map_pins_json(const struct run *r, bool applied);
 void output_map_pins_text(const struct run *r, bool applied);
+/* status: one attachment instance, as the model the renderers share. */
+struct foreign_prog;
+struct status_row {
+	const struct cnf_action *a;
+	const char *state;            /* in-sync, missing, drifted, defunct, orphaned, ... */
+	const char *reason;
+	char *reason_owned;           /* `reason` when made for the row (freed with it) */
+	uint32_t link_id, prog_id;
+	struct foreign_prog *foreign; /* other tools' programs on its hook */
+	size_t foreign_count;
+};
+/* status's renderers: text or the JSON document (--metrics: metrics.h). */
+void output_status(const struct run *r, const struct status_row *rows, size_t n, bool in_sync);
 /* status: the maps of the objects that would be loaded, and pins left by
  * killed runs, that need attention (objects_map_differs()). */
 void output_maps_status_json(const struct run *r, json_object *arr);
