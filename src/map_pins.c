@@ -42,12 +42,10 @@ static int map_ids_path(char *buf, size_t len, const char *bpffs)
 static int map_ids_key_of(const char *bpffs, const char *manifest, const char *path,
 			  char key[MAP_IDS_KEY])
 {
-	size_t n = strlen(bpffs), m = strlen(CNF_MAPS_DIR);
-	const char *rel = path + n + m + 2;
+	const char *rel = state_map_rel(bpffs, path);
 
 	memset(key, 0, MAP_IDS_KEY);
-	if (strncmp(path, bpffs, n) || path[n] != '/' || strncmp(path + n + 1, CNF_MAPS_DIR, m) ||
-	    path[n + 1 + m] != '/')
+	if (!rel)
 		return -EINVAL;
 	if (snprintf(key, MAP_IDS_KEY, "%s%s%s%s", manifest ? "@" : "", manifest ? manifest : "",
 		     manifest ? "/" : "", rel) >= MAP_IDS_KEY)
@@ -221,10 +219,11 @@ size_t map_ids_owned(const char *bpffs, const char *manifest, char ***ret)
 	size_t n = map_ids_owner_keys(bpffs, manifest, ret);
 
 	for (size_t i = 0; i < n; i++) {
-		char *path = strprintf("%s/" CNF_MAPS_DIR "/%s", bpffs, strchr((*ret)[i], '/') + 1);
+		char path[PATH_MAX];
 
+		state_map_path(path, sizeof(path), bpffs, strchr((*ret)[i], '/') + 1);
 		free((*ret)[i]);
-		(*ret)[i] = path;
+		(*ret)[i] = xstrdup(path);
 	}
 	return n;
 }
@@ -409,8 +408,7 @@ int map_pins_observe(struct run *r)
 
 				if (!mo->pin)
 					continue;
-				if (snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", r->cli->bpffs,
-					     mo->pin) >= (int)sizeof(path))
+				if (state_map_path(path, sizeof(path), r->cli->bpffs, mo->pin) < 0)
 					continue; /* set_map_pins() reports it */
 				d = drift_find(r, path);
 				if (!d) {
@@ -765,7 +763,7 @@ int map_pins_stale(struct run *r)
 	n = map_ids_owner_keys(r->cli->bpffs, NULL, &keys);
 	for (size_t k = 0; k < n; k++) {
 		const struct cnf_manifest *m = NULL;
-		_cleanup_free_ char *path = NULL;
+		char path[PATH_MAX];
 		char *slash = strchr(keys[k], '/');
 		struct map_pin_stale *s;
 		uint32_t id;
@@ -776,8 +774,8 @@ int map_pins_stale(struct run *r)
 				m = r->set->manifests[i];
 		if (!m)
 			continue; /* a manifest this run does not look at */
-		path = strprintf("%s/" CNF_MAPS_DIR "/%s", r->cli->bpffs, slash + 1);
-		if (!path || declared_by(r, m, path) || planned(r, path))
+		if (state_map_path(path, sizeof(path), r->cli->bpffs, slash + 1) < 0 ||
+		    declared_by(r, m, path) || planned(r, path))
 			continue;
 		id = map_pinned_id(path);
 		if (!id)

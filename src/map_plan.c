@@ -890,8 +890,7 @@ static int plan_stale_by_name(struct obj_cache *c, size_t *cap, struct obj_entry
 	char path[PATH_MAX];
 	size_t n;
 
-	if (snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", c->bpffs, lm->name) >=
-	    (int)sizeof(path))
+	if (state_map_path(path, sizeof(path), c->bpffs, lm->name) < 0)
 		return 0;
 	for (size_t k = 0; k < c->maps_count; k++)
 		if (c->maps[k].path && streq(c->maps[k].path, path))
@@ -1300,7 +1299,7 @@ int objects_unpin_unused_maps(const struct cnf_manifest *m, const char *bpffs,
 	char root[PATH_MAX];
 	int n = 0;
 
-	snprintf(root, sizeof(root), "%s/" CNF_MAPS_DIR, bpffs);
+	state_map_path(root, sizeof(root), bpffs, NULL);
 	for (size_t i = 0; i < m->objects_count; i++) {
 		const struct cnf_object *o = &m->objects[i];
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = o->name,

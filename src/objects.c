@@ -767,7 +767,7 @@ static int set_map_pins(struct obj_entry *e, const char *bpffs)
 		}
 		if (!mo->pin)
 			continue;
-		snprintf(path, sizeof(path), "%s/" CNF_MAPS_DIR "/%s", bpffs, mo->pin);
+		state_map_path(path, sizeof(path), bpffs, mo->pin);
 		if (bpf_map__set_pin_path(map, path) < 0) {
 			log_error("object '%s' (%s:%d): map '%s': bad pin path", e->obj->name,
 				  e->manifest->path, mo->line, mo->name);
@@ -821,8 +821,8 @@ int objects_open(struct obj_cache *c)
 		struct bpf_object *bo;
 		int err;
 
-		snprintf(pin_root, sizeof(pin_root), "%s/" CNF_MAPS_DIR,
-			 c->bpffs ? c->bpffs : CNF_DEFAULT_BPFFS);
+		state_map_path(pin_root, sizeof(pin_root), c->bpffs ? c->bpffs : CNF_DEFAULT_BPFFS,
+			       NULL);
 
 		/* Its identity step reported the problem already. */
 		if (e->bo || !e->identified)

@@ -212,12 +212,9 @@ json_object *output_action_json(const struct cnf_action *a, bool applied)
 /* A path under <bpffs>/_maps/ as a manifest's pin: relative to it. */
 static const char *map_path_rel(const struct run *r, const char *path)
 {
-	size_t n = strlen(r->cli->bpffs);
+	const char *rel = state_map_rel(r->cli->bpffs, path);
 
-	if (!strncmp(path, r->cli->bpffs, n) &&
-	    !strncmp(path + n, "/" CNF_MAPS_DIR "/", strlen(CNF_MAPS_DIR) + 2))
-		return path + n + strlen(CNF_MAPS_DIR) + 2;
-	return path;
+	return rel ? rel : path;
 }
 
 json_object *output_map_pins_json(const struct run *r, bool applied)
@@ -298,12 +295,9 @@ void output_map_pins_text(const struct run *r, bool applied)
 /* The pin of a map as a manifest writes it: its path under _maps/. */
 static const char *map_pin_rel(const struct run *r, const struct map_plan *g)
 {
-	size_t n = strlen(r->cli->bpffs);
+	const char *rel = state_map_rel(r->cli->bpffs, g->path);
 
-	if (g->path && !strncmp(g->path, r->cli->bpffs, n) &&
-	    !strncmp(g->path + n, "/" CNF_MAPS_DIR "/", strlen(CNF_MAPS_DIR) + 2))
-		return g->path + n + strlen(CNF_MAPS_DIR) + 2;
-	return g->path;
+	return rel ? rel : g->path;
 }
 
 /* A stale <pin>%new goes with this run (or went, after apply). */

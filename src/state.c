@@ -262,6 +262,24 @@ static int pin_dir_open(const char *root, const char *manifest, const char *key,
 	return fd;
 }
 
+int state_map_path(char *buf, size_t len, const char *root, const char *pin)
+{
+	int n = pin ? snprintf(buf, len, "%s/" CNF_MAPS_DIR "/%s", root, pin)
+		    : snprintf(buf, len, "%s/" CNF_MAPS_DIR, root);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+const char *state_map_rel(const char *root, const char *path)
+{
+	size_t n = strlen(root), m = strlen(CNF_MAPS_DIR);
+
+	if (!path || strncmp(path, root, n) || path[n] != '/' ||
+	    strncmp(path + n + 1, CNF_MAPS_DIR, m) || path[n + 1 + m] != '/')
+		return NULL;
+	return path + n + m + 2;
+}
+
 int state_pin_open(const char *root, const char *manifest, const char *key)
 {
 	for (int again = 0;; again++) {

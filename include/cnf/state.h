@@ -79,6 +79,12 @@ int state_open(const char *root, const char *rel, int flags);
 int state_obj_get(const char *root, const char *rel);
 
 int state_pin_path(char *buf, size_t len, const char *root, const char *manifest, const char *key);
+/* <root>/_maps/<pin> (pin NULL: the directory itself): -ENAMETOOLONG when
+ * it does not fit, 0 otherwise. The one place that path is made. */
+int state_map_path(char *buf, size_t len, const char *root, const char *pin);
+/* The pin of a path under <root>/_maps/ (what follows it), NULL when the
+ * path is not under it. */
+const char *state_map_rel(const char *root, const char *path);
 /* Opens an instance's pin (BPF_OBJ_GET); a negative errno if it cannot. */
 int state_pin_open(const char *root, const char *manifest, const char *key);
 /* Writes or deletes one record; creates the manifest's state map on demand. */
