@@ -52,17 +52,13 @@ static int skl_foreign(const struct cnf_instance *w, const uint32_t *own, size_t
 	return hook_netns_foreign(BPF_SK_LOOKUP, own, n_own, ret, ret_count);
 }
 
-static enum hook_slot_kind skl_slot(const struct cnf_target *t, char *buf, size_t len)
-{
-	snprintf(buf, len, "sk_lookup netns=%llu", (unsigned long long)t->netns_ino);
-	return t->netns_ino ? HOOK_SLOT_MANY : HOOK_SLOT_NONE;
-}
-
 static const char *sk_lookup_probed(const struct probe_result *p)
 {
 	return p->sk_lookup && p->link_create ? "link" : NULL;
 }
 
+/* No slot: a namespace runs its sk_lookup programs in order, the same
+ * program as often as it is attached (the kernel allows it). */
 const struct hook_ops hook_sk_lookup_ops = {
 	.kind = HOOK_SK_LOOKUP,
 	.name = "sk_lookup",
@@ -77,7 +73,6 @@ const struct hook_ops hook_sk_lookup_ops = {
 	.prepare = skl_prepare,
 	.resolve = skl_resolve,
 	.describe = skl_describe,
-	.slot = skl_slot,
 	.attach = skl_attach,
 	.update = skl_update,
 	.detach = hook_link_detach,

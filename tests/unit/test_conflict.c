@@ -90,6 +90,9 @@ static const struct conflict_case cases[] = {
 		{ &m1, &obj_a, "p", HOOK_NETFILTER, "", NULL, 0, 0, 10 },
 		{ &m2, &obj_b, "q", HOOK_NETFILTER, "", NULL, 0, 0, 10 } }, 2, 1,
 	  "holds one program", 0, 1 },
+	{ "sk_lookup: a namespace may run one program twice", {
+		{ &m1, &obj_a, "p", HOOK_SK_LOOKUP, "" },
+		{ &m1, &obj_a, "p", HOOK_SK_LOOKUP, "" } }, 2, 0 },
 	{ "tracing hooks never conflict", {
 		{ &m1, &obj_a, "p", HOOK_TRACEPOINT, "" },
 		{ &m1, &obj_a, "p", HOOK_TRACEPOINT, "" } }, 2, 0 },
