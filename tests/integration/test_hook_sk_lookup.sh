@@ -28,3 +28,33 @@ hk_oracle() {
 }
 
 hook_family_suite
+
+# A namespace runs its sk_lookup programs in order, one program as often
+# as it is attached: two attachments of one program are no conflict.
+test_one_program_twice() {
+	local ino ids
+
+	hk_setup || return
+	hk_manifest "$W/m.yaml" "$HK_ATT
+  - name: a2
+    hook: sk_lookup
+$HK_ATT"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: two creates, no conflict"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	ino=$(stat -L -c %i /run/netns/skl)
+	ids=$(jq -r '[.actions[].link_id] | map(tostring) | join(" ")' <<<"$OUT")
+	for id in $ids; do
+		assert_jq "$(link_json "$id")" ".netns_ino == $ino and .attach_type == \"sk_lookup\"" \
+			"bpftool link $id: sk_lookup in netns skl"
+	done
+	assert_eq "$(for id in $ids; do link_prog_id "$id"; done | sort -u | wc -l)" 1 \
+		"bpftool: both links run the one program"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 0 "then nothing to do"
+}
+
+if hk_supported; then
+	run_test "one program twice in a namespace" test_one_program_twice
+fi
