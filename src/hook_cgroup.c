@@ -177,17 +177,6 @@ static void cgroup_describe(const struct cnf_target *t, char *buf, size_t len)
 	snprintf(buf, len, "attach_type=%s", cgroup_attach_type_name(t->attach_type));
 }
 
-static enum hook_slot_kind cgroup_slot(const struct cnf_target *t, char *buf, size_t len)
-{
-	if (t->cgroup_id)
-		snprintf(buf, len, "cgroup id=%llu attach_type=%s", (unsigned long long)t->cgroup_id,
-			 cgroup_attach_type_name(t->attach_type));
-	else
-		snprintf(buf, len, "cgroup path=%s attach_type=%s", t->cgroup_path ? t->cgroup_path : "",
-			 cgroup_attach_type_name(t->attach_type));
-	return HOOK_SLOT_MANY;
-}
-
 static int cgroup_attach(const struct cnf_instance *w, int prog_fd, const struct attach_args *args,
 			 struct attach_result *res)
 {
@@ -238,6 +227,9 @@ static const char *cgroup_probed(const struct probe_result *p)
 	return p->cgroup_link ? "link" : NULL;
 }
 
+/* No slot: cgroup links may run one program several times on a cgroup
+ * (the kernel refuses a duplicate only for programs attached without a
+ * link), and nothing is ordered. */
 const struct hook_ops hook_cgroup_ops = {
 	.kind = HOOK_CGROUP,
 	.name = "cgroup",
@@ -253,7 +245,6 @@ const struct hook_ops hook_cgroup_ops = {
 	.prepare = cgroup_prepare,
 	.resolve = cgroup_resolve,
 	.describe = cgroup_describe,
-	.slot = cgroup_slot,
 	.attach = cgroup_attach,
 	.update = cgroup_update,
 	.detach = cgroup_detach,

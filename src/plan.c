@@ -579,7 +579,10 @@ static void same_program_goes_first(struct cnf_plan *p)
 		struct cnf_action *a = &p->actions[i];
 		const struct cnf_observed *h = a->have;
 
-		if (!a->reuse_prog_id)
+		char slot[CNF_DESC_MAX];
+
+		/* Only hooks that run a program once (not cgroup links). */
+		if (!a->reuse_prog_id || hook_slot(&a->want->t, slot, sizeof(slot)) == HOOK_SLOT_NONE)
 			continue;
 		if (a->kind == ACT_REPLACE && a->strategy == STRAT_MAKE_BEFORE_BREAK && h &&
 		    a->reuse_prog_id == h->prog_id && on_hook_of(h, a->want))

@@ -244,7 +244,8 @@ struct hook_caps {
 /* How many programs a hook holds at once: none of interest (tracing
  * hooks: no conflict is checked), one (XDP, a tc priority and handle,
  * a netfilter priority, the flow dissector) or several, each program
- * once (tcx, netkit, cgroup, sk_lookup). */
+ * once (tcx, netkit; cgroup links and sk_lookup have no slot: they run a
+ * program as often as it is attached). */
 enum hook_slot_kind { HOOK_SLOT_NONE, HOOK_SLOT_ONE, HOOK_SLOT_MANY };
 
 /* The slot of a target (its family's row), HOOK_SLOT_NONE for families

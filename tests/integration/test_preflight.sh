@@ -189,6 +189,29 @@ test_family_unsupported() {
 	assert_not_contains "$ERR" "needs root" "not a permission problem"
 }
 
+# Not every multi-program hook refuses a program twice: cgroup links run
+# one program as often as it is attached, and the plan says so.
+test_cgroup_program_twice() {
+	local ids
+
+	man "$W/m.yaml" m cgroup_progs.bpf.o "  - name: c1
+    program: o/skb_ingress
+    hook: cgroup
+    cgroup: $CG
+  - name: c2
+    program: o/skb_ingress
+    hook: cgroup
+    cgroup: $CG"
+	cnf_json plan "$W/m.yaml"
+	assert_rc 2 "plan: two creates, no conflict"
+	cnf_json apply "$W/m.yaml"
+	assert_rc 0 "apply" || return
+	ids=$(jq -r '[.actions[].prog_id] | unique | length' <<<"$OUT")
+	assert_eq "$ids" 1 "one program for both"
+	assert_eq "$(cgroup_progs "$CG" | jq '[.[] | select(.name == "skb_ingress")] | length')" 2 \
+		"bpftool cgroup: the program attached twice"
+}
+
 run_test "a foreign XDP program: plan refuses as apply does" test_foreign_xdp
 run_test "another manifest's XDP program holds the hook" test_xdp_other_manifest
 run_test "one manifest, XDP twice on one interface (a name and a glob)" test_xdp_glob_and_name
@@ -197,3 +220,4 @@ run_test "two manifests claim a tcx hook's first place" test_tcx_first_claimed_t
 run_test "offload and native XDP where the device cannot" test_device_capability
 run_test "a USDT program on a uprobe hook" test_program_does_not_fit
 run_test "fentry on a kernel without trampolines: the true reason" test_family_unsupported
+run_test "cgroup links may run one program twice" test_cgroup_program_twice

@@ -90,6 +90,9 @@ static const struct conflict_case cases[] = {
 		{ &m1, &obj_a, "p", HOOK_NETFILTER, "", NULL, 0, 0, 10 },
 		{ &m2, &obj_b, "q", HOOK_NETFILTER, "", NULL, 0, 0, 10 } }, 2, 1,
 	  "holds one program", 0, 1 },
+	{ "cgroup: links may run one program twice", {
+		{ &m1, &obj_a, "p", HOOK_CGROUP, "" },
+		{ &m1, &obj_a, "p", HOOK_CGROUP, "" } }, 2, 0 },
 	{ "sk_lookup: a namespace may run one program twice", {
 		{ &m1, &obj_a, "p", HOOK_SK_LOOKUP, "" },
 		{ &m1, &obj_a, "p", HOOK_SK_LOOKUP, "" } }, 2, 0 },
