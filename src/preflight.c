@@ -86,19 +86,6 @@ static void holder_add(struct hook_holder *h, size_t *n, const struct cnf_observ
 	}
 }
 
-/* Was the manifest's state read by the run (the manifests it names, and
- * those it may prune)? */
-static bool in_run(const struct run *r, const char *manifest)
-{
-	for (size_t i = 0; i < r->scope_count; i++)
-		if (streq(r->scope[i], manifest))
-			return true;
-	for (size_t i = 0; i < r->prune_count; i++)
-		if (streq(r->prune[i], manifest))
-			return true;
-	return false;
-}
-
 /* Every program pinned under the root, with what this run does to the
  * instance that runs it. `others`: the state of the manifests the run
  * did not read (a run on some files), read here once; NULL if it read
@@ -123,7 +110,7 @@ static struct hook_holder *holders_build(const struct run *r, const struct state
 	for (size_t i = 0; i < r->others_count; i++)
 		h[n++] = (struct hook_holder){ .prog_id = r->others[i] };
 	for (size_t i = 0; others && i < others->count; i++)
-		if (!in_run(r, others->obs[i].manifest))
+		if (!run_in_scope(r, others->obs[i].manifest))
 			holder_add(h, &n, &others->obs[i], NULL);
 	qsort(h, n, sizeof(*h), holder_cmp);
 	*ret_n = n;
