@@ -548,6 +548,21 @@ static const char *action_sign(enum action_kind k)
 	return "?";
 }
 
+/* Actions by kind, the refused ones apart (their count is returned) and
+ * those left alone not counted. */
+static size_t plan_counts(const struct cnf_plan *p, size_t counts[ACT_DELETE + 1])
+{
+	size_t refused = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		if (p->actions[i].refused)
+			refused++;
+		else if (!p->actions[i].left_alone)
+			counts[p->actions[i].kind]++;
+	}
+	return refused;
+}
+
 json_object *output_plan_json(const struct run *r, bool applied)
 {
 	const struct cnf_plan *p = &r->plan;
@@ -559,12 +574,7 @@ json_object *output_plan_json(const struct run *r, bool applied)
 
 	size_t refused = 0;
 
-	for (size_t i = 0; i < p->count; i++) {
-		if (p->actions[i].refused)
-			refused++;
-		else if (!p->actions[i].left_alone)
-			counts[p->actions[i].kind]++;
-	}
+	refused = plan_counts(p, counts);
 	for (size_t i = 0; i < p->count; i++)
 		json_object_array_add(arr, output_action_json(&p->actions[i], applied));
 	json_object_object_add(doc, "changed", json_object_new_boolean(
@@ -591,12 +601,7 @@ void output_plan(const struct run *r, bool applied)
 	char maps[160] = "";
 	size_t refused = 0;
 
-	for (size_t i = 0; i < p->count; i++) {
-		if (p->actions[i].refused)
-			refused++;
-		else if (!p->actions[i].left_alone)
-			counts[p->actions[i].kind]++;
-	}
+	refused = plan_counts(p, counts);
 
 	if (r->cli->json) {
 		json_object *doc = output_plan_json(r, applied);
